@@ -1,0 +1,72 @@
+import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
+import { errors, HearthError } from "../errors.ts";
+
+/**
+ * The one place where errors become OpenAI-shaped responses. Anything that is not a HearthError
+ * or a known Fastify client error is a 500 whose details stay in the log.
+ */
+export function toHearthError(err: unknown, bodyLimit: number): HearthError {
+  if (HearthError.is(err)) return err;
+  const e = err as Partial<FastifyError> & { status?: number };
+  switch (e.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE": return errors.bodyTooLarge(bodyLimit);
+    case "FST_ERR_CTP_INVALID_JSON_BODY": return errors.invalidJson("the body is not valid JSON");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY": return errors.invalidJson("the body is empty");
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH": return errors.invalidRequest("Content-Length does not match the body's length.");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE": return errors.unsupportedMediaType("unknown");
+  }
+  if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
+    return errors.invalidRequest(e.message ?? "Bad request.");
+  }
+  return errors.internal();
+}
+
+/**
+ * Turns ajv's first error into one message and an OpenAI `param` path such as `messages.[0].role`.
+ */
+export function validationError(list: FastifySchemaValidationError[]): HearthError {
+  const first = pickError(list);
+  if (!first) return errors.invalidRequest("Invalid request body.");
+  const segments = first.instancePath.split("/").slice(1).map((s) => (/^\d+$/.test(s) ? `[${s}]` : decodePointer(s)));
+  const params = first.params as { missingProperty?: string; allowedValues?: unknown[] };
+  if (first.keyword === "required" && params.missingProperty) segments.push(params.missingProperty);
+  const param = segments.length ? segments.join(".") : null;
+  const message = first.keyword === "required"
+    ? `Missing required parameter: '${param}'.`
+    : param
+      ? `Invalid value for '${param}': ${describe(first)}.`
+      : `Invalid request body: ${describe(first)}.`;
+  return errors.invalidRequest(message, param);
+}
+
+/**
+ * For `X | null` unions ajv reports every branch; the branch that is not `null` explains the
+ * problem best ("must be <= 2" rather than "must be null").
+ */
+function pickError(list: FastifySchemaValidationError[]): FastifySchemaValidationError | undefined {
+  return list.find((e) => e.keyword !== "type" || (e.params as { type?: string }).type !== "null") ?? list[0];
+}
+
+function describe(e: FastifySchemaValidationError): string {
+  if (e.keyword === "anyOf") return "it does not have an accepted type";
+  const { allowedValues } = e.params as { allowedValues?: unknown[] };
+  if (e.keyword === "enum" && allowedValues) return `must be one of ${allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
+  return e.message ?? "invalid";
+}
+
+function decodePointer(segment: string): string {
+  return segment.replaceAll("~1", "/").replaceAll("~0", "~");
+}
+
+export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): void {
+  app.setErrorHandler((err, request, reply) => {
+    const mapped = toHearthError(err, bodyLimit);
+    if (mapped.statusCode >= 500) request.log.error({ err }, "request failed");
+    else request.log.info({ code: mapped.code, param: mapped.param }, mapped.message);
+    void reply.status(mapped.statusCode).send(mapped.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = errors.routeNotFound(request.method, request.url.split("?")[0] ?? "/");
+    void reply.status(err.statusCode).send(err.toJSON());
+  });
+}

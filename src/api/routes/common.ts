@@ -1,0 +1,88 @@
+import { randomUUID } from "node:crypto";
+import type { GenerateRequest, Prompt, Usage } from "../../engine/types.ts";
+import { Type, type Static, type TSchema } from "typebox";
+
+/** OpenAI accepts `null` for every optional field and treats it as absent. */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+
+/** Caps documented in docs/api.md: they bound the work one request can ask for. */
+export const LIMITS = {
+  maxStopSequences: 4,
+  maxStopLength: 512,
+  maxMessages: 4096,
+  maxPromptTokenIds: 1 << 20,
+  maxTokens: 1 << 30,
+} as const;
+
+/** Fields shared by /v1/chat/completions and /v1/completions. */
+export const GenerationFields = {
+  model: Type.String({ minLength: 1, maxLength: 256 }),
+  max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: LIMITS.maxTokens })),
+  temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
+  top_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+  /** Not in OpenAI's API; llama-server and vLLM accept it. 0 disables it. */
+  top_k: Nullable(Type.Integer({ minimum: 0, maximum: 1 << 20 })),
+  min_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+  seed: Nullable(Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER })),
+  stop: Nullable(Type.Union([
+    Type.String({ minLength: 1, maxLength: LIMITS.maxStopLength }),
+    Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.maxStopLength }), { maxItems: LIMITS.maxStopSequences }),
+  ])),
+  presence_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
+  frequency_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
+  stream: Nullable(Type.Boolean()),
+  stream_options: Nullable(Type.Object({ include_usage: Nullable(Type.Boolean()) })),
+  /** Only one choice per request is generated. */
+  n: Nullable(Type.Integer({ minimum: 1, maximum: 1 })),
+  user: Nullable(Type.String({ maxLength: 512 })),
+};
+
+const GenerationFieldsSchema = Type.Object(GenerationFields);
+export type GenerationBody = Static<typeof GenerationFieldsSchema>;
+
+/** Server-side defaults for fields a request leaves out (config `inference.*`). */
+export interface InferenceDefaults {
+  maxTokens?: number;
+  temperature: number;
+}
+
+/** Maps the OpenAI fields both endpoints share onto an engine request. */
+export function toGenerateRequest(
+  body: GenerationBody, prompt: Prompt, defaults: InferenceDefaults, maxTokens: number | null | undefined,
+): GenerateRequest {
+  const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
+  const limit = maxTokens ?? defaults.maxTokens;
+  return {
+    id: randomUUID(),
+    model: body.model,
+    prompt,
+    ...(limit != null ? { maxTokens: limit } : {}),
+    stop,
+    sampling: {
+      temperature: body.temperature ?? defaults.temperature,
+      ...(body.top_p != null ? { topP: body.top_p } : {}),
+      ...(body.top_k != null ? { topK: body.top_k } : {}),
+      ...(body.min_p != null ? { minP: body.min_p } : {}),
+      ...(body.seed != null ? { seed: toUint32(body.seed) } : {}),
+      ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
+      ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
+    },
+  };
+}
+
+/** OpenAI seeds are 64-bit; llama.cpp's are 32-bit. Distinct small seeds stay distinct. */
+function toUint32(seed: number): number {
+  return Number(((BigInt(seed) % 4294967296n) + 4294967296n) % 4294967296n);
+}
+
+export const unixNow = () => Math.floor(Date.now() / 1000);
+
+/** OpenAI's `usage` object; cached tokens are the prompt tokens whose KV state was reused. */
+export function usageJson(u: Usage) {
+  return {
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
+    prompt_tokens_details: { cached_tokens: u.cachedPromptTokens },
+  };
+}

@@ -1,0 +1,38 @@
+import { Type, type Static } from "typebox";
+
+const Strict = { additionalProperties: false } as const;
+
+/**
+ * Every setting, with its default. Keys under `inference` and `batching` keep the meaning they have
+ * in the seeds' `max-serve-config.yaml`. Units are in the names.
+ */
+export const ConfigSchema = Type.Object({
+  host: Type.String({ default: "127.0.0.1", minLength: 1 }),
+  port: Type.Integer({ default: 8000, minimum: 0, maximum: 65535 }),
+  log_level: Type.Union([Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")], { default: "info" }),
+  /** Largest request body accepted; larger ones get 413 before they are read. 10 MiB. */
+  body_limit_bytes: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+  model: Type.Object({
+    /** GGUF file to serve. Unset: the built-in demo model (random weights), generated on first start. */
+    path: Type.Optional(Type.String({ minLength: 1 })),
+    /** The id clients send as `model`. Defaults to the file name without `.gguf`. */
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** CPU threads for llama.cpp. Defaults to the physical cores, and is never more than the cores. */
+    threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    gpu: Type.Union([Type.Literal("auto"), Type.Literal("cpu"), Type.Literal("cuda"), Type.Literal("vulkan")], { default: "auto" }),
+  }, { ...Strict, default: {} }),
+  inference: Type.Object({
+    /** Tokens of context each slot gets (prompt plus completion); capped at what the model was trained on. */
+    context_length: Type.Integer({ default: 4096, minimum: 16, maximum: 1 << 20 }),
+    /** Completion length when a request sets none. Unset: until an end token or the end of the context. */
+    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 20 })),
+    /** Sampling temperature when a request sets none (OpenAI's default is 1). */
+    temperature: Type.Number({ default: 1, minimum: 0, maximum: 2 }),
+  }, { ...Strict, default: {} }),
+  batching: Type.Object({
+    /** Sequences decoded together (slots). */
+    max_batch_size: Type.Integer({ default: 4, minimum: 1, maximum: 256 }),
+  }, { ...Strict, default: {} }),
+}, Strict);
+
+export type Config = Static<typeof ConfigSchema>;

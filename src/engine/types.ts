@@ -1,0 +1,80 @@
+/**
+ * The narrow, message-shaped engine interface: plain data in, plain data out, nothing shared.
+ * Routes depend on this file only, so the llama.cpp engine can move into a runner process and an
+ * upstream engine (llama-server, vLLM, another Hearth) can stand in for it.
+ */
+
+export interface ChatMessage {
+  role: "system" | "developer" | "user" | "assistant" | "tool";
+  content: string;
+}
+
+export interface SamplingParams {
+  /** 0 means greedy. */
+  temperature: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  /** uint32; fixed seeds make sampling repeatable. */
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+}
+
+export type Prompt =
+  | { kind: "chat"; messages: ChatMessage[] }
+  | { kind: "text"; text: string }
+  | { kind: "tokens"; tokens: number[] };
+
+export interface GenerateRequest {
+  /** Unique per request; `abort(id)` refers to it. */
+  id: string;
+  model: string;
+  prompt: Prompt;
+  /** Undefined: generate until an end token, a stop string or the end of the context. */
+  maxTokens?: number;
+  /** Up to 4 strings; generation ends before the first one that appears, which is not returned. */
+  stop: string[];
+  sampling: SamplingParams;
+}
+
+export type FinishReason = "stop" | "length";
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens whose KV state was reused instead of evaluated. */
+  cachedPromptTokens: number;
+}
+
+export type TokenEvent =
+  /** The request is accepted (model known, prompt fits); sent once, first, before any work is queued. */
+  | { type: "accepted"; promptTokens: number }
+  /** New text; a character split over several tokens arrives whole. */
+  | { type: "text"; text: string }
+  | { type: "done"; finishReason: FinishReason; usage: Usage };
+
+export type EngineStatus = "loading" | "ready" | "error";
+
+export interface ModelInfo {
+  id: string;
+  status: EngineStatus;
+  /** Unix seconds at which the model file was loaded or registered. */
+  created: number;
+  contextSize: number;
+  /** Why loading failed, when status is "error". */
+  error?: string;
+}
+
+export interface Engine {
+  /**
+   * Streams the events of one generation. Rejects with a HearthError for requests the model cannot
+   * serve (unknown model, prompt too long). Aborting the signal ends the stream early, without error.
+   */
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<TokenEvent>;
+  abort(id: string): void;
+  /** Counts the tokens a prompt would take, the way `generate` builds it. */
+  countTokens(model: string, prompt: Prompt): Promise<number>;
+  models(): ModelInfo[];
+  close(): Promise<void>;
+}

@@ -1,0 +1,98 @@
+/**
+ * Every error Hearth reports to a client. Each has a stable OpenAI `code`, an HTTP status and an
+ * OpenAI `type`; `api/errorHandler.ts` is the one place that turns them into
+ * `{"error": {"message", "type", "param", "code"}}`. The messages are built from facts only, never
+ * from paths, stack traces or keys.
+ */
+
+export type OpenAIErrorType =
+  | "invalid_request_error"
+  | "not_found_error"
+  | "server_error"
+  | "service_unavailable"
+  | "rate_limit_error";
+
+const BRAND = Symbol.for("hearth.error");
+
+export class HearthError extends Error {
+  readonly [BRAND] = true;
+  readonly code: string;
+  readonly statusCode: number;
+  readonly type: OpenAIErrorType;
+  readonly param: string | null;
+
+  constructor(opts: { code: string; statusCode: number; type: OpenAIErrorType; message: string; param?: string | null; cause?: unknown }) {
+    super(opts.message, { cause: opts.cause });
+    this.name = "HearthError";
+    this.code = opts.code;
+    this.statusCode = opts.statusCode;
+    this.type = opts.type;
+    this.param = opts.param ?? null;
+  }
+
+  static is(err: unknown): err is HearthError {
+    return typeof err === "object" && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  toJSON(): { error: { message: string; type: OpenAIErrorType; param: string | null; code: string } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+type Factory<A extends unknown[]> = ((...args: A) => HearthError) & { code: string; statusCode: number; type: OpenAIErrorType };
+
+function define<A extends unknown[]>(
+  code: string,
+  statusCode: number,
+  type: OpenAIErrorType,
+  build: (...args: A) => { message: string; param?: string | null },
+): Factory<A> {
+  const factory = (...args: A) => new HearthError({ code, statusCode, type, ...build(...args) });
+  return Object.assign(factory, { code, statusCode, type });
+}
+
+export const errors = {
+  // Request shape
+  invalidJson: define("invalid_json", 400, "invalid_request_error", (detail: string) => ({
+    message: `We could not parse the JSON body of your request (${detail}). Send a valid JSON object.`,
+  })),
+  invalidRequest: define("invalid_request", 400, "invalid_request_error", (message: string, param: string | null = null) => ({ message, param })),
+  unsupported: define("unsupported_parameter", 400, "invalid_request_error", (message: string, param: string) => ({ message, param })),
+  contextLengthExceeded: define("context_length_exceeded", 400, "invalid_request_error", (promptTokens: number, requested: number | undefined, contextSize: number, param: "messages" | "prompt") => ({
+    message: requested === undefined
+      ? `This model's maximum context length is ${contextSize} tokens, and your prompt takes ${promptTokens}, leaving no room for a completion. Please shorten the prompt.`
+      : `This model's maximum context length is ${contextSize} tokens. However, you requested ${promptTokens + requested} tokens ` +
+        `(${promptTokens} in the prompt, ${requested} in the completion). Please reduce the length of the prompt or of max_tokens.`,
+    param,
+  })),
+  bodyTooLarge: define("request_too_large", 413, "invalid_request_error", (limit: number) => ({
+    message: `Request body is larger than the server's limit of ${limit} bytes.`,
+  })),
+  unsupportedMediaType: define("unsupported_media_type", 415, "invalid_request_error", (contentType: string) => ({
+    message: `Unsupported Content-Type '${contentType}'; send application/json.`,
+  })),
+  // Routing
+  // OpenAI answers an unknown model with 404 and type invalid_request_error.
+  modelNotFound: define("model_not_found", 404, "invalid_request_error", (model: string) => ({
+    message: `The model '${model}' does not exist or you do not have access to it.`,
+    param: "model",
+  })),
+  routeNotFound: define("not_found", 404, "not_found_error", (method: string, url: string) => ({
+    message: `No route for ${method} ${url}.`,
+  })),
+  // Server state
+  modelLoading: define("model_loading", 503, "service_unavailable", (model: string) => ({
+    message: `The model '${model}' is still loading; retry shortly.`,
+  })),
+  modelLoadFailed: define("model_load_failed", 503, "service_unavailable", (model: string, reason: string) => ({
+    message: `The model '${model}' failed to load: ${reason}`,
+  })),
+  engineFailed: define("engine_error", 500, "server_error", (reason: string) => ({
+    message: `The engine failed while generating: ${reason}`,
+  })),
+  internal: define("internal_error", 500, "server_error", () => ({
+    message: "The server had an internal error while processing your request.",
+  })),
+} as const;
+
+export type ErrorName = keyof typeof errors;

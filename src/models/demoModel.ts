@@ -1,0 +1,28 @@
+import { access } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { generateModel } from "./generator/generateModel.ts";
+import { presets } from "./generator/presets.ts";
+
+/** Bumped whenever the generator's output changes, so a stale cached demo model is not reused. */
+const DEMO_VERSION = 1;
+export const DEMO_MODEL_ID = "hearth-demo";
+
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HEARTH_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "hearth");
+}
+
+/**
+ * The built-in demo model: the `tiny-llama3` preset (real Llama 3 tokenizer, random weights),
+ * generated into the cache on first use and reused after.
+ */
+export async function ensureDemoModel(dir = cacheDir()): Promise<{ path: string; generated: boolean }> {
+  const path = join(dir, "models", `${DEMO_MODEL_ID}-tiny-llama3-v${DEMO_VERSION}.gguf`);
+  try {
+    await access(path);
+    return { path, generated: false };
+  } catch {
+    await generateModel({ ...presets["tiny-llama3"], out: path, seed: 0, name: DEMO_MODEL_ID });
+    return { path, generated: true };
+  }
+}

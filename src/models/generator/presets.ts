@@ -1,0 +1,52 @@
+export type WeightType = "f16" | "q8_0";
+export type VocabKind = "bytes" | "llama3";
+
+/** The shape of a generated `llama`-architecture model. */
+export interface ModelShape {
+  vocab: VocabKind;
+  layers: number;
+  /** Embedding width (`llama.embedding_length`). */
+  width: number;
+  heads: number;
+  kvHeads: number;
+  /** Feed-forward width (`llama.feed_forward_length`). */
+  ff: number;
+  /** Trained context length written to `llama.context_length`. */
+  contextLength: number;
+  type: WeightType;
+  /**
+   * Reuse the embedding as the output matrix. A tiny byte vocabulary needs its own output matrix:
+   * tied, its greedy text collapses into one repeated byte.
+   */
+  tiedOutput: boolean;
+}
+
+export const presets = {
+  /** Byte-level vocabulary, about 100 KB: loads in milliseconds, for most tests. */
+  tiny: { vocab: "bytes", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 128, contextLength: 4096, type: "q8_0", tiedOutput: false },
+  /** The real Llama 3 vocabulary on a tiny body, about 12 MB: the built-in demo model. */
+  "tiny-llama3": { vocab: "llama3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  /** About 174M parameters, 190 MB: every benchmark uses exactly this shape so figures compare across issues. */
+  bench: { vocab: "llama3", layers: 12, width: 768, heads: 12, kvHeads: 4, ff: 2048, contextLength: 8192, type: "q8_0", tiedOutput: true },
+} as const satisfies Record<string, ModelShape>;
+
+export type PresetName = keyof typeof presets;
+export const presetNames = Object.keys(presets) as PresetName[];
+
+export function isPresetName(name: string): name is PresetName {
+  return Object.hasOwn(presets, name);
+}
+
+/** Throws a RangeError naming the first option that llama.cpp could not run. */
+export function validateShape(s: ModelShape): void {
+  const positive = ["layers", "width", "heads", "kvHeads", "ff", "contextLength"] as const;
+  for (const k of positive) {
+    if (!Number.isInteger(s[k]) || s[k] < 1 || s[k] > 1 << 20) throw new RangeError(`${k} must be an integer from 1 to ${1 << 20}, got ${s[k]}`);
+  }
+  if (s.width % s.heads !== 0) throw new RangeError(`width (${s.width}) must be divisible by heads (${s.heads})`);
+  if (s.heads % s.kvHeads !== 0) throw new RangeError(`heads (${s.heads}) must be divisible by kv heads (${s.kvHeads})`);
+  if ((s.width / s.heads) % 2 !== 0) throw new RangeError(`head size (${s.width / s.heads}) must be even for RoPE`);
+  if (s.type === "q8_0" && (s.width % 32 !== 0 || s.ff % 32 !== 0)) {
+    throw new RangeError(`q8_0 needs width and ff to be multiples of 32 (width ${s.width}, ff ${s.ff})`);
+  }
+}

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import OpenAI from "openai";
+
+const run = promisify(execFile);
+const root = new URL("../..", import.meta.url).pathname;
+
+test("npm runs Hearth on the pinned Node.js 26", async () => {
+  assert.match(process.version, /^v26\./, "npm test runs on the pinned Node.js");
+  const { stdout } = await run("npx", ["hearth", "--version"], { cwd: root });
+  assert.match(stdout, /^hearth \d+\.\d+\.\d+ \(node v26\./);
+});
+
+test("hearth gen-model writes the same bytes for the same seed", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "hearth-cli-"));
+  const sha = async (name: string) => {
+    const { stdout } = await run("npx", ["hearth", "gen-model", "--preset", "tiny", "--type", "f16", "--seed", "5", "--out", join(dir, name)], { cwd: root });
+    return /sha256 ([0-9a-f]{64})/.exec(stdout)?.[1];
+  };
+  const a = await sha("a.gguf");
+  assert.ok(a);
+  assert.equal(await sha("b.gguf"), a);
+});
+
+test("npm start with no configuration serves the demo model to the OpenAI SDK", async () => {
+  const cache = await mkdtemp(join(tmpdir(), "hearth-start-"));
+  const child = spawn("npm", ["start", "--silent"], {
+    cwd: root,
+    detached: true, // its own process group, so that npm and node stop together
+    env: { ...process.env, HEARTH_PORT: "0", HEARTH_CACHE_DIR: cache, HEARTH_THREADS: "1", HEARTH_LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    let out = "";
+    const waitFor = (pattern: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const m = pattern.exec(out);
+        if (m) { child.stdout.off("data", onData); resolve(m); }
+      };
+      const onData = (d: Buffer) => { out += d.toString(); check(); };
+      child.stdout.on("data", onData);
+      child.once("exit", (code) => reject(new Error(`npm start exited with ${code}: ${out}`)));
+      check();
+    });
+    const url = (await waitFor(/listening on (http:\/\/\S+)/))[1]!;
+    assert.match(out, /weights are random/);
+    assert.match(out, /hearth serve --model \.\/my-model\.gguf/);
+    // The model loads after the server listens, and says so in the log.
+    await waitFor(/"msg":"model ready"/);
+    const health = await fetch(`${url}/health`);
+    assert.deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused" });
+    const res = await client.chat.completions.create({ model: "hearth-demo", messages: [{ role: "user", content: "Hello!" }], max_tokens: 8 });
+    assert.equal(res.usage?.completion_tokens, 8);
+  } finally {
+    process.kill(-child.pid!, "SIGTERM");
+    if (child.exitCode === null) await once(child, "exit");
+  }
+});

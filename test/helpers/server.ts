@@ -1,0 +1,43 @@
+import OpenAI from "openai";
+import { createHearth, type Hearth } from "../../src/cli/serve.ts";
+import { resolveConfig, type ConfigLayer } from "../../src/config/loadConfig.ts";
+import { testModel } from "./models.ts";
+
+export interface TestServer {
+  url: string;
+  client: OpenAI;
+  hearth: Hearth;
+  model: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Hearth on an ephemeral port, serving a generated model with one llama.cpp thread (test
+ * files run one at a time, so this never asks for more threads than there are cores).
+ */
+export async function startServer(opts: { config?: ConfigLayer; load?: boolean; modelPath?: string } = {}): Promise<TestServer> {
+  const modelPath = opts.modelPath ?? await testModel("tiny");
+  const config = resolveConfig(
+    { port: 0, log_level: "silent", model: { path: modelPath, name: "tiny", threads: 1, gpu: "cpu" }, inference: { context_length: 1024 }, batching: { max_batch_size: 2 } },
+    opts.config ?? {},
+  );
+  const hearth = await createHearth(config, () => {});
+  const url = await hearth.listen();
+  if (opts.load !== false) await hearth.engine.load();
+  return {
+    url,
+    hearth,
+    model: "tiny",
+    client: new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 }),
+    close: () => hearth.close(),
+  };
+}
+
+/** POSTs a raw body (string or JSON) and returns the status and parsed JSON. */
+export async function post(url: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) {
+  const res = await fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = text; }
+  return { status: res.status, headers: res.headers, json: json as { error?: { message: string; type: string; param: string | null; code: string } } & Record<string, unknown> };
+}

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { writeFile, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { tinyTextPromptTokens } from "../helpers/prompts.ts";
+
+let server: TestServer;
+before(async () => { server = await startServer(); });
+after(() => server.close());
+
+test("a text completion has OpenAI's shape and counts BOS plus one token per byte", async () => {
+  const prompt = "Once upon a time";
+  const res = await server.client.completions.create({ model: server.model, prompt, max_tokens: 7, temperature: 0 });
+  assert.match(res.id, /^cmpl-/);
+  assert.equal(res.object, "text_completion");
+  assert.equal(res.choices[0]!.finish_reason, "length");
+  assert.equal(typeof res.choices[0]!.text, "string");
+  assert.deepEqual([res.usage?.prompt_tokens, res.usage?.completion_tokens], [tinyTextPromptTokens(prompt), 7]);
+
+  const stream = await server.client.completions.create({ model: server.model, prompt, max_tokens: 7, temperature: 0, stream: true });
+  let text = "";
+  const finishes = [];
+  for await (const c of stream) {
+    assert.equal(c.object, "text_completion");
+    text += c.choices[0]?.text ?? "";
+    if (c.choices[0]?.finish_reason) finishes.push(c.choices[0].finish_reason);
+  }
+  assert.equal(text, res.choices[0]!.text);
+  assert.deepEqual(finishes, ["length"]);
+});
+
+test("a completion prompt may be token ids", async () => {
+  const ids = [...Buffer.from("Once upon a time", "utf8")];
+  const res = await server.client.completions.create({ model: server.model, prompt: ids, max_tokens: 3, temperature: 0 });
+  assert.equal(res.usage?.prompt_tokens, ids.length);
+});
+
+test("/v1/models lists the served model the way OpenAI does", async () => {
+  const page = await server.client.models.list();
+  assert.deepEqual(page.data.map((m) => [m.id, m.object, m.owned_by]), [["tiny", "model", "hearth"]]);
+  const one = await server.client.models.retrieve("tiny");
+  assert.equal(one.id, "tiny");
+  const missing = await fetch(`${server.url}/v1/models/nope`);
+  assert.equal(missing.status, 404);
+  assert.equal(((await missing.json()) as { error: { code: string } }).error.code, "model_not_found");
+});
+
+test("/health says loading until the model is ready, then ok", async () => {
+  const fresh = await startServer({ load: false });
+  try {
+    const loading = await fetch(`${fresh.url}/health`);
+    assert.equal(loading.status, 503);
+    assert.deepEqual(await loading.json(), { status: "loading" });
+    const early = await fetch(`${fresh.url}/v1/chat/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }] }),
+    });
+    assert.equal(early.status, 503);
+    assert.equal(((await early.json()) as { error: { code: string } }).error.code, "model_loading");
+    await fresh.hearth.engine.load();
+    const ready = await fetch(`${fresh.url}/health`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: "ok" });
+  } finally {
+    await fresh.close();
+  }
+});
+
+test("a file that is not a model gives health 'error' and 503s naming only the file, not its path", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "hearth-bad-"));
+  const path = join(dir, "broken.gguf");
+  await writeFile(path, Buffer.from("GGUF\x03\x00\x00\x00 truncated"));
+  const bad = await startServer({ modelPath: path });
+  try {
+    const health = await fetch(`${bad.url}/health`);
+    assert.equal(health.status, 503);
+    const body = (await health.json()) as { status: string; error: string };
+    assert.equal(body.status, "error");
+    const res = await fetch(`${bad.url}/v1/chat/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }] }),
+    });
+    assert.equal(res.status, 503);
+    const text = await res.text();
+    assert.match(text, /model_load_failed/);
+    assert.ok(!text.includes(dir) && !JSON.stringify(body).includes(dir), "no absolute path leaks");
+  } finally {
+    await bad.close();
+  }
+});

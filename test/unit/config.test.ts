@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { writeFile, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ConfigError, envLayer, readConfigFile, resolveConfig } from "../../src/config/loadConfig.ts";
+
+test("defaults need no configuration at all", () => {
+  const c = resolveConfig();
+  assert.equal(c.host, "127.0.0.1");
+  assert.equal(c.port, 8000);
+  assert.equal(c.inference.context_length, 4096);
+  assert.equal(c.model.path, undefined);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.inference));
+});
+
+test("the seeds' YAML keys load, then the environment, then flags win", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "hearth-config-"));
+  const file = join(dir, "hearth.yaml");
+  await writeFile(file, "port: 9000\nbatching:\n  max_batch_size: 8\ninference:\n  max_tokens: 2048\n  temperature: 0.7\n  context_length: 8192\n");
+  const c = resolveConfig(await readConfigFile(file), envLayer({ HEARTH_PORT: "9100", HEARTH_CTX_SIZE: "2048" }), { inference: { context_length: 1024 } });
+  assert.equal(c.port, 9100);
+  assert.equal(c.batching.max_batch_size, 8);
+  assert.equal(c.inference.max_tokens, 2048);
+  assert.equal(c.inference.temperature, 0.7);
+  assert.equal(c.inference.context_length, 1024);
+});
+
+test("an unknown or invalid setting is named in the error", () => {
+  assert.throws(() => resolveConfig({ inference: { context_lenght: 10 } }), (e: unknown) => e instanceof ConfigError && /inference\.context_lenght/.test(e.message));
+  assert.throws(() => resolveConfig({ port: 70000 }), (e: unknown) => e instanceof ConfigError && /'port'/.test(e.message));
+  assert.throws(() => resolveConfig({ model: { gpu: "tpu" } }), (e: unknown) => e instanceof ConfigError && /model\.gpu/.test(e.message));
+});
+
+test("a config file that is not YAML or not a mapping is refused clearly", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "hearth-config-"));
+  await writeFile(join(dir, "bad.yaml"), "port: [1, 2\n");
+  await writeFile(join(dir, "list.yaml"), "- 1\n- 2\n");
+  await assert.rejects(readConfigFile(join(dir, "bad.yaml")), /not valid YAML/);
+  await assert.rejects(readConfigFile(join(dir, "list.yaml")), /mapping/);
+  await assert.rejects(readConfigFile(join(dir, "missing.yaml")), /ENOENT/);
+});
