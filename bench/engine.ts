@@ -1,0 +1,132 @@
+/**
+ * Single-stream benchmark of the `bench` model: load time, decode tokens/s at 1 and 2 threads, and
+ * Hearth's per-request overhead against node-llama-cpp driven directly, in the same run.
+ *
+ *   npm run bench:engine -- [--model bench.gguf] [--tokens 128] [--runs 5] [--threads 1,2]
+ */
+import { fork, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { cacheDir } from "../src/models/demoModel.ts";
+import { ensureBenchModel } from "./benchModel.ts";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    tokens: { type: "string", default: "128" },
+    runs: { type: "string", default: "5" },
+    threads: { type: "string", default: "1,2" },
+    "hearth-env": { type: "string", multiple: true, default: [] },
+  },
+});
+const hearthEnv = Object.fromEntries(values["hearth-env"]!.map((kv) => kv.split("=", 2) as [string, string]));
+const tokens = Number(values.tokens);
+const runs = Number(values.runs);
+const modelPath = values.model ?? await ensureBenchModel(join(cacheDir(), "models"));
+const CTX = 1024;
+// A prompt of ordinary English (about 60 tokens in the Llama 3 vocabulary).
+const prompt = "The hearth was the center of the home: people cooked there, kept warm there, and told stories late into the night. " +
+  "Write a short description of a winter evening by the fire, with the sounds and smells of the room.";
+
+// Each run starts with its own number, so that neither side can reuse the previous run's KV cache.
+let runNumber = 0;
+const nextPrompt = () => `Run ${++runNumber}. ${prompt}`;
+
+interface Result { e2eMs: number; ttftMs: number; decodeTps: number; tokens: number; promptTokens: number; text: string }
+
+async function startDirect(threads: number): Promise<{ child: ChildProcess; loadMs: number; run(): Promise<Result> }> {
+  const t0 = performance.now();
+  const child = fork(new URL("./directWorker.ts", import.meta.url), [modelPath, String(threads), String(CTX)], { env: { ...process.env, UV_THREADPOOL_SIZE: "1" } });
+  await once(child, "message");
+  return {
+    child,
+    loadMs: performance.now() - t0,
+    async run() {
+      child.send({ prompt: nextPrompt(), tokens });
+      const [msg] = (await once(child, "message")) as [Result];
+      return msg;
+    },
+  };
+}
+
+async function startHearth(threads: number): Promise<{ child: ChildProcess; url: string; loadMs: number }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [new URL("../bin/hearth.js", import.meta.url).pathname, "serve", "--model", modelPath, "--model-name", "bench",
+    "--port", "0", "--threads", String(threads), "--ctx-size", String(CTX), "--slots", "1", "--log-level", "info"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...hearthEnv } });
+  let out = "";
+  let url = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      url ||= /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
+      if (url && out.includes('"msg":"model ready"')) resolve();
+    });
+    child.once("exit", () => reject(new Error(`hearth exited: ${out}`)));
+  });
+  return { child, url, loadMs: performance.now() - t0 };
+}
+
+async function runHearth(url: string): Promise<Result> {
+  const prompt = nextPrompt();
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "bench", prompt, max_tokens: tokens, temperature: 0, stream: true, stream_options: { include_usage: true } }),
+  });
+  let first = 0;
+  let last = 0;
+  let text = "";
+  let usage = { prompt_tokens: 0, completion_tokens: 0 };
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of res.body!) {
+    buf += decoder.decode(chunk, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
+      const ev = JSON.parse(line.slice(6)) as { choices: { text: string }[]; usage?: typeof usage | null };
+      if (ev.usage) usage = ev.usage;
+      const piece = ev.choices[0]?.text;
+      if (piece) {
+        if (!first) first = performance.now();
+        last = performance.now();
+        text += piece;
+      }
+    }
+  }
+  const end = performance.now();
+  return { e2eMs: end - t0, ttftMs: first - t0, decodeTps: (usage.completion_tokens - 1) / ((last - first) / 1000), tokens: usage.completion_tokens, promptTokens: usage.prompt_tokens, text };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const rows: string[] = [];
+for (const threads of values.threads!.split(",").map(Number)) {
+  const direct = await startDirect(threads);
+  const hearth = await startHearth(threads);
+  const d: Result[] = [];
+  const h: Result[] = [];
+  await direct.run(); // warm-up both
+  await runHearth(hearth.url);
+  for (let i = 0; i < runs; i++) {
+    d.push(await direct.run());
+    h.push(await runHearth(hearth.url));
+  }
+  d.forEach((r, i) => { if (r.text !== h[i]!.text) console.error(`warning: run ${i} texts differ at ${threads} threads`); });
+  if (d[0]!.promptTokens !== h[0]!.promptTokens) console.error(`warning: prompt tokens differ (${d[0]!.promptTokens} vs ${h[0]!.promptTokens})`);
+  const dm = { e2e: median(d.map((r) => r.e2eMs)), ttft: median(d.map((r) => r.ttftMs)), tps: median(d.map((r) => r.decodeTps)) };
+  const hm = { e2e: median(h.map((r) => r.e2eMs)), ttft: median(h.map((r) => r.ttftMs)), tps: median(h.map((r) => r.decodeTps)) };
+  rows.push(`| ${threads} | ${direct.loadMs.toFixed(0)} | ${hearth.loadMs.toFixed(0)} | ${dm.tps.toFixed(1)} | ${hm.tps.toFixed(1)} | ${(hm.tps / dm.tps).toFixed(2)} | ${dm.ttft.toFixed(1)} | ${hm.ttft.toFixed(1)} | ${dm.e2e.toFixed(0)} | ${hm.e2e.toFixed(0)} | ${(hm.e2e - dm.e2e).toFixed(1)} (${(((hm.e2e - dm.e2e) / dm.e2e) * 100).toFixed(1)}%) |`);
+  direct.child.kill();
+  hearth.child.kill("SIGTERM");
+  await Promise.all([once(direct.child, "exit"), once(hearth.child, "exit")]);
+}
+
+console.log(`\nbench model ${modelPath}, ${tokens} output tokens, greedy, median of ${runs} runs, direct and Hearth alternating\n`);
+console.log("| threads | load ms (direct) | load ms (Hearth, to ready) | decode tok/s direct | decode tok/s Hearth | ratio | TTFT ms direct | TTFT ms Hearth | e2e ms direct | e2e ms Hearth | Hearth overhead ms |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) console.log(r);
