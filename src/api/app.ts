@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/types.ts";
@@ -7,6 +9,8 @@ import type { InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
 import { healthRoute } from "./routes/health.ts";
 import { modelsRoute } from "./routes/models.ts";
+
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 export interface AppOptions {
   engine: Engine;
@@ -27,10 +31,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const json = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("*", { parseAs: "string" }, json);
   registerErrorHandling(app, opts.bodyLimit);
+  // The request schemas that validate bodies also describe the API: GET /openapi.json.
+  void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
   const deps = { engine: opts.engine, defaults: opts.defaults, bodyLimit: opts.bodyLimit };
-  chatCompletionsRoute(app, deps);
-  completionsRoute(app, deps);
-  modelsRoute(app, deps);
-  healthRoute(app, deps);
+  // Routes go in a plugin registered after swagger, so that swagger sees them being added.
+  void app.register(async (scope) => {
+    chatCompletionsRoute(scope, deps);
+    completionsRoute(scope, deps);
+    modelsRoute(scope, deps);
+    healthRoute(scope, deps);
+    scope.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  });
   return app;
 }

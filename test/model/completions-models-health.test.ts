@@ -90,3 +90,14 @@ test("a file that is not a model gives health 'error' and 503s naming only the f
     await bad.close();
   }
 });
+
+test("the request schemas are published as an OpenAPI document", async () => {
+  const res = await fetch(`${server.url}/openapi.json`);
+  assert.equal(res.status, 200);
+  const doc = (await res.json()) as { openapi: string; paths: Record<string, { post?: { requestBody?: { content: Record<string, { schema: { required?: string[]; properties: Record<string, unknown> } }> } } }> };
+  assert.match(doc.openapi, /^3\./);
+  const chat = doc.paths["/v1/chat/completions"]?.post?.requestBody?.content["application/json"]?.schema;
+  assert.deepEqual(chat?.required?.sort(), ["messages", "model"]);
+  assert.ok(chat?.properties.temperature && chat.properties.stop);
+  assert.ok(doc.paths["/v1/completions"]?.post);
+});
