@@ -60,7 +60,7 @@ async function startHearth(threads: number): Promise<{ child: ChildProcess; url:
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       url ||= /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
-      if (url && out.includes('"msg":"model ready"')) resolve();
+      if (url && /"msg":"model \S+ ready/.test(out)) resolve();
     });
     child.once("exit", () => reject(new Error(`hearth exited: ${out}`)));
   });

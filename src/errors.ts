@@ -10,7 +10,18 @@ export type OpenAIErrorType =
   | "not_found_error"
   | "server_error"
   | "service_unavailable"
-  | "rate_limit_error";
+  | "rate_limit_error"
+  | "timeout_error";
+
+/** A HearthError as plain data, for crossing the IPC channel from a runner process. */
+export interface WireError {
+  code: string;
+  statusCode: number;
+  type: OpenAIErrorType;
+  message: string;
+  param: string | null;
+  retryAfter?: number;
+}
 
 const BRAND = Symbol.for("hearth.error");
 
@@ -20,14 +31,25 @@ export class HearthError extends Error {
   readonly statusCode: number;
   readonly type: OpenAIErrorType;
   readonly param: string | null;
+  /** Seconds, sent as a Retry-After header. */
+  readonly retryAfter: number | undefined;
 
-  constructor(opts: { code: string; statusCode: number; type: OpenAIErrorType; message: string; param?: string | null; cause?: unknown }) {
+  constructor(opts: { code: string; statusCode: number; type: OpenAIErrorType; message: string; param?: string | null; retryAfter?: number; cause?: unknown }) {
     super(opts.message, { cause: opts.cause });
     this.name = "HearthError";
     this.code = opts.code;
     this.statusCode = opts.statusCode;
     this.type = opts.type;
     this.param = opts.param ?? null;
+    this.retryAfter = opts.retryAfter;
+  }
+
+  toWire(): WireError {
+    return { code: this.code, statusCode: this.statusCode, type: this.type, message: this.message, param: this.param, ...(this.retryAfter !== undefined ? { retryAfter: this.retryAfter } : {}) };
+  }
+
+  static fromWire(w: WireError): HearthError {
+    return new HearthError(w);
   }
 
   static is(err: unknown): err is HearthError {
@@ -45,7 +67,7 @@ function define<A extends unknown[]>(
   code: string,
   statusCode: number,
   type: OpenAIErrorType,
-  build: (...args: A) => { message: string; param?: string | null },
+  build: (...args: A) => { message: string; param?: string | null; retryAfter?: number },
 ): Factory<A> {
   const factory = (...args: A) => new HearthError({ code, statusCode, type, ...build(...args) });
   return Object.assign(factory, { code, statusCode, type });
@@ -80,12 +102,23 @@ export const errors = {
   routeNotFound: define("not_found", 404, "not_found_error", (method: string, url: string) => ({
     message: `No route for ${method} ${url}.`,
   })),
+  // Load and time
+  serverOverloaded: define("server_overloaded", 429, "rate_limit_error", (model: string, queued: number, retryAfter: number) => ({
+    message: `The model '${model}' is overloaded: all its slots are busy and ${queued} requests are already waiting. Retry after ${retryAfter} s.`,
+    retryAfter,
+  })),
+  requestTimeout: define("request_timeout", 504, "timeout_error", (timeoutMs: number) => ({
+    message: `The request did not finish within the server's timeout of ${timeoutMs} ms (queue wait included).`,
+  })),
   // Server state
   modelLoading: define("model_loading", 503, "service_unavailable", (model: string) => ({
     message: `The model '${model}' is still loading; retry shortly.`,
   })),
   modelLoadFailed: define("model_load_failed", 503, "service_unavailable", (model: string, reason: string) => ({
     message: `The model '${model}' failed to load: ${reason}`,
+  })),
+  runnerCrashed: define("runner_crashed", 503, "service_unavailable", (model: string) => ({
+    message: `The process running the model '${model}' stopped unexpectedly; it is being restarted. Retry shortly.`,
   })),
   engineFailed: define("engine_error", 500, "server_error", (reason: string) => ({
     message: `The engine failed while generating: ${reason}`,

@@ -63,6 +63,7 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): 
     const mapped = toHearthError(err, bodyLimit);
     if (mapped.statusCode >= 500) request.log.error({ err }, "request failed");
     else request.log.info({ code: mapped.code, param: mapped.param }, mapped.message);
+    if (mapped.retryAfter !== undefined) void reply.header("retry-after", String(mapped.retryAfter));
     void reply.status(mapped.statusCode).send(mapped.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {

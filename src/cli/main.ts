@@ -18,7 +18,10 @@ interface ServeFlags {
   port?: number;
   threads?: number;
   ctxSize?: number;
+  ctxTotal?: number;
   slots?: number;
+  maxQueue?: number;
+  timeoutMs?: number;
   gpu?: string;
   logLevel?: string;
 }
@@ -28,7 +31,8 @@ function flagLayer(f: ServeFlags): ConfigLayer {
   const layer: ConfigLayer = {};
   const map: [unknown, string[]][] = [
     [f.model, ["model", "path"]], [f.modelName, ["model", "name"]], [f.host, ["host"]], [f.port, ["port"]],
-    [f.threads, ["model", "threads"]], [f.ctxSize, ["inference", "context_length"]], [f.slots, ["batching", "max_batch_size"]],
+    [f.threads, ["model", "threads"]], [f.ctxSize, ["inference", "context_length"]], [f.ctxTotal, ["inference", "context_total"]],
+    [f.slots, ["batching", "max_batch_size"]], [f.maxQueue, ["batching", "max_queue"]], [f.timeoutMs, ["batching", "timeout_ms"]],
     [f.gpu, ["model", "gpu"]], [f.logLevel, ["log_level"]],
   ];
   for (const [value, path] of map) if (value !== undefined) setPath(layer, path, value);
@@ -51,7 +55,10 @@ program
   .option("-p, --port <port>", "port to listen on (default 8000)", int("--port"))
   .option("-t, --threads <n>", "CPU threads for llama.cpp (default: physical cores)", int("--threads"))
   .option("--ctx-size <n>", "context tokens per slot (default 4096)", int("--ctx-size"))
-  .option("--slots <n>", "sequences decoded side by side (default 4)", int("--slots"))
+  .option("--ctx-total <n>", "context tokens for all slots together, split evenly (instead of --ctx-size)", int("--ctx-total"))
+  .option("--slots <n>", "requests decoded together (default 32)", int("--slots"))
+  .option("--max-queue <n>", "requests that may wait for a slot before 429 (default 256)", int("--max-queue"))
+  .option("--timeout-ms <n>", "per-request timeout, queue wait included (default 300000)", int("--timeout-ms"))
   .option("--gpu <kind>", "auto, cpu, cuda or vulkan (default auto)")
   .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent")
   .action(async (flags: ServeFlags) => {

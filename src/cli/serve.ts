@@ -3,12 +3,12 @@ import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { buildApp } from "../api/app.ts";
 import type { Config } from "../config/schema.ts";
-import { LlamaCppEngine } from "../engine/llamacpp/LlamaCppEngine.ts";
+import { RunnerEngine } from "../engine/runner/RunnerEngine.ts";
 import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
 
 export interface Hearth {
   app: FastifyInstance;
-  engine: LlamaCppEngine;
+  engine: RunnerEngine;
   modelId: string;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
@@ -29,14 +29,20 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
   }
   modelId ??= basename(modelPath).replace(/\.gguf$/i, "");
 
-  const engine = new LlamaCppEngine({
+  const engine = new RunnerEngine({
     modelPath,
     modelId,
     ...(config.model.threads != null ? { threads: config.model.threads } : {}),
-    contextSize: config.inference.context_length,
+    contextSize: config.inference.context_total != null
+      ? Math.floor(config.inference.context_total / config.batching.max_batch_size)
+      : config.inference.context_length,
     slots: config.batching.max_batch_size,
+    maxQueue: config.batching.max_queue,
+    timeoutMs: config.batching.timeout_ms,
+    batchSize: config.batching.step_tokens,
+    minPrefixReuse: config.batching.prefix_reuse_min_tokens,
     gpu: config.model.gpu,
-    log: (level, message) => logger[level]({ component: "llama.cpp" }, message),
+    log: (level, message) => logger[level]({ component: "engine" }, message),
   });
   const app = buildApp({
     engine,
@@ -68,8 +74,6 @@ export async function serve(config: Readonly<Config>, out: (line: string) => voi
   const url = await hearth.listen();
   out(`Hearth listening on ${url}  (OpenAI base URL: ${url}/v1, model '${hearth.modelId}')`);
   if (!config.model.path) out("Serve a real model with: hearth serve --model ./my-model.gguf");
-  void hearth.engine.load().then(() => {
-    if (hearth.engine.models()[0]?.status === "ready") hearth.app.log.info({ model: hearth.modelId, threads: hearth.engine.threads }, "model ready");
-  });
+  void hearth.engine.load();
   return hearth;
 }

@@ -24,6 +24,9 @@ const ENV_KEYS: Record<string, string[]> = {
   HEARTH_THREADS: ["model", "threads"],
   HEARTH_GPU: ["model", "gpu"],
   HEARTH_CTX_SIZE: ["inference", "context_length"],
+  HEARTH_SLOTS: ["batching", "max_batch_size"],
+  HEARTH_MAX_QUEUE: ["batching", "max_queue"],
+  HEARTH_TIMEOUT_MS: ["batching", "timeout_ms"],
 };
 
 export async function readConfigFile(path: string): Promise<ConfigLayer> {

@@ -24,14 +24,29 @@ export const ConfigSchema = Type.Object({
   inference: Type.Object({
     /** Tokens of context each slot gets (prompt plus completion); capped at what the model was trained on. */
     context_length: Type.Integer({ default: 4096, minimum: 16, maximum: 1 << 20 }),
+    /** Instead of context_length: tokens of context for all slots together, split evenly between them. */
+    context_total: Type.Optional(Type.Integer({ minimum: 16, maximum: 1 << 24 })),
     /** Completion length when a request sets none. Unset: until an end token or the end of the context. */
     max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 20 })),
     /** Sampling temperature when a request sets none (OpenAI's default is 1). */
     temperature: Type.Number({ default: 1, minimum: 0, maximum: 2 }),
   }, { ...Strict, default: {} }),
   batching: Type.Object({
-    /** Sequences decoded together (slots). */
-    max_batch_size: Type.Integer({ default: 4, minimum: 1, maximum: 256 }),
+    /** Requests decoded together (slots of one llama.cpp context). */
+    max_batch_size: Type.Integer({ default: 32, minimum: 1, maximum: 256 }),
+    /** Requests that may wait for a busy slot; more get 429 with Retry-After at once. */
+    max_queue: Type.Integer({ default: 256, minimum: 0, maximum: 1 << 20 }),
+    /**
+     * The seeds' batching window. Continuous batching needs none (a request joins the running batch
+     * at the next step), so it is accepted and has no effect.
+     */
+    max_wait_time_ms: Type.Integer({ default: 10, minimum: 0, maximum: 60_000 }),
+    /** Per request, from arrival: queue wait counts. 5 minutes. */
+    timeout_ms: Type.Integer({ default: 300_000, minimum: 1, maximum: 24 * 3_600_000 }),
+    /** Tokens evaluated per step (llama.cpp's batch size): one per decoding slot, the rest for prompt chunks. */
+    step_tokens: Type.Integer({ default: 512, minimum: 1, maximum: 1 << 16 }),
+    /** A shared prompt prefix this long (tokens) picks its slot even if that leaves a gap among busy slots. */
+    prefix_reuse_min_tokens: Type.Integer({ default: 256, minimum: 1, maximum: 1 << 20 }),
   }, { ...Strict, default: {} }),
 }, Strict);
 

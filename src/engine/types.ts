@@ -1,3 +1,5 @@
+import type { SlotInfo } from "../scheduler/types.ts";
+
 /**
  * The narrow, message-shaped engine interface: plain data in, plain data out, nothing shared.
  * Routes depend on this file only, so the llama.cpp engine can move into a runner process and an
@@ -66,6 +68,14 @@ export interface ModelInfo {
   error?: string;
 }
 
+/** Live state for /health and /v1/slots. */
+export interface EngineSnapshot {
+  models: ModelInfo[];
+  queued: number;
+  busySlots: number;
+  slots: SlotInfo[];
+}
+
 export interface Engine {
   /**
    * Streams the events of one generation. Rejects with a HearthError for requests the model cannot
@@ -73,8 +83,7 @@ export interface Engine {
    */
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<TokenEvent>;
   abort(id: string): void;
-  /** Counts the tokens a prompt would take, the way `generate` builds it. */
-  countTokens(model: string, prompt: Prompt): Promise<number>;
   models(): ModelInfo[];
+  snapshot(): Promise<EngineSnapshot>;
   close(): Promise<void>;
 }

@@ -48,11 +48,12 @@ test("npm start with no configuration serves the demo model to the OpenAI SDK", 
       child.once("exit", (code) => reject(new Error(`npm start exited with ${code}: ${out}`)));
       check();
     });
-    const url = (await waitFor(/listening on (http:\/\/\S+)/))[1]!;
+    await waitFor(/hearth serve --model \.\/my-model\.gguf/); // the banner's last line
+    const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+    assert.ok(url, out);
     assert.match(out, /weights are random/);
-    assert.match(out, /hearth serve --model \.\/my-model\.gguf/);
     // The model loads after the server listens, and says so in the log.
-    await waitFor(/"msg":"model ready"/);
+    await waitFor(/"msg":"model \S+ ready/);
     const health = await fetch(`${url}/health`);
     assert.deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused" });

@@ -1,12 +1,13 @@
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
-import { errors, HearthError } from "../../errors.ts";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
-import { Generation } from "../Generation.ts";
-import type { Engine, GenerateRequest, ModelInfo, Prompt, TokenEvent } from "../types.ts";
+import { Scheduler } from "../../scheduler/Scheduler.ts";
+import { AsyncQueue } from "../../util/AsyncQueue.ts";
+import type { Engine, EngineSnapshot, EngineStatus, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
-import { SlotPool } from "./SlotPool.ts";
+import { StepLoop, type Outcome } from "./StepLoop.ts";
 
 export interface LlamaCppEngineOptions {
   modelPath: string;
@@ -14,10 +15,18 @@ export interface LlamaCppEngineOptions {
   modelId: string;
   /** CPU threads for llama.cpp. Defaults to the physical cores; never more than the cores. */
   threads?: number;
-  /** Tokens of context per slot. */
+  /** Tokens of context per slot (prompt plus completion). */
   contextSize: number;
-  /** Sequences decoded side by side. */
+  /** Sequences decoded together. */
   slots: number;
+  /** Requests that may wait for a busy slot before new ones get 429. */
+  maxQueue: number;
+  /** Per request, from arrival (queue wait counts). */
+  timeoutMs: number;
+  /** Tokens evaluated per step (llama.cpp batch size). */
+  batchSize: number;
+  /** Shared prompt prefix, in tokens, worth choosing a slot for even if it leaves a gap. */
+  minPrefixReuse: number;
   gpu: "auto" | "cpu" | "cuda" | "vulkan";
   /** Receives llama.cpp's own log lines. */
   log?: (level: "debug" | "warn" | "error", message: string) => void;
@@ -27,18 +36,18 @@ interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
   prompts: PromptBuilder;
-  slots: SlotPool<LlamaContextSequence>;
-  endTokens: Set<Token>;
+  scheduler: Scheduler;
+  loop: StepLoop;
 }
 
 /**
- * One GGUF model in this process: a llama.cpp context with one sequence per slot. Each request
- * takes a free slot (the one holding the longest prefix of its prompt) and is decoded there.
+ * One GGUF model: a llama.cpp context with one sequence per slot, driven by a StepLoop. Used in
+ * the runner process (see runner/); in-process, it is also an Engine of its own.
  */
 export class LlamaCppEngine implements Engine {
   readonly #opts: LlamaCppEngineOptions;
   readonly #created = Math.floor(Date.now() / 1000);
-  readonly #running = new Map<string, AbortController>();
+  readonly #listeners = new Map<string, (o: Outcome) => void>();
   #llama: Llama | undefined;
   #loaded: Loaded | undefined;
   #loadError: string | undefined;
@@ -48,6 +57,9 @@ export class LlamaCppEngine implements Engine {
   constructor(opts: LlamaCppEngineOptions) {
     this.#opts = opts;
   }
+
+  /** CPU threads llama.cpp uses, once loaded. */
+  get threads(): number { return this.#threads; }
 
   /**
    * Loads the model; until it resolves the model reports "loading". A failed load does not reject:
@@ -61,11 +73,8 @@ export class LlamaCppEngine implements Engine {
     return this.#loading;
   }
 
-  /** CPU threads llama.cpp uses, once loaded. */
-  get threads(): number { return this.#threads; }
-
   models(): ModelInfo[] {
-    const status = this.#loadError ? "error" : this.#loaded ? "ready" : "loading";
+    const status: EngineStatus = this.#loadError ? "error" : this.#loaded ? "ready" : "loading";
     return [{
       id: this.#opts.modelId,
       status,
@@ -75,100 +84,76 @@ export class LlamaCppEngine implements Engine {
     }];
   }
 
-  async countTokens(model: string, prompt: Prompt): Promise<number> {
-    const loaded = this.#require(model);
-    return loaded.prompts.build(prompt).tokens.length;
+  async snapshot(): Promise<EngineSnapshot> {
+    const s = this.#loaded?.scheduler;
+    return { models: this.models(), queued: s?.queued ?? 0, busySlots: s?.busy ?? 0, slots: s?.slots() ?? [] };
+  }
+
+  /**
+   * Checks and queues a request; `listener` then gets its events (or its error) as the steps run.
+   * Throws at once, before queueing, for an unknown model, a prompt that does not fit, a full queue.
+   */
+  submit(req: GenerateRequest, listener: (o: Outcome) => void): { promptTokens: number } {
+    const loaded = this.#require(req.model);
+    const built = loaded.prompts.build(req.prompt);
+    const contextSize = loaded.context.contextSize;
+    if (built.tokens.length + (req.maxTokens ?? 1) > contextSize) {
+      throw errors.contextLengthExceeded(built.tokens.length, req.maxTokens, contextSize, req.prompt.kind === "chat" ? "messages" : "prompt");
+    }
+    this.#listeners.set(req.id, listener);
+    try {
+      loaded.loop.submit(req, built);
+    } catch (err) {
+      this.#listeners.delete(req.id);
+      throw err;
+    }
+    return { promptTokens: built.tokens.length };
   }
 
   async *generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<TokenEvent> {
-    const loaded = this.#require(req.model);
-    const { tokens: promptTokens, stopTokens } = loaded.prompts.build(req.prompt);
-    const contextSize = loaded.context.contextSize;
-    if (promptTokens.length + (req.maxTokens ?? 1) > contextSize) {
-      throw errors.contextLengthExceeded(promptTokens.length, req.maxTokens, contextSize, req.prompt.kind === "chat" ? "messages" : "prompt");
-    }
-
-    yield { type: "accepted", promptTokens: promptTokens.length };
-    const controller = new AbortController();
-    const onAbort = () => controller.abort();
+    const events = new AsyncQueue<TokenEvent>();
+    const { promptTokens } = this.submit(req, (o) => {
+      if ("error" in o) events.fail(o.error);
+      else {
+        events.push(o.event);
+        if (o.event.type === "done") events.end();
+      }
+    });
+    const onAbort = () => this.abort(req.id);
     signal?.addEventListener("abort", onAbort, { once: true });
-    if (signal?.aborted) controller.abort();
-    this.#running.set(req.id, controller);
-    const slot = await loaded.slots.acquire(promptTokens, controller.signal).catch(() => undefined);
-    let done: TokenEvent | undefined;
     try {
-      if (!slot) return;
-      done = yield* this.#decode(loaded, slot.item, req, promptTokens, stopTokens, contextSize, controller.signal);
+      if (signal?.aborted) return;
+      yield { type: "accepted", promptTokens };
+      yield* events;
     } finally {
-      slot?.release();
-      this.#running.delete(req.id);
       signal?.removeEventListener("abort", onAbort);
+      if (!events.ended) this.abort(req.id);
     }
-    // Sent after the slot is free: a consumer that stops reading at "done" leaks nothing.
-    if (done) yield done;
   }
 
   abort(id: string): void {
-    this.#running.get(id)?.abort();
+    this.#listeners.delete(id);
+    this.#loaded?.loop.cancel(id);
   }
 
   async close(): Promise<void> {
-    for (const c of this.#running.values()) c.abort();
     await this.#loading;
-    await this.#loaded?.context.dispose();
-    await this.#loaded?.model.dispose();
+    if (this.#loaded) {
+      for (const id of [...this.#listeners.keys()]) this.abort(id);
+      await this.#loaded.loop.drain();
+      await this.#loaded.context.dispose();
+      await this.#loaded.model.dispose();
+    }
     await this.#llama?.dispose();
   }
 
-  async *#decode(
-    loaded: Loaded, seq: LlamaContextSequence, req: GenerateRequest, promptTokens: Token[],
-    stopTokens: ReadonlySet<Token>, contextSize: number, signal: AbortSignal,
-  ): AsyncGenerator<TokenEvent, TokenEvent | undefined> {
-    // Keep the KV state of the prefix this slot already holds; at least one prompt token must be
-    // evaluated again so that there are logits to sample the first new token from.
-    const reused = Math.min(seq.compareContextTokens(promptTokens).firstDifferentIndex, promptTokens.length - 1);
-    if (reused < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: reused, end: seq.nextTokenIndex }]);
-
-    const generated: Token[] = [];
-    const { model } = loaded;
-    const generation = new Generation({
-      detokenize: (tokens, previous) => model.detokenize(tokens as Token[], false, previous as Token[]),
-      isEndToken: (t) => loaded.endTokens.has(t as Token) || stopTokens.has(t as Token),
-      stop: req.stop,
-      maxTokens: Math.min(req.maxTokens ?? Infinity, contextSize - promptTokens.length),
-    });
-    const { presencePenalty = 0, frequencyPenalty = 0, ...sampling } = req.sampling;
-    const penalize = presencePenalty !== 0 || frequencyPenalty !== 0;
-    const iterator = seq.evaluate(promptTokens.slice(reused), {
-      temperature: sampling.temperature,
-      topK: sampling.topK ?? 0,
-      topP: sampling.topP ?? 1,
-      minP: sampling.minP ?? 0,
-      seed: sampling.seed ?? randomSeed(),
-      yieldEogToken: true,
-      ...(penalize ? { repeatPenalty: { punishTokens: () => generated.slice(-64), penalty: 1, presencePenalty, frequencyPenalty } } : {}),
-    });
-
-    try {
-      for await (const token of iterator) {
-        if (signal.aborted) return;
-        generated.push(token);
-        const text = generation.accept(token);
-        if (text) yield { type: "text", text };
-        if (generation.finishReason) break;
-      }
-    } catch (err) {
-      if (signal.aborted) return;
-      throw HearthError.is(err) ? err : errors.engineFailed(err instanceof Error ? err.message : String(err));
-    } finally {
-      await iterator.return(undefined);
+  #emit(batch: Outcome[]): void {
+    for (const o of batch) {
+      const listener = this.#listeners.get(o.id);
+      if (!listener) continue;
+      if ("error" in o || o.event.type === "done") this.#listeners.delete(o.id);
+      listener(o);
     }
-    if (signal.aborted) return undefined;
-    return {
-      type: "done",
-      finishReason: generation.finishReason ?? "stop",
-      usage: { promptTokens: promptTokens.length, completionTokens: generation.completionTokens, cachedPromptTokens: reused },
-    };
   }
 
   #require(model: string): Loaded {
@@ -179,38 +164,38 @@ export class LlamaCppEngine implements Engine {
   }
 
   async #load(): Promise<void> {
-    const { log } = this.#opts;
+    const o = this.#opts;
     this.#llama = await getLlama({
-      gpu: this.#opts.gpu === "cpu" ? false : this.#opts.gpu,
+      gpu: o.gpu === "cpu" ? false : o.gpu,
       build: "never",
       logLevel: LlamaLogLevel.warn,
-      logger: (level, message) => log?.(level === LlamaLogLevel.error || level === LlamaLogLevel.fatal ? "error" : level === LlamaLogLevel.warn ? "warn" : "debug", message.trimEnd()),
+      logger: (level, message) => o.log?.(level === LlamaLogLevel.error || level === LlamaLogLevel.fatal ? "error" : level === LlamaLogLevel.warn ? "warn" : "debug", message.trimEnd()),
     });
     // ggml's worker threads spin: more threads than cores makes decoding many times slower.
-    const threads = Math.min(this.#opts.threads ?? this.#llama.cpuMathCores, availableParallelism());
+    const threads = Math.min(o.threads ?? this.#llama.cpuMathCores, availableParallelism());
     this.#llama.maxThreads = threads;
     this.#threads = threads;
-    await checkGgufFile(this.#opts.modelPath);
-    const model = await this.#llama.loadModel({ modelPath: this.#opts.modelPath });
+    await checkGgufFile(o.modelPath);
+    const model = await this.#llama.loadModel({ modelPath: o.modelPath });
     try {
       const context = await model.createContext({
-        contextSize: Math.min(this.#opts.contextSize, model.trainContextSize),
-        sequences: this.#opts.slots,
+        contextSize: Math.min(o.contextSize, model.trainContextSize),
+        sequences: o.slots,
+        batchSize: o.batchSize,
         threads: { ideal: threads, min: threads },
       });
-      const sequences = Array.from({ length: this.#opts.slots }, () => context.getSequence());
+      const sequences = Array.from({ length: o.slots }, () => context.getSequence());
+      const scheduler = new Scheduler({
+        slots: o.slots, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, stepTokens: o.batchSize, minPrefixReuse: o.minPrefixReuse, now: () => performance.now(),
+      });
       const endTokens = new Set([model.tokens.eos, model.tokens.eot].filter((t): t is Token => t != null));
-      const slots = new SlotPool(sequences, (seq, tokens) => seq.compareContextTokens(tokens as Token[]).firstDifferentIndex);
-      this.#loaded = { model, context, prompts: new PromptBuilder(model), endTokens, slots };
+      const loop = new StepLoop({ model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, emit: (batch) => this.#emit(batch) });
+      this.#loaded = { model, context, prompts: new PromptBuilder(model), scheduler, loop };
     } catch (err) {
       await model.dispose();
       throw err;
     }
   }
-}
-
-function randomSeed(): number {
-  return Math.floor(Math.random() * 0xffffffff);
 }
 
 /** A load failure in words a client may see: the file's base name, never its full path. */

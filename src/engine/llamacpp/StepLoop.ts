@@ -1,0 +1,227 @@
+import type { LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
+import { errors, HearthError } from "../../errors.ts";
+import { QueueFullError, Scheduler, type Work } from "../../scheduler/Scheduler.ts";
+import { Generation } from "../Generation.ts";
+import type { GenerateRequest, TokenEvent } from "../types.ts";
+import type { BuiltPrompt } from "./PromptBuilder.ts";
+
+/** What the loop reports for one request: its events, or the error that ended it. */
+export type Outcome = { id: string; event: TokenEvent } | { id: string; error: HearthError };
+
+export interface StepLoopOptions {
+  model: LlamaModel;
+  modelId: string;
+  sequences: readonly LlamaContextSequence[];
+  scheduler: Scheduler;
+  timeoutMs: number;
+  /** Called once per step with every request's events of that step. */
+  emit: (batch: Outcome[]) => void;
+  endTokens: ReadonlySet<Token>;
+}
+
+interface Active {
+  req: GenerateRequest;
+  prompt: Token[];
+  generation: Generation;
+  sampling: SequenceEvaluateOptions;
+  generated: Token[];
+  slot: number | null;
+  reused: number;
+  iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null;
+  cancelled: boolean;
+  submittedAt: number;
+}
+
+type StepResult =
+  | { work: Work; ok: true; token?: Token; ended?: boolean }
+  | { work: Work; ok: false; error: unknown };
+
+/**
+ * The one owner of a model's context: every step admits waiting requests into free slots, runs one
+ * prompt chunk or one decode per busy slot, all issued in the same tick in ascending slot order so
+ * that node-llama-cpp puts them in one batch and llama.cpp decodes it in one forward pass, then
+ * reports that step's events in one message. Cancellations, timeouts and new requests are handled
+ * between steps, so nothing else touches engine state.
+ */
+export class StepLoop {
+  readonly #o: StepLoopOptions;
+  readonly #active = new Map<string, Active>();
+  #running: Promise<void> | null = null;
+  /** Moving average of request duration, for Retry-After. */
+  #avgRequestMs = 1000;
+
+  constructor(opts: StepLoopOptions) {
+    this.#o = opts;
+  }
+
+  /**
+   * Queues a request whose prompt is already built and checked against the context. Throws the
+   * 429 server_overloaded error at once when the queue is full.
+   */
+  submit(req: GenerateRequest, built: BuiltPrompt): void {
+    try {
+      this.#o.scheduler.add(req.id, built.tokens);
+    } catch (err) {
+      if (err instanceof QueueFullError) {
+        const perSlot = this.#o.scheduler.queued / Math.max(1, this.#o.sequences.length);
+        const retryAfter = Math.min(60, Math.max(1, Math.ceil(((perSlot + 1) * this.#avgRequestMs) / 1000)));
+        throw errors.serverOverloaded(this.#o.modelId, this.#o.scheduler.queued, retryAfter);
+      }
+      throw err;
+    }
+    const { model, endTokens } = this.#o;
+    const { presencePenalty = 0, frequencyPenalty = 0, ...s } = req.sampling;
+    const generated: Token[] = [];
+    this.#active.set(req.id, {
+      req,
+      prompt: built.tokens,
+      generated,
+      generation: new Generation({
+        detokenize: (tokens, previous) => model.detokenize(tokens as Token[], false, previous as Token[]),
+        isEndToken: (t) => endTokens.has(t as Token) || built.stopTokens.has(t as Token),
+        stop: req.stop,
+        maxTokens: Math.min(req.maxTokens ?? Infinity, this.#o.sequences[0]!.contextSize - built.tokens.length),
+      }),
+      sampling: {
+        temperature: s.temperature,
+        topK: s.topK ?? 0,
+        topP: s.topP ?? 1,
+        minP: s.minP ?? 0,
+        seed: s.seed ?? Math.floor(Math.random() * 0xffffffff),
+        yieldEogToken: true,
+        ...(presencePenalty !== 0 || frequencyPenalty !== 0
+          ? { repeatPenalty: { punishTokens: () => generated.slice(-64), penalty: 1, presencePenalty, frequencyPenalty } }
+          : {}),
+      },
+      slot: null,
+      reused: 0,
+      iterator: null,
+      cancelled: false,
+      submittedAt: performance.now(),
+    });
+    this.#wake();
+  }
+
+  /** Stops a request: at once if it still waits, after the current step if it runs. */
+  cancel(id: string): void {
+    const a = this.#active.get(id);
+    if (!a) return;
+    a.cancelled = true;
+    if (this.#o.scheduler.dequeue(id)) this.#active.delete(id);
+    else this.#wake();
+  }
+
+  /** Resolves when no request is left (used on shutdown). */
+  async drain(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  #wake(): void {
+    this.#running ??= this.#loop().finally(() => {
+      this.#running = null;
+      if (!this.#o.scheduler.idle) this.#wake();
+    });
+  }
+
+  async #loop(): Promise<void> {
+    const { scheduler } = this.#o;
+    while (!scheduler.idle) {
+      const batch: Outcome[] = [];
+      await this.#endCancelledAndExpired(batch);
+      await this.#admit();
+      const work = scheduler.plan();
+      if (work.length > 0) await this.#runStep(work, batch);
+      if (batch.length > 0) this.#o.emit(batch);
+    }
+  }
+
+  async #endCancelledAndExpired(batch: Outcome[]): Promise<void> {
+    const { scheduler } = this.#o;
+    const expired = scheduler.expire();
+    for (const id of expired.queued) {
+      batch.push({ id, error: errors.requestTimeout(this.#o.timeoutMs) });
+      this.#active.delete(id);
+    }
+    for (const { requestId } of expired.running) {
+      const a = this.#active.get(requestId);
+      if (a) batch.push({ id: requestId, error: errors.requestTimeout(this.#o.timeoutMs) });
+      if (a) await this.#release(a);
+    }
+    for (const a of this.#active.values()) if (a.cancelled && a.slot !== null) await this.#release(a);
+  }
+
+  async #admit(): Promise<void> {
+    for (const { requestId, slot, reuse } of this.#o.scheduler.admit()) {
+      const a = this.#active.get(requestId)!;
+      a.slot = slot;
+      a.reused = reuse;
+      const seq = this.#o.sequences[slot]!;
+      if (seq.nextTokenIndex > reuse) await seq.eraseContextTokenRanges([{ start: reuse, end: seq.nextTokenIndex }]);
+    }
+  }
+
+  /** Issues every slot's work synchronously, in the scheduler's (ascending) order, then waits. */
+  async #runStep(work: Work[], batch: Outcome[]): Promise<void> {
+    const pending = work.map((w) => this.#issue(w));
+    const results = await Promise.all(pending);
+    const finished: Active[] = [];
+    for (const r of results) {
+      const a = this.#active.get(r.work.requestId)!;
+      if (!r.ok) {
+        batch.push({ id: a.req.id, error: HearthError.is(r.error) ? r.error : errors.engineFailed(r.error instanceof Error ? r.error.message : String(r.error)) });
+        a.cancelled = true;
+        finished.push(a);
+        continue;
+      }
+      this.#progress(r.work);
+      if (r.token === undefined) {
+        if (r.ended) finished.push(a); // the generator stopped on its own: treat as an end token
+        continue;
+      }
+      if (a.cancelled) continue;
+      a.generated.push(r.token);
+      const text = a.generation.accept(r.token);
+      if (text) batch.push({ id: a.req.id, event: { type: "text", text } });
+      if (a.generation.finishReason) finished.push(a);
+    }
+    for (const a of finished) {
+      if (!a.cancelled) {
+        this.#avgRequestMs = 0.9 * this.#avgRequestMs + 0.1 * (performance.now() - a.submittedAt);
+        batch.push({
+          id: a.req.id,
+          event: {
+            type: "done",
+            finishReason: a.generation.finishReason ?? "stop",
+            usage: { promptTokens: a.prompt.length, completionTokens: a.generation.completionTokens, cachedPromptTokens: a.reused },
+          },
+        });
+      }
+      await this.#release(a);
+    }
+  }
+
+  #issue(w: Work): Promise<StepResult> {
+    const a = this.#active.get(w.requestId)!;
+    const seq = this.#o.sequences[w.slot]!;
+    const fail = (error: unknown): StepResult => ({ work: w, ok: false, error });
+    if (w.kind === "prefill" && !w.last) {
+      return seq.evaluateWithoutGeneratingNewTokens(a.prompt.slice(w.from, w.to)).then(() => ({ work: w, ok: true }), fail);
+    }
+    if (w.kind === "prefill") a.iterator = seq.evaluate(a.prompt.slice(w.from, w.to), a.sampling);
+    return a.iterator!.next().then((r) => (r.done ? { work: w, ok: true, ended: true } : { work: w, ok: true, token: r.value }), fail);
+  }
+
+  #progress(w: Work): void {
+    if (w.kind === "prefill") this.#o.scheduler.prefilled(w.slot, w.to, w.last);
+    else this.#o.scheduler.decoded(w.slot);
+  }
+
+  async #release(a: Active): Promise<void> {
+    this.#active.delete(a.req.id);
+    if (a.slot === null) return;
+    const slot = a.slot;
+    a.slot = null;
+    await a.iterator?.return();
+    this.#o.scheduler.release(slot, this.#o.sequences[slot]!.contextTokens);
+  }
+}

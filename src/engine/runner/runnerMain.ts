@@ -1,0 +1,63 @@
+/**
+ * A runner process: one loaded model, started by the server with UV_THREADPOOL_SIZE=1 (the
+ * thread pool serves node-llama-cpp's native calls; more pool threads than cores compete with
+ * ggml's spinning workers). A llama.cpp abort ends this process only; the server restarts it.
+ */
+import { errors, HearthError } from "../../errors.ts";
+import { LlamaCppEngine } from "../llamacpp/LlamaCppEngine.ts";
+import type { Outcome } from "../llamacpp/StepLoop.ts";
+import type { FromRunner, StepItem, ToRunner } from "./protocol.ts";
+
+const send = (msg: FromRunner) => process.send!(msg);
+let engine: LlamaCppEngine | undefined;
+let step: StepItem[] = [];
+
+// Every outcome of one step is reported synchronously by the step loop: flushing on the next
+// microtask sends the whole step as one message.
+function report(o: Outcome): void {
+  if (step.length === 0) queueMicrotask(flush);
+  step.push("error" in o ? { id: o.id, error: o.error.toWire() } : o);
+}
+
+function flush(): void {
+  const items = step;
+  step = [];
+  send({ type: "step", items });
+}
+
+async function handle(msg: ToRunner): Promise<void> {
+  switch (msg.type) {
+    case "init": {
+      engine = new LlamaCppEngine({ ...msg.options, log: (level, message) => send({ type: "log", level, message }) });
+      await engine.load();
+      send({ type: "loaded", models: engine.models(), threads: engine.threads });
+      return;
+    }
+    case "generate": {
+      try {
+        if (!engine) throw errors.modelLoading(msg.req.model);
+        const { promptTokens } = engine.submit(msg.req, report);
+        send({ type: "accepted", id: msg.req.id, promptTokens });
+      } catch (err) {
+        const error = HearthError.is(err) ? err : errors.engineFailed(err instanceof Error ? err.message : String(err));
+        send({ type: "rejected", id: msg.req.id, error: error.toWire() });
+      }
+      return;
+    }
+    case "cancel":
+      engine?.abort(msg.id);
+      return;
+    case "snapshot":
+      if (engine) send({ type: "snapshot", rid: msg.rid, snapshot: await engine.snapshot() });
+      return;
+    case "shutdown":
+      await engine?.close();
+      process.exit(0);
+  }
+}
+
+process.on("message", (msg: ToRunner) => {
+  handle(msg).catch((err: unknown) => send({ type: "log", level: "error", message: `runner: ${err instanceof Error ? err.stack : String(err)}` }));
+});
+// The server going away closes the IPC channel: nothing is left to serve.
+process.on("disconnect", () => process.exit(0));

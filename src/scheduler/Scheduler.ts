@@ -1,0 +1,188 @@
+import { chooseSlot } from "./chooseSlot.ts";
+
+import type { SlotInfo, SlotState } from "./types.ts";
+
+export interface SchedulerOptions {
+  slots: number;
+  /** Requests that may wait for a busy slot; one more is refused at once. */
+  maxQueue: number;
+  /** From arrival: queue wait counts. */
+  timeoutMs: number;
+  /** Tokens one step may evaluate: one per decoding slot, the rest goes to prompt chunks. */
+  stepTokens: number;
+  /** See chooseSlot. */
+  minPrefixReuse: number;
+  /** Milliseconds; injected so that tests control time. */
+  now: () => number;
+}
+
+/** What one step does for one busy slot. */
+export type Work =
+  | { kind: "prefill"; slot: number; requestId: string; from: number; to: number; last: boolean }
+  | { kind: "decode"; slot: number; requestId: string };
+
+export interface Admission {
+  requestId: string;
+  slot: number;
+  /** Prompt tokens already in the slot's KV cells; cells after them must be erased. */
+  reuse: number;
+}
+
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+  readonly maxQueue: number;
+  constructor(maxQueue: number) {
+    super(`the queue is full (${maxQueue} waiting)`);
+    this.maxQueue = maxQueue;
+  }
+}
+
+interface Waiting {
+  id: string;
+  prompt: readonly number[];
+  arrivedAt: number;
+}
+
+interface Slot {
+  id: number;
+  state: SlotState;
+  request: Waiting | null;
+  /** The tokens in the slot's KV cells, as last reported on release. */
+  cached: readonly number[];
+  reuse: number;
+  prefilled: number;
+  generated: number;
+}
+
+/**
+ * Continuous batching, as plain data: which waiting request goes to which slot, and what every busy
+ * slot does in the next step. It knows nothing of HTTP or of the model: the step loop asks it for a
+ * plan, runs it on llama.cpp, and reports back. Modelled on vLLM's `schedule()` with a per-step
+ * token budget (decodes first, then prompt chunks), so one long prompt never stalls the decodes.
+ */
+export class Scheduler {
+  readonly #opts: SchedulerOptions;
+  readonly #queue: Waiting[] = [];
+  readonly #slots: Slot[];
+
+  constructor(opts: SchedulerOptions) {
+    this.#opts = opts;
+    this.#slots = Array.from({ length: opts.slots }, (_, id) => ({ id, state: "idle", request: null, cached: [], reuse: 0, prefilled: 0, generated: 0 }));
+  }
+
+  get queued(): number { return this.#queue.length; }
+  get busy(): number { return this.#slots.filter((s) => s.state !== "idle").length; }
+  get idle(): boolean { return this.#queue.length === 0 && this.busy === 0; }
+
+  /**
+   * Queues a request; throws QueueFullError when `maxQueue` requests would be left waiting for a
+   * slot (requests that free slots will take at the next step do not count).
+   */
+  add(id: string, prompt: readonly number[]): void {
+    const free = this.#slots.length - this.busy;
+    if (this.#queue.length >= this.#opts.maxQueue + free) throw new QueueFullError(this.#opts.maxQueue);
+    this.#queue.push({ id, prompt, arrivedAt: this.#opts.now() });
+  }
+
+  /** Drops a waiting request; returns false if it is not waiting (running or unknown). */
+  dequeue(id: string): boolean {
+    const i = this.#queue.findIndex((w) => w.id === id);
+    if (i < 0) return false;
+    this.#queue.splice(i, 1);
+    return true;
+  }
+
+  /** Requests past their deadline: waiting ones are dropped here, running ones must be released. */
+  expire(): { queued: string[]; running: { requestId: string; slot: number }[] } {
+    const deadline = this.#opts.now() - this.#opts.timeoutMs;
+    const queued: string[] = [];
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      if (this.#queue[i]!.arrivedAt <= deadline) queued.unshift(this.#queue.splice(i, 1)[0]!.id);
+    }
+    const running = this.#slots
+      .filter((s) => s.request && s.request.arrivedAt <= deadline)
+      .map((s) => ({ requestId: s.request!.id, slot: s.id }));
+    return { queued, running };
+  }
+
+  /** Moves waiting requests into free slots, first come first served. */
+  admit(): Admission[] {
+    const admitted: Admission[] = [];
+    while (this.#queue.length > 0) {
+      const free = this.#slots.filter((s) => s.state === "idle");
+      if (free.length === 0) break;
+      const waiting = this.#queue.shift()!;
+      const busy = this.#slots.filter((s) => s.state !== "idle").map((s) => s.id);
+      const { slot: id, shared } = chooseSlot(free.map((s) => ({ id: s.id, tokens: s.cached })), busy, waiting.prompt, this.#opts.minPrefixReuse);
+      const slot = this.#slots[id]!;
+      // At least one prompt token is evaluated again: the first new token is sampled from its logits.
+      const reuse = Math.min(shared, waiting.prompt.length - 1);
+      Object.assign(slot, { state: "prefill", request: waiting, reuse, prefilled: reuse, generated: 0 });
+      admitted.push({ requestId: waiting.id, slot: id, reuse });
+    }
+    return admitted;
+  }
+
+  /**
+   * The next step's work, in ascending slot order (llama.cpp evaluates a batch in one forward pass
+   * only when its sequences come in ascending, consecutive order). Decodes take one token each; the
+   * rest of the step's token budget goes to prompt chunks, oldest request first.
+   */
+  plan(): Work[] {
+    const busy = this.#slots.filter((s) => s.state !== "idle");
+    let budget = Math.max(1, this.#opts.stepTokens - busy.filter((s) => s.state === "decoding").length);
+    const chunks = new Map<number, Work>();
+    for (const s of [...busy].filter((s) => s.state === "prefill").sort((a, b) => a.request!.arrivedAt - b.request!.arrivedAt)) {
+      if (budget <= 0) break;
+      const total = s.request!.prompt.length;
+      const to = Math.min(total, s.prefilled + budget);
+      budget -= to - s.prefilled;
+      chunks.set(s.id, { kind: "prefill", slot: s.id, requestId: s.request!.id, from: s.prefilled, to, last: to === total });
+    }
+    const work: Work[] = [];
+    for (const s of busy) {
+      if (s.state === "decoding") work.push({ kind: "decode", slot: s.id, requestId: s.request!.id });
+      else if (chunks.has(s.id)) work.push(chunks.get(s.id)!);
+    }
+    return work;
+  }
+
+  /** Records a finished prompt chunk; the last chunk also produced the first token. */
+  prefilled(slot: number, to: number, last: boolean): void {
+    const s = this.#busySlot(slot);
+    s.prefilled = to;
+    if (last) {
+      s.state = "decoding";
+      s.generated = 1;
+    }
+  }
+
+  decoded(slot: number): void {
+    this.#busySlot(slot).generated++;
+  }
+
+  /** Frees a slot; `cachedTokens` is what its KV cells now hold, for later prefix reuse. */
+  release(slot: number, cachedTokens: readonly number[]): void {
+    const s = this.#slots[slot];
+    if (!s) throw new RangeError(`no slot ${slot}`);
+    Object.assign(s, { state: "idle", request: null, cached: cachedTokens, reuse: 0, prefilled: 0, generated: 0 });
+  }
+
+  slots(): SlotInfo[] {
+    return this.#slots.map((s) => ({
+      id: s.id,
+      state: s.state,
+      requestId: s.request?.id ?? null,
+      promptTokens: s.request?.prompt.length ?? 0,
+      cachedTokens: s.request ? s.reuse : 0,
+      prefilledTokens: s.request ? s.prefilled : 0,
+      generatedTokens: s.generated,
+    }));
+  }
+
+  #busySlot(slot: number): Slot {
+    const s = this.#slots[slot];
+    if (!s || s.state === "idle") throw new Error(`slot ${slot} is not busy`);
+    return s;
+  }
+}
