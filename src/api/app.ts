@@ -9,6 +9,7 @@ import type { InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
 import { healthRoute } from "./routes/health.ts";
 import { modelsRoute } from "./routes/models.ts";
+import { slotsRoute } from "./routes/slots.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -40,6 +41,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     completionsRoute(scope, deps);
     modelsRoute(scope, deps);
     healthRoute(scope, deps);
+    slotsRoute(scope, deps);
     scope.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   });
   return app;

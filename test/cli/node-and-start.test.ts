@@ -55,7 +55,7 @@ test("npm start with no configuration serves the demo model to the OpenAI SDK", 
     // The model loads after the server listens, and says so in the log.
     await waitFor(/"msg":"model \S+ ready/);
     const health = await fetch(`${url}/health`);
-    assert.deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
+    assert.deepEqual([health.status, ((await health.json()) as { status: string }).status], [200, "ok"]);
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused" });
     const res = await client.chat.completions.create({ model: "hearth-demo", messages: [{ role: "user", content: "Hello!" }], max_tokens: 8 });
     assert.equal(res.usage?.completion_tokens, 8);

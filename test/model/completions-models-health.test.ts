@@ -62,7 +62,7 @@ test("/health says loading until the model is ready, then ok", async () => {
     await fresh.hearth.engine.load();
     const ready = await fetch(`${fresh.url}/health`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { status: "ok" });
+    assert.deepEqual(await ready.json(), { status: "ok", queue_depth: 0, slots_busy: 0, slots_total: 2 });
   } finally {
     await fresh.close();
   }

@@ -46,6 +46,8 @@ export class RunnerEngine implements Engine {
   /** The runner's process id, while one runs. */
   get pid(): number | undefined { return this.#child?.pid; }
   get threads(): number { return this.#threads; }
+  /** Requests the server is tracking for this runner (0 when idle: nothing leaks). */
+  get inFlight(): number { return this.#inFlight.size; }
 
   /** Starts the runner if needed; resolves when its model is loaded or has failed to load. */
   load(): Promise<void> {

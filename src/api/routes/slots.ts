@@ -1,0 +1,24 @@
+import type { FastifyInstance } from "fastify";
+import type { RouteDeps } from "./deps.ts";
+
+/** GET /v1/slots (and /slots, as llama-server names it): each slot's state and progress. */
+export function slotsRoute(app: FastifyInstance, deps: RouteDeps): void {
+  const handler = async () => {
+    const snap = await deps.engine.snapshot();
+    return {
+      object: "list",
+      queue_depth: snap.queued,
+      data: snap.slots.map((s) => ({
+        id: s.id,
+        state: s.state,
+        request_id: s.requestId,
+        prompt_tokens: s.promptTokens,
+        cached_tokens: s.cachedTokens,
+        prefilled_tokens: s.prefilledTokens,
+        generated_tokens: s.generatedTokens,
+      })),
+    };
+  };
+  app.get("/v1/slots", handler);
+  app.get("/slots", handler);
+}
