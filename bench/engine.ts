@@ -4,12 +4,13 @@
  *
  *   npm run bench:engine -- [--model bench.gguf] [--tokens 128] [--runs 5] [--threads 1,2]
  */
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cacheDir } from "../src/models/demoModel.ts";
 import { ensureBenchModel } from "./benchModel.ts";
+import { startHearth, streamCompletion } from "./hearthProcess.ts";
 
 const { values } = parseArgs({
   options: {
@@ -50,56 +51,9 @@ async function startDirect(threads: number): Promise<{ child: ChildProcess; load
   };
 }
 
-async function startHearth(threads: number): Promise<{ child: ChildProcess; url: string; loadMs: number }> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [new URL("../bin/hearth.js", import.meta.url).pathname, "serve", "--model", modelPath, "--model-name", "bench",
-    "--port", "0", "--threads", String(threads), "--ctx-size", String(CTX), "--slots", "1", "--log-level", "info"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...hearthEnv } });
-  let out = "";
-  let url = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      url ||= /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
-      if (url && /"msg":"model \S+ ready/.test(out)) resolve();
-    });
-    child.once("exit", () => reject(new Error(`hearth exited: ${out}`)));
-  });
-  return { child, url, loadMs: performance.now() - t0 };
-}
-
 async function runHearth(url: string): Promise<Result> {
-  const prompt = nextPrompt();
-  const t0 = performance.now();
-  const res = await fetch(`${url}/v1/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "bench", prompt, max_tokens: tokens, temperature: 0, stream: true, stream_options: { include_usage: true } }),
-  });
-  let first = 0;
-  let last = 0;
-  let text = "";
-  let usage = { prompt_tokens: 0, completion_tokens: 0 };
-  const decoder = new TextDecoder();
-  let buf = "";
-  for await (const chunk of res.body!) {
-    buf += decoder.decode(chunk, { stream: true });
-    let i;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
-      const ev = JSON.parse(line.slice(6)) as { choices: { text: string }[]; usage?: typeof usage | null };
-      if (ev.usage) usage = ev.usage;
-      const piece = ev.choices[0]?.text;
-      if (piece) {
-        if (!first) first = performance.now();
-        last = performance.now();
-        text += piece;
-      }
-    }
-  }
-  const end = performance.now();
-  return { e2eMs: end - t0, ttftMs: first - t0, decodeTps: (usage.completion_tokens - 1) / ((last - first) / 1000), tokens: usage.completion_tokens, promptTokens: usage.prompt_tokens, text };
+  const r = await streamCompletion(url, { model: "bench", prompt: nextPrompt(), max_tokens: tokens, temperature: 0 });
+  return { e2eMs: r.e2eMs, ttftMs: r.ttftMs, decodeTps: (r.completionTokens - 1) / (r.decodeMs / 1000), tokens: r.completionTokens, promptTokens: r.promptTokens, text: r.text };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -107,7 +61,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const rows: string[] = [];
 for (const threads of values.threads!.split(",").map(Number)) {
   const direct = await startDirect(threads);
-  const hearth = await startHearth(threads);
+  const hearth = await startHearth(["--model", modelPath, "--model-name", "bench", "--threads", String(threads), "--ctx-size", String(CTX), "--slots", "1"], hearthEnv);
   const d: Result[] = [];
   const h: Result[] = [];
   await direct.run(); // warm-up both
@@ -120,7 +74,7 @@ for (const threads of values.threads!.split(",").map(Number)) {
   if (d[0]!.promptTokens !== h[0]!.promptTokens) console.error(`warning: prompt tokens differ (${d[0]!.promptTokens} vs ${h[0]!.promptTokens})`);
   const dm = { e2e: median(d.map((r) => r.e2eMs)), ttft: median(d.map((r) => r.ttftMs)), tps: median(d.map((r) => r.decodeTps)) };
   const hm = { e2e: median(h.map((r) => r.e2eMs)), ttft: median(h.map((r) => r.ttftMs)), tps: median(h.map((r) => r.decodeTps)) };
-  rows.push(`| ${threads} | ${direct.loadMs.toFixed(0)} | ${hearth.loadMs.toFixed(0)} | ${dm.tps.toFixed(1)} | ${hm.tps.toFixed(1)} | ${(hm.tps / dm.tps).toFixed(2)} | ${dm.ttft.toFixed(1)} | ${hm.ttft.toFixed(1)} | ${dm.e2e.toFixed(0)} | ${hm.e2e.toFixed(0)} | ${(hm.e2e - dm.e2e).toFixed(1)} (${(((hm.e2e - dm.e2e) / dm.e2e) * 100).toFixed(1)}%) |`);
+  rows.push(`| ${threads} | ${direct.loadMs.toFixed(0)} | ${hearth.readyMs.toFixed(0)} | ${dm.tps.toFixed(1)} | ${hm.tps.toFixed(1)} | ${(hm.tps / dm.tps).toFixed(2)} | ${dm.ttft.toFixed(1)} | ${hm.ttft.toFixed(1)} | ${dm.e2e.toFixed(0)} | ${hm.e2e.toFixed(0)} | ${(hm.e2e - dm.e2e).toFixed(1)} (${(((hm.e2e - dm.e2e) / dm.e2e) * 100).toFixed(1)}%) |`);
   direct.child.kill();
   hearth.child.kill("SIGTERM");
   await Promise.all([once(direct.child, "exit"), once(hearth.child, "exit")]);

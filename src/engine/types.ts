@@ -68,12 +68,26 @@ export interface ModelInfo {
   error?: string;
 }
 
+/** Counters of the step loop since the runner started. */
+export interface StepStats {
+  steps: number;
+  /** Wall time spent inside steps (issuing work until its results are back). */
+  stepMs: number;
+  /** Tokens decoded (one per decoding slot per step). */
+  decodedTokens: number;
+  /** Prompt tokens evaluated. */
+  promptTokens: number;
+  /** Prompt tokens reused from a slot's KV cells instead of evaluated. */
+  cachedPromptTokens: number;
+}
+
 /** Live state for /health and /v1/slots. */
 export interface EngineSnapshot {
   models: ModelInfo[];
   queued: number;
   busySlots: number;
   slots: SlotInfo[];
+  stats: StepStats;
 }
 
 export interface Engine {

@@ -163,3 +163,18 @@ test("a runner killed with SIGKILL mid-stream gives its clients a clean error, r
   const res = await server.client.chat.completions.create({ model: server.model, messages: ask(3), max_tokens: 4 });
   assert.equal(res.usage?.completion_tokens, 4);
 });
+
+test("context_total splits the context evenly between slots, and the per-slot size is what a request must fit", async () => {
+  const split = await startServer({ config: { batching: { max_batch_size: 4 }, inference: { context_total: 1024 } } });
+  try {
+    const tooLong = await post(`${split.url}/v1/completions`, { model: split.model, prompt: "x".repeat(300) });
+    assert.equal(tooLong.status, 400);
+    assert.equal(tooLong.json.error?.code, "context_length_exceeded");
+    assert.match(tooLong.json.error!.message, /maximum context length is 256 tokens/);
+    const fits = await post(`${split.url}/v1/completions`, { model: split.model, prompt: "x".repeat(200), max_tokens: 10 });
+    assert.equal(fits.status, 200);
+    assert.equal((await slots(split)).data.length, 4);
+  } finally {
+    await split.close();
+  }
+});

@@ -8,6 +8,13 @@ export function slotsRoute(app: FastifyInstance, deps: RouteDeps): void {
     return {
       object: "list",
       queue_depth: snap.queued,
+      steps: {
+        count: snap.stats.steps,
+        total_ms: Math.round(snap.stats.stepMs),
+        decoded_tokens: snap.stats.decodedTokens,
+        prompt_tokens: snap.stats.promptTokens,
+        cached_prompt_tokens: snap.stats.cachedPromptTokens,
+      },
       data: snap.slots.map((s) => ({
         id: s.id,
         state: s.state,

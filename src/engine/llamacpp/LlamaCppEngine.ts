@@ -6,6 +6,7 @@ import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
 import type { Engine, EngineSnapshot, EngineStatus, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
+import { emptyStepStats } from "../stepStats.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
 import { StepLoop, type Outcome } from "./StepLoop.ts";
 
@@ -86,7 +87,7 @@ export class LlamaCppEngine implements Engine {
 
   async snapshot(): Promise<EngineSnapshot> {
     const s = this.#loaded?.scheduler;
-    return { models: this.models(), queued: s?.queued ?? 0, busySlots: s?.busy ?? 0, slots: s?.slots() ?? [] };
+    return { models: this.models(), queued: s?.queued ?? 0, busySlots: s?.busy ?? 0, slots: s?.slots() ?? [], stats: this.#loaded?.loop.stats ?? emptyStepStats() };
   }
 
   /**

@@ -2,7 +2,8 @@ import type { LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token }
 import { errors, HearthError } from "../../errors.ts";
 import { QueueFullError, Scheduler, type Work } from "../../scheduler/Scheduler.ts";
 import { Generation } from "../Generation.ts";
-import type { GenerateRequest, TokenEvent } from "../types.ts";
+import { emptyStepStats } from "../stepStats.ts";
+import type { GenerateRequest, StepStats, TokenEvent } from "../types.ts";
 import type { BuiltPrompt } from "./PromptBuilder.ts";
 
 /** What the loop reports for one request: its events, or the error that ended it. */
@@ -49,6 +50,9 @@ export class StepLoop {
   #running: Promise<void> | null = null;
   /** Moving average of request duration, for Retry-After. */
   #avgRequestMs = 1000;
+  readonly #stats: StepStats = emptyStepStats();
+
+  get stats(): StepStats { return { ...this.#stats }; }
 
   constructor(opts: StepLoopOptions) {
     this.#o = opts;
@@ -155,6 +159,7 @@ export class StepLoop {
       const a = this.#active.get(requestId)!;
       a.slot = slot;
       a.reused = reuse;
+      this.#stats.cachedPromptTokens += reuse;
       const seq = this.#o.sequences[slot]!;
       if (seq.nextTokenIndex > reuse) await seq.eraseContextTokenRanges([{ start: reuse, end: seq.nextTokenIndex }]);
     }
@@ -162,8 +167,11 @@ export class StepLoop {
 
   /** Issues every slot's work synchronously, in the scheduler's (ascending) order, then waits. */
   async #runStep(work: Work[], batch: Outcome[]): Promise<void> {
+    const started = performance.now();
     const pending = work.map((w) => this.#issue(w));
     const results = await Promise.all(pending);
+    this.#stats.steps++;
+    this.#stats.stepMs += performance.now() - started;
     const finished: Active[] = [];
     for (const r of results) {
       const a = this.#active.get(r.work.requestId)!;
@@ -212,8 +220,13 @@ export class StepLoop {
   }
 
   #progress(w: Work): void {
-    if (w.kind === "prefill") this.#o.scheduler.prefilled(w.slot, w.to, w.last);
-    else this.#o.scheduler.decoded(w.slot);
+    if (w.kind === "prefill") {
+      this.#stats.promptTokens += w.to - w.from;
+      this.#o.scheduler.prefilled(w.slot, w.to, w.last);
+    } else {
+      this.#stats.decodedTokens++;
+      this.#o.scheduler.decoded(w.slot);
+    }
   }
 
   async #release(a: Active): Promise<void> {

@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from "node:child_process";
+
+/** `hearth serve` in a process of its own; resolves once its model is ready. */
+export async function startHearth(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [new URL("../bin/hearth.js", import.meta.url).pathname, "serve", "--port", "0", "--log-level", "info", ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
+  });
+  let out = "";
+  let url = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      url ||= /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
+      if (url && /"msg":"model \S+ ready/.test(out)) resolve();
+    });
+    child.once("exit", () => reject(new Error(`hearth exited: ${out}`)));
+  });
+  return { child, url, readyMs: performance.now() - t0 };
+}
+
+export interface StreamedCompletion {
+  /** From sending the request to the first text. */
+  ttftMs: number;
+  /** From the first text to the last. */
+  decodeMs: number;
+  e2eMs: number;
+  text: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** One streamed /v1/completions request, timed by its SSE chunks. */
+export async function streamCompletion(url: string, body: Record<string, unknown>): Promise<StreamedCompletion> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+  });
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  let first = 0;
+  let last = 0;
+  let text = "";
+  let usage = { prompt_tokens: 0, completion_tokens: 0 };
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of res.body!) {
+    buf += decoder.decode(chunk, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (!line.startsWith("data: {")) continue;
+      const ev = JSON.parse(line.slice(6)) as { choices: { text: string }[]; usage?: typeof usage | null };
+      if (ev.usage) usage = ev.usage;
+      const piece = ev.choices[0]?.text;
+      if (piece) {
+        first ||= performance.now();
+        last = performance.now();
+        text += piece;
+      }
+    }
+  }
+  return { ttftMs: first - t0, decodeMs: last - first, e2eMs: performance.now() - t0, text, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
+}
