@@ -3,11 +3,13 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/types.ts";
+import { Metrics } from "../metrics/Metrics.ts";
 import { registerErrorHandling, validationError } from "./errorHandler.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
 import type { InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
 import { healthRoute } from "./routes/health.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { modelsRoute } from "./routes/models.ts";
 import { slotsRoute } from "./routes/slots.ts";
 
@@ -31,10 +33,17 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // so do the same rather than answer 415.
   const json = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("*", { parseAs: "string" }, json);
-  registerErrorHandling(app, opts.bodyLimit);
+  const metrics = new Metrics(() => opts.engine.snapshot());
+  const modelLabel = (model: unknown) =>
+    typeof model !== "string" ? "" : opts.engine.models().some((m) => m.id === model) ? model : "other";
+  registerErrorHandling(app, opts.bodyLimit, metrics);
+  app.addHook("onResponse", async (request, reply) => {
+    const body = request.body as { model?: unknown } | undefined;
+    metrics.response(request.routeOptions.url ?? "unmatched", modelLabel(body?.model), reply.statusCode);
+  });
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
-  const deps = { engine: opts.engine, defaults: opts.defaults, bodyLimit: opts.bodyLimit };
+  const deps = { engine: opts.engine, metrics, modelLabel, defaults: opts.defaults, bodyLimit: opts.bodyLimit };
   // Routes go in a plugin registered after swagger, so that swagger sees them being added.
   void app.register(async (scope) => {
     chatCompletionsRoute(scope, deps);
@@ -42,6 +51,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     modelsRoute(scope, deps);
     healthRoute(scope, deps);
     slotsRoute(scope, deps);
+    metricsRoutes(scope, deps);
     scope.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   });
   return app;

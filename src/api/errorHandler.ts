@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
 import { errors, HearthError } from "../errors.ts";
+import type { Metrics } from "../metrics/Metrics.ts";
 
 /**
  * The one place where errors become OpenAI-shaped responses. Anything that is not a HearthError
@@ -58,9 +59,10 @@ function decodePointer(segment: string): string {
   return segment.replaceAll("~1", "/").replaceAll("~0", "~");
 }
 
-export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): void {
+export function registerErrorHandling(app: FastifyInstance, bodyLimit: number, metrics: Metrics): void {
   app.setErrorHandler((err, request, reply) => {
     const mapped = toHearthError(err, bodyLimit);
+    metrics.error(mapped.code);
     if (mapped.statusCode >= 500) request.log.error({ err }, "request failed");
     else request.log.info({ code: mapped.code, param: mapped.param }, mapped.message);
     if (mapped.retryAfter !== undefined) void reply.header("retry-after", String(mapped.retryAfter));
@@ -68,6 +70,7 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): 
   });
   app.setNotFoundHandler((request, reply) => {
     const err = errors.routeNotFound(request.method, request.url.split("?")[0] ?? "/");
+    metrics.error(err.code);
     void reply.status(err.statusCode).send(err.toJSON());
   });
 }

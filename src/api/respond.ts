@@ -1,20 +1,29 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Engine, FinishReason, GenerateRequest, TokenEvent, Usage } from "../engine/types.ts";
+import type { Engine, FinishReason, GenerateRequest, Timings, TokenEvent, Usage } from "../engine/types.ts";
+import type { Metrics } from "../metrics/Metrics.ts";
 import { toHearthError } from "./errorHandler.ts";
+import { serverTimingHeader } from "./routes/common.ts";
 
 /** How one endpoint shapes its JSON response and its stream chunks (OpenAI's formats differ). */
 export interface ResponseFormat {
   /** The stream's first chunk, before any text (chat sends the assistant role there). */
   opening(): object | null;
   chunk(text: string): object;
-  closing(finishReason: FinishReason): object;
+  closing(finishReason: FinishReason, timings: Timings): object;
   usageChunk(usage: Usage): object;
-  complete(text: string, finishReason: FinishReason, usage: Usage): object;
+  complete(text: string, finishReason: FinishReason, usage: Usage, timings: Timings): object;
 }
 
 export interface StreamOptions {
   stream: boolean;
   includeUsage: boolean;
+}
+
+export interface RespondContext {
+  metrics: Metrics;
+  bodyLimit: number;
+  /** The model label the request's figures are recorded under. */
+  modelLabel: string;
 }
 
 /**
@@ -24,8 +33,18 @@ export interface StreamOptions {
  */
 export async function respond(
   engine: Engine, request: FastifyRequest, reply: FastifyReply,
-  job: GenerateRequest, format: ResponseFormat, opts: StreamOptions, bodyLimit: number,
+  job: GenerateRequest, format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
 ): Promise<void> {
+  let ttftMs: number | null = null;
+  const record = (ev: Extract<TokenEvent, { type: "done" }>) => ctx.metrics.generation({
+    model: ctx.modelLabel,
+    ttftMs,
+    e2eMs: reply.elapsedTime,
+    queueMs: ev.timings.queueMs,
+    promptTokens: ev.usage.promptTokens,
+    cachedPromptTokens: ev.usage.cachedPromptTokens,
+    completionTokens: ev.usage.completionTokens,
+  });
   const controller = new AbortController();
   reply.raw.once("close", () => {
     if (!reply.raw.writableEnded) controller.abort();
@@ -37,8 +56,14 @@ export async function respond(
       let text = "";
       for (let r = first; !r.done; r = await events.next()) {
         const ev = r.value;
-        if (ev.type === "text") text += ev.text;
-        else if (ev.type === "done") return void reply.send(format.complete(text, ev.finishReason, ev.usage));
+        if (ev.type === "text") {
+          ttftMs ??= reply.elapsedTime;
+          text += ev.text;
+        } else if (ev.type === "done") {
+          record(ev);
+          void reply.header("server-timing", serverTimingHeader(ev.timings));
+          return void reply.send(format.complete(text, ev.finishReason, ev.usage, ev.timings));
+        }
       }
       return; // aborted: the client is gone
     } finally {
@@ -60,15 +85,19 @@ export async function respond(
     if (opening) await send(opening);
     for (let r = first; !r.done; r = await events.next()) {
       const ev: TokenEvent = r.value;
-      if (ev.type === "text") await send(format.chunk(ev.text));
-      else if (ev.type === "done") {
-        await send(format.closing(ev.finishReason));
+      if (ev.type === "text") {
+        ttftMs ??= reply.elapsedTime;
+        await send(format.chunk(ev.text));
+      } else if (ev.type === "done") {
+        record(ev);
+        await send(format.closing(ev.finishReason, ev.timings));
         if (opts.includeUsage) await send(format.usageChunk(ev.usage));
       }
     }
   } catch (err) {
-    const mapped = toHearthError(err, bodyLimit);
+    const mapped = toHearthError(err, ctx.bodyLimit);
     if (mapped.statusCode >= 500) request.log.error({ err }, "generation failed mid-stream");
+    ctx.metrics.error(mapped.code);
     if (!res.destroyed) await send(mapped.toJSON());
   } finally {
     await events.return?.(undefined);

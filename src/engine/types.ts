@@ -49,12 +49,30 @@ export interface Usage {
   cachedPromptTokens: number;
 }
 
+/**
+ * How one request's time was spent, measured in the runner. Field names follow llama-server's
+ * `timings` object (cache_n, prompt_n, prompt_ms, predicted_n, ...), plus the queue wait.
+ */
+export interface Timings {
+  /** Waiting for a slot. */
+  queueMs: number;
+  /** From getting a slot to the first token: evaluating the prompt. */
+  promptMs: number;
+  /** From the first token to the last. */
+  generationMs: number;
+  /** Prompt tokens evaluated (not reused). */
+  promptEvaluated: number;
+  /** Prompt tokens reused from the slot's KV cells. */
+  promptCached: number;
+  completionTokens: number;
+}
+
 export type TokenEvent =
   /** The request is accepted (model known, prompt fits); sent once, first, before any work is queued. */
   | { type: "accepted"; promptTokens: number }
   /** New text; a character split over several tokens arrives whole. */
   | { type: "text"; text: string }
-  | { type: "done"; finishReason: FinishReason; usage: Usage };
+  | { type: "done"; finishReason: FinishReason; usage: Usage; timings: Timings };
 
 export type EngineStatus = "loading" | "ready" | "error";
 
@@ -88,6 +106,11 @@ export interface EngineSnapshot {
   busySlots: number;
   slots: SlotInfo[];
   stats: StepStats;
+  /** KV cells holding tokens of running requests, and all cells (slots x context). */
+  kvUsedTokens: number;
+  kvTotalTokens: number;
+  /** Resident memory of the process running the model. */
+  rssBytes: number;
 }
 
 export interface Engine {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { GenerateRequest, Prompt, Usage } from "../../engine/types.ts";
+import type { GenerateRequest, Prompt, Timings, Usage } from "../../engine/types.ts";
 import { Type, type Static, type TSchema } from "typebox";
 
 /** OpenAI accepts `null` for every optional field and treats it as absent. */
@@ -85,4 +85,27 @@ export function usageJson(u: Usage) {
     total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { cached_tokens: u.cachedPromptTokens },
   };
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** llama-server's `timings` object, plus the time spent waiting for a slot. */
+export function timingsJson(t: Timings) {
+  return {
+    queue_ms: round(t.queueMs),
+    cache_n: t.promptCached,
+    prompt_n: t.promptEvaluated,
+    prompt_ms: round(t.promptMs),
+    prompt_per_token_ms: t.promptEvaluated ? round(t.promptMs / t.promptEvaluated) : null,
+    prompt_per_second: t.promptMs > 0 ? round((t.promptEvaluated * 1000) / t.promptMs) : null,
+    predicted_n: t.completionTokens,
+    predicted_ms: round(t.generationMs),
+    predicted_per_token_ms: t.completionTokens > 1 ? round(t.generationMs / (t.completionTokens - 1)) : null,
+    predicted_per_second: t.generationMs > 0 ? round(((t.completionTokens - 1) * 1000) / t.generationMs) : null,
+  };
+}
+
+/** The same figures as a Server-Timing header, which browsers' developer tools display. */
+export function serverTimingHeader(t: Timings): string {
+  return `queue;dur=${round(t.queueMs)}, prompt;dur=${round(t.promptMs)};desc="${t.promptEvaluated} evaluated, ${t.promptCached} cached", generation;dur=${round(t.generationMs)};desc="${t.completionTokens} tokens"`;
 }

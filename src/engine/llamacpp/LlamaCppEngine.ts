@@ -87,7 +87,17 @@ export class LlamaCppEngine implements Engine {
 
   async snapshot(): Promise<EngineSnapshot> {
     const s = this.#loaded?.scheduler;
-    return { models: this.models(), queued: s?.queued ?? 0, busySlots: s?.busy ?? 0, slots: s?.slots() ?? [], stats: this.#loaded?.loop.stats ?? emptyStepStats() };
+    const slots = s?.slots() ?? [];
+    return {
+      models: this.models(),
+      queued: s?.queued ?? 0,
+      busySlots: s?.busy ?? 0,
+      slots,
+      stats: this.#loaded?.loop.stats ?? emptyStepStats(),
+      kvUsedTokens: slots.reduce((n, slot) => n + slot.prefilledTokens + slot.generatedTokens, 0),
+      kvTotalTokens: slots.length * (this.#loaded?.context.contextSize ?? 0),
+      rssBytes: process.memoryUsage.rss(),
+    };
   }
 
   /**

@@ -31,6 +31,8 @@ interface Active {
   iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null;
   cancelled: boolean;
   submittedAt: number;
+  admittedAt: number;
+  firstTokenAt: number;
 }
 
 type StepResult =
@@ -102,6 +104,8 @@ export class StepLoop {
       iterator: null,
       cancelled: false,
       submittedAt: performance.now(),
+      admittedAt: 0,
+      firstTokenAt: 0,
     });
     this.#wake();
   }
@@ -159,6 +163,7 @@ export class StepLoop {
       const a = this.#active.get(requestId)!;
       a.slot = slot;
       a.reused = reuse;
+      a.admittedAt = performance.now();
       this.#stats.cachedPromptTokens += reuse;
       const seq = this.#o.sequences[slot]!;
       if (seq.nextTokenIndex > reuse) await seq.eraseContextTokenRanges([{ start: reuse, end: seq.nextTokenIndex }]);
@@ -187,6 +192,7 @@ export class StepLoop {
         continue;
       }
       if (a.cancelled) continue;
+      if (a.generated.length === 0) a.firstTokenAt = performance.now();
       a.generated.push(r.token);
       const text = a.generation.accept(r.token);
       if (text) batch.push({ id: a.req.id, event: { type: "text", text } });
@@ -194,13 +200,22 @@ export class StepLoop {
     }
     for (const a of finished) {
       if (!a.cancelled) {
-        this.#avgRequestMs = 0.9 * this.#avgRequestMs + 0.1 * (performance.now() - a.submittedAt);
+        const now = performance.now();
+        this.#avgRequestMs = 0.9 * this.#avgRequestMs + 0.1 * (now - a.submittedAt);
         batch.push({
           id: a.req.id,
           event: {
             type: "done",
             finishReason: a.generation.finishReason ?? "stop",
             usage: { promptTokens: a.prompt.length, completionTokens: a.generation.completionTokens, cachedPromptTokens: a.reused },
+            timings: {
+              queueMs: a.admittedAt - a.submittedAt,
+              promptMs: (a.firstTokenAt || now) - a.admittedAt,
+              generationMs: a.firstTokenAt ? now - a.firstTokenAt : 0,
+              promptEvaluated: a.prompt.length - a.reused,
+              promptCached: a.reused,
+              completionTokens: a.generation.completionTokens,
+            },
           },
         });
       }

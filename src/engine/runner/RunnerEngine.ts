@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
-import { emptyStepStats } from "../stepStats.ts";
+import { emptySnapshot } from "../stepStats.ts";
 import type { Engine, EngineSnapshot, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
 import type { FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
@@ -62,7 +62,7 @@ export class RunnerEngine implements Engine {
 
   async snapshot(): Promise<EngineSnapshot> {
     const child = this.#child;
-    if (!child || this.#status.status !== "ready") return { models: this.models(), queued: 0, busySlots: 0, slots: [], stats: emptyStepStats() };
+    if (!child || this.#status.status !== "ready") return emptySnapshot(this.models());
     const rid = ++this.#rid;
     return new Promise((resolve) => {
       this.#snapshots.set(rid, resolve);
@@ -188,7 +188,7 @@ export class RunnerEngine implements Engine {
       else entry.events.fail(crash);
     }
     this.#inFlight.clear();
-    for (const resolve of this.#snapshots.values()) resolve({ models: this.models(), queued: 0, busySlots: 0, slots: [], stats: emptyStepStats() });
+    for (const resolve of this.#snapshots.values()) resolve(emptySnapshot(this.models()));
     this.#snapshots.clear();
     if (this.#closing) return;
     const wasLoading = this.#status.status === "loading";

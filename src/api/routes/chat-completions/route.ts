@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ChatMessage, FinishReason } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { respond, type ResponseFormat } from "../../respond.ts";
-import { toGenerateRequest, unixNow, usageJson } from "../common.ts";
+import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
 import type { RouteDeps } from "../deps.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 
@@ -17,7 +17,7 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): voi
     await respond(deps.engine, request, reply, job, format, {
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
-    }, deps.bodyLimit);
+    }, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, modelLabel: deps.modelLabel(body.model) });
   });
 }
 
@@ -55,12 +55,13 @@ function chatFormat(id: string, model: string, includeUsage: boolean): ResponseF
   return {
     opening: () => chunk({ role: "assistant", content: "", refusal: null }, null),
     chunk: (text) => chunk({ content: text }, null),
-    closing: (finishReason) => chunk({}, finishReason),
+    closing: (finishReason, timings) => ({ ...chunk({}, finishReason), timings: timingsJson(timings) }),
     usageChunk: (usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
-    complete: (text, finishReason, usage) => ({
+    complete: (text, finishReason, usage, timings) => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
       choices: [{ index: 0, message: { role: "assistant", content: text, refusal: null }, logprobs: null, finish_reason: finishReason }],
       usage: usageJson(usage),
+      timings: timingsJson(timings),
     }),
   };
 }

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FinishReason, Prompt } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { respond, type ResponseFormat } from "../../respond.ts";
-import { toGenerateRequest, unixNow, usageJson } from "../common.ts";
+import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
 import type { RouteDeps } from "../deps.ts";
 import { CompletionRequest } from "./schema.ts";
 
@@ -19,7 +19,7 @@ export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
     await respond(deps.engine, request, reply, job, completionFormat(`cmpl-${randomUUID().replaceAll("-", "")}`, body.model, includeUsage), {
       stream: body.stream === true,
       includeUsage,
-    }, deps.bodyLimit);
+    }, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, modelLabel: deps.modelLabel(body.model) });
   });
 }
 
@@ -40,8 +40,8 @@ function completionFormat(id: string, model: string, includeUsage: boolean): Res
   return {
     opening: () => null,
     chunk: (text) => chunk(text, null),
-    closing: (finishReason) => chunk("", finishReason),
+    closing: (finishReason, timings) => ({ ...chunk("", finishReason), timings: timingsJson(timings) }),
     usageChunk: (usage) => ({ id, object: "text_completion", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
-    complete: (text, finishReason, usage) => ({ ...chunk(text, finishReason), usage: usageJson(usage) }),
+    complete: (text, finishReason, usage, timings) => ({ ...chunk(text, finishReason), usage: usageJson(usage), timings: timingsJson(timings) }),
   };
 }
