@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { envLayer, readConfigFile, resolveConfig, setPath, type ConfigLayer } from "../config/loadConfig.ts";
+import { registerBench } from "./bench.ts";
 import { registerGenModel } from "./genModel.ts";
 import { serve } from "./serve.ts";
 
@@ -77,6 +78,7 @@ program
   });
 
 registerGenModel(program);
+registerBench(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

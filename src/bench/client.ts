@@ -1,0 +1,100 @@
+import type { BenchPrompt } from "./scenarios.ts";
+
+export interface RequestResult {
+  ok: boolean;
+  /** Why it failed: `http_<status>`, `timeout`, `connection`, `stream_error`. */
+  errorKind?: string;
+  startedAt: number;
+  ttftMs: number | null;
+  e2eMs: number;
+  /** Gaps between successive chunks that carried text (vLLM's ITL). */
+  itlMs: number[];
+  promptTokens: number;
+  outputTokens: number;
+}
+
+export interface ClientOptions {
+  url: string;
+  model: string;
+  apiKey?: string;
+  maxTokens: number;
+  stream: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * Sends one chat completion to any OpenAI-compatible server and times it. Token counts come from
+ * the server's `usage` (streams ask for it with `stream_options.include_usage`); a server that sends
+ * no usage gets its text chunks counted instead.
+ */
+export async function sendRequest(opts: ClientOptions, prompt: BenchPrompt): Promise<RequestResult> {
+  const startedAt = performance.now();
+  const base = { ok: false, startedAt, ttftMs: null, e2eMs: 0, itlMs: [] as number[], promptTokens: 0, outputTokens: 0 };
+  const fail = (errorKind: string): RequestResult => ({ ...base, errorKind, e2eMs: performance.now() - startedAt });
+  const body = {
+    model: opts.model,
+    messages: prompt.messages,
+    max_tokens: prompt.maxTokens ?? opts.maxTokens,
+    stream: opts.stream,
+    ...(opts.stream ? { stream_options: { include_usage: true } } : {}),
+  };
+  let res: Response;
+  try {
+    res = await fetch(`${opts.url.replace(/\/+$/, "")}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+  } catch (err) {
+    return fail((err as Error).name === "TimeoutError" ? "timeout" : "connection");
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    return fail(`http_${res.status}`);
+  }
+  try {
+    return opts.stream ? await readStream(res, base) : await readJson(res, base);
+  } catch (err) {
+    return fail((err as Error).name === "TimeoutError" ? "timeout" : "connection");
+  }
+}
+
+async function readJson(res: Response, base: RequestResult): Promise<RequestResult> {
+  const json = (await res.json()) as { usage?: { prompt_tokens: number; completion_tokens: number } };
+  const e2eMs = performance.now() - base.startedAt;
+  return { ...base, ok: true, ttftMs: e2eMs, e2eMs, promptTokens: json.usage?.prompt_tokens ?? 0, outputTokens: json.usage?.completion_tokens ?? 0 };
+}
+
+async function readStream(res: Response, base: RequestResult): Promise<RequestResult> {
+  const r = { ...base };
+  let chunks = 0;
+  let last = 0;
+  let usage = null as { prompt_tokens: number; completion_tokens: number } | null;
+  let streamError = false;
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const bytes of res.body!) {
+    buf += decoder.decode(bytes as Uint8Array, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const event = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const data = event.split("\n").find((l) => l.startsWith("data:"))?.slice(5).trim();
+      if (!data || data === "[DONE]") continue;
+      const ev = JSON.parse(data) as { error?: unknown; usage?: typeof usage; choices?: { delta?: { content?: string | null } }[] };
+      if (ev.error) streamError = true;
+      if (ev.usage) usage = ev.usage;
+      if (ev.choices?.[0]?.delta?.content) {
+        const now = performance.now();
+        if (r.ttftMs === null) r.ttftMs = now - r.startedAt;
+        else r.itlMs.push(now - last);
+        last = now;
+        chunks++;
+      }
+    }
+  }
+  r.e2eMs = performance.now() - r.startedAt;
+  if (streamError) return { ...r, errorKind: "stream_error" };
+  return { ...r, ok: true, promptTokens: usage?.prompt_tokens ?? 0, outputTokens: usage?.completion_tokens ?? chunks };
+}
