@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { envLayer, readConfigFile, resolveConfig, setPath, type ConfigLayer } from "../config/loadConfig.ts";
 import { registerBench } from "./bench.ts";
 import { registerGenModel } from "./genModel.ts";
+import { registerMonitor } from "./monitor.ts";
 import { serve } from "./serve.ts";
 
 const int = (name: string) => (v: string) => {
@@ -79,6 +80,7 @@ program
 
 registerGenModel(program);
 registerBench(program);
+registerMonitor(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

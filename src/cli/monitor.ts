@@ -1,0 +1,19 @@
+import { InvalidArgumentError, type Command } from "commander";
+
+export function registerMonitor(program: Command): void {
+  program
+    .command("monitor")
+    .description("live terminal dashboard of a running Hearth: throughput, latency percentiles, slots, queue, models, errors")
+    .option("--url <url>", "server base URL", "http://127.0.0.1:8000")
+    .option("--interval <ms>", "refresh period", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 100) throw new InvalidArgumentError("--interval must be an integer of at least 100 ms");
+      return n;
+    }, 1000)
+    .action(async (flags: { url: string; interval: number }) => {
+      // Loaded here, not at the top: `hearth serve` should not pay for React and ink.
+      const [{ render }, { createElement }, { Monitor }] = await Promise.all([import("ink"), import("react"), import("../monitor/Monitor.ts")]);
+      const app = render(createElement(Monitor, { url: flags.url, intervalMs: flags.interval }));
+      await app.waitUntilExit();
+    });
+}
