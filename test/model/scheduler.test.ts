@@ -82,7 +82,7 @@ test("a request sharing a long prefix with a finished one evaluates only the res
 
 test("a client that disconnects mid-stream frees its slot", async () => {
   const controller = new AbortController();
-  const stream = await server.client.chat.completions.create({ model: server.model, messages: ask(7), max_tokens: 400, stream: true }, { signal: controller.signal });
+  const stream = await server.client.chat.completions.create({ model: server.model, messages: ask(7), max_tokens: 400, temperature: 0, stream: true }, { signal: controller.signal });
   for await (const _ of stream) break;
   assert.ok((await slots(server)).data.some((d) => d.state === "decoding"));
   controller.abort();
@@ -110,11 +110,12 @@ test("after 100 cancelled requests, slots, queue and memory are back to idle", a
 });
 
 test("a full queue answers 429 with Retry-After at once while accepted requests finish", async () => {
-  const small = await startServer({ config: { batching: { max_batch_size: 2, max_queue: 2 }, inference: { context_length: 512 } } });
+  const small = await startServer({ config: { batching: { max_batch_size: 2, max_queue: 2 }, inference: { context_length: 4096 } } });
   try {
     // Stream creation resolves when the response headers arrive, that is once a request is accepted.
+    // Long and greedy: none of them can finish (or sample an end token) before the fifth arrives.
     const accepted = await Promise.all(Array.from({ length: 4 }, (_, i) =>
-      small.client.chat.completions.create({ model: small.model, messages: ask(i), max_tokens: 150, stream: true })));
+      small.client.chat.completions.create({ model: small.model, messages: ask(i), max_tokens: 600, temperature: 0, stream: true })));
     const refused = await post(`${small.url}/v1/chat/completions`, { model: small.model, messages: ask(9), max_tokens: 5 });
     assert.equal(refused.status, 429);
     assert.equal(refused.json.error?.code, "server_overloaded");
@@ -127,16 +128,18 @@ test("a full queue answers 429 with Retry-After at once while accepted requests 
   }
 });
 
-test("a request that runs out of time gets a clear error and frees its slot, queue wait included", async () => {
+test("requests that run out of time, running or waiting, get a clear error and free their slot", async () => {
   const slow = await startServer({ config: { batching: { max_batch_size: 1, timeout_ms: 150 }, inference: { context_length: 4096 } } });
   try {
-    const running = await slow.client.chat.completions.create({ model: slow.model, messages: ask(1), max_tokens: 4000, stream: true });
-    const waiting = await slow.client.chat.completions.create({ model: slow.model, messages: ask(2), max_tokens: 5, stream: true });
+    // Greedy, so that no sampled end-of-turn token can end the long request before its deadline.
+    const running = await slow.client.chat.completions.create({ model: slow.model, messages: ask(1), max_tokens: 4000, temperature: 0, stream: true });
+    // Queued behind it; its deadline counts from arrival (the scheduler's unit test pins that exactly).
+    const waiting = await slow.client.chat.completions.create({ model: slow.model, messages: ask(2), max_tokens: 4000, temperature: 0, stream: true });
     for (const stream of [running, waiting]) {
       await assert.rejects(collect(stream), (e: unknown) => e instanceof OpenAI.APIError && /timeout/.test(e.message) && (e.error as { code?: string }).code === "request_timeout");
     }
     await waitUntil(() => allIdle(slow), "the timed-out slot is idle");
-    const unary = await post(`${slow.url}/v1/chat/completions`, { model: slow.model, messages: ask(3), max_tokens: 4000 });
+    const unary = await post(`${slow.url}/v1/chat/completions`, { model: slow.model, messages: ask(3), max_tokens: 4000, temperature: 0 });
     assert.equal(unary.status, 504);
     assert.equal(unary.json.error?.code, "request_timeout");
   } finally {
@@ -145,7 +148,7 @@ test("a request that runs out of time gets a clear error and frees its slot, que
 });
 
 test("a runner killed with SIGKILL mid-stream gives its clients a clean error, restarts, and serves the next request", async () => {
-  const streams = await Promise.all([0, 1].map((i) => server.client.chat.completions.create({ model: server.model, messages: ask(i), max_tokens: 400, stream: true })));
+  const streams = await Promise.all([0, 1].map((i) => server.client.chat.completions.create({ model: server.model, messages: ask(i), max_tokens: 400, temperature: 0, stream: true })));
   const iterators = streams.map((s) => s[Symbol.asyncIterator]());
   for (const it of iterators) await it.next();
   const pid = server.hearth.engine.pid!;
