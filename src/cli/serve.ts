@@ -50,6 +50,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     bodyLimit: config.body_limit_bytes,
     defaults: {
       temperature: config.inference.temperature,
+      topK: config.inference.top_k,
       ...(config.inference.max_tokens != null ? { maxTokens: config.inference.max_tokens } : {}),
     },
   });

@@ -44,6 +44,8 @@ export type GenerationBody = Static<typeof GenerationFieldsSchema>;
 export interface InferenceDefaults {
   maxTokens?: number;
   temperature: number;
+  /** 0 disables it. */
+  topK: number;
 }
 
 /** Maps the OpenAI fields both endpoints share onto an engine request. */
@@ -61,7 +63,7 @@ export function toGenerateRequest(
     sampling: {
       temperature: body.temperature ?? defaults.temperature,
       ...(body.top_p != null ? { topP: body.top_p } : {}),
-      ...(body.top_k != null ? { topK: body.top_k } : {}),
+      topK: body.top_k ?? defaults.topK,
       ...(body.min_p != null ? { minP: body.min_p } : {}),
       ...(body.seed != null ? { seed: toUint32(body.seed) } : {}),
       ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
