@@ -119,7 +119,7 @@ export class Metrics {
     gauge("hearth_kv_cache_usage_ratio", "KV cells holding tokens of running requests, over all cells (0 to 1)", (s) => (s.kvTotalTokens ? s.kvUsedTokens / s.kvTotalTokens : 0));
     gauge("hearth_models_loaded", "Models loaded and ready", (s) => s.models.filter((m) => m.status === "ready").length);
     gauge("hearth_runner_resident_memory_bytes", "Resident memory of the runner processes", (s) => s.rssBytes);
-    gauge("hearth_steps_total", "Steps the runners' step loops have run (a counter, exposed as a gauge read from the runner)", (s) => s.stats.steps);
+    gauge("hearth_runner_steps", "Steps the runners' step loops have run since they started (read from the runners, so a gauge)", (s) => s.stats.steps);
   }
 }
 

@@ -6,6 +6,7 @@ import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
 import type { Engine, EngineSnapshot, EngineStatus, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
+import { acceptedStream } from "../acceptedStream.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
 import { StepLoop, type Outcome } from "./StepLoop.ts";
@@ -130,16 +131,7 @@ export class LlamaCppEngine implements Engine {
         if (o.event.type === "done") events.end();
       }
     });
-    const onAbort = () => this.abort(req.id);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      if (signal?.aborted) return;
-      yield { type: "accepted", promptTokens };
-      yield* events;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-      if (!events.ended) this.abort(req.id);
-    }
+    yield* acceptedStream(promptTokens, events, signal, () => this.abort(req.id));
   }
 
   abort(id: string): void {

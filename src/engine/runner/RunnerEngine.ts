@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
+import { acceptedStream } from "../acceptedStream.ts";
 import { emptySnapshot } from "../stepStats.ts";
 import type { Engine, EngineSnapshot, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
 import type { FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
@@ -80,16 +81,7 @@ export class RunnerEngine implements Engine {
     });
     this.#send({ type: "generate", req });
     const promptTokens = await accepted;
-    const onAbort = () => this.abort(req.id);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      if (signal?.aborted) return;
-      yield { type: "accepted", promptTokens };
-      yield* events;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-      if (!events.ended) this.abort(req.id);
-    }
+    yield* acceptedStream(promptTokens, events, signal, () => this.abort(req.id));
   }
 
   abort(id: string): void {
