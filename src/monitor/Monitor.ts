@@ -25,9 +25,13 @@ export function Monitor({ url, intervalMs }: MonitorProps): ReactElement {
   });
   useEffect(() => {
     let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    // One poll at a time, the next one an interval after the last answer: a busy server gets a
+    // slower dashboard, not a pile of overlapping requests. The timeout is generous for the same
+    // reason: a loaded server that answers in a second is slow, not unreachable.
     const poll = async () => {
       try {
-        const res = await fetch(`${url.replace(/\/+$/, "")}/v1/stats`, { signal: AbortSignal.timeout(Math.max(500, intervalMs)) });
+        const res = await fetch(`${url.replace(/\/+$/, "")}/v1/stats`, { signal: AbortSignal.timeout(Math.max(5000, 2 * intervalMs)) });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const stats = (await res.json()) as StatsJson;
         if (!stopped) setState({ kind: "ok", stats, at: new Date() });
@@ -36,10 +40,10 @@ export function Monitor({ url, intervalMs }: MonitorProps): ReactElement {
         const reason = e.cause?.code ?? e.message;
         if (!stopped) setState({ kind: "unreachable", reason, at: new Date() });
       }
+      if (!stopped) timer = setTimeout(() => void poll(), intervalMs);
     };
     void poll();
-    const timer = setInterval(() => void poll(), intervalMs);
-    return () => { stopped = true; clearInterval(timer); };
+    return () => { stopped = true; clearTimeout(timer); };
   }, [url, intervalMs]);
 
   const header = h(Box, { justifyContent: "space-between" },

@@ -3,7 +3,6 @@ import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { startServer } from "../helpers/server.ts";
-import { waitUntil } from "../helpers/wait.ts";
 
 const run = promisify(execFile);
 const hearth = new URL("../../bin/hearth.js", import.meta.url).pathname;
@@ -11,30 +10,51 @@ const session = `hearth-monitor-${process.pid}`;
 const screen = async () => (await run("tmux", ["capture-pane", "-p", "-t", session])).stdout;
 const alive = async () => run("tmux", ["has-session", "-t", session]).then(() => true, () => false);
 
+/** Waits for the terminal to show `pattern`; on timeout the error carries what it showed instead. */
+async function waitForScreen(pattern: RegExp, what: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let shown = "";
+  while (Date.now() < deadline) {
+    if (!(await alive())) throw new Error(`the monitor exited while waiting until ${what}; it last showed:\n${shown}`);
+    shown = await screen();
+    if (pattern.test(shown)) return shown;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting until ${what}; the terminal showed:\n${shown}`);
+}
+
 test("hearth monitor shows live load in a terminal, says when the server is gone, recovers, and quits on q", async () => {
   let server = await startServer();
   const port = new URL(server.url).port;
   await run("tmux", ["new-session", "-d", "-s", session, "-x", "110", "-y", "40", `${process.execPath} ${hearth} monitor --url ${server.url} --interval 200`]);
   try {
+    // The load starts once the dashboard is up, so it does not compete with the monitor's start.
+    await waitForScreen(/Throughput/, "the monitor shows the dashboard");
     let loading = true;
     const load = (async () => {
       while (loading) await server.client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 8 });
     })();
-    await waitUntil(async () => /requests\/s\s+[1-9]/.test(await screen()), "the monitor shows non-zero requests/s", 15_000);
-    const shown = await screen();
-    assert.match(shown, /tiny\s+ready/, "the model's name and state");
-    assert.match(shown, /TTFT\s+[\d.]+/);
-    loading = false;
-    await load;
+    try {
+      // A request counts when it arrives and its latencies when it ends: wait for both.
+      const shown = await waitForScreen(/requests\/s\s+(?!0\.00)\d[\s\S]*\n  TTFT\s+[\d.]+\s+[\d.]+/, "the monitor shows requests/s and TTFT percentiles");
+      assert.match(shown, /tiny\s+ready/, "the model's name and state");
+    } finally {
+      loading = false;
+      await load;
+    }
 
     await server.close();
-    await waitUntil(async () => /Server unreachable \(ECONNREFUSED\)/.test(await screen()), "the monitor says the server is unreachable");
+    await waitForScreen(/Server unreachable \(ECONNREFUSED\)/, "the monitor says the server is unreachable");
 
     server = await startServer({ config: { port: Number(port) } });
-    await waitUntil(async () => /Throughput/.test(await screen()), "the monitor recovers when the server is back");
+    await waitForScreen(/Throughput/, "the monitor recovers when the server is back");
 
     await run("tmux", ["send-keys", "-t", session, "q"]);
-    await waitUntil(async () => !(await alive()), "q quits the monitor");
+    const deadline = Date.now() + 10_000;
+    while (await alive()) {
+      assert.ok(Date.now() < deadline, "q quits the monitor");
+      await new Promise((r) => setTimeout(r, 20));
+    }
   } finally {
     if (await alive()) await run("tmux", ["kill-session", "-t", session]);
     await server.close();
