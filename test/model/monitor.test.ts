@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { startServer } from "../helpers/server.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 const run = promisify(execFile);
 const hearth = new URL("../../bin/hearth.js", import.meta.url).pathname;
@@ -10,17 +11,19 @@ const session = `hearth-monitor-${process.pid}`;
 const screen = async () => (await run("tmux", ["capture-pane", "-p", "-t", session])).stdout;
 const alive = async () => run("tmux", ["has-session", "-t", session]).then(() => true, () => false);
 
-/** Waits for the terminal to show `pattern`; on timeout the error carries what it showed instead. */
-async function waitForScreen(pattern: RegExp, what: string, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
+/** Waits for the terminal to show `pattern`; a failure carries what it showed instead. */
+async function waitForScreen(pattern: RegExp, what: string): Promise<string> {
   let shown = "";
-  while (Date.now() < deadline) {
-    if (!(await alive())) throw new Error(`the monitor exited while waiting until ${what}; it last showed:\n${shown}`);
-    shown = await screen();
-    if (pattern.test(shown)) return shown;
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await waitUntil(async () => {
+      if (!(await alive())) throw new Error(`the monitor exited while waiting until ${what}`);
+      shown = await screen();
+      return pattern.test(shown);
+    }, what, 30_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; the terminal showed:\n${shown}`);
   }
-  throw new Error(`timed out waiting until ${what}; the terminal showed:\n${shown}`);
+  return shown;
 }
 
 test("hearth monitor shows live load in a terminal, says when the server is gone, recovers, and quits on q", async () => {
@@ -50,11 +53,7 @@ test("hearth monitor shows live load in a terminal, says when the server is gone
     await waitForScreen(/Throughput/, "the monitor recovers when the server is back");
 
     await run("tmux", ["send-keys", "-t", session, "q"]);
-    const deadline = Date.now() + 10_000;
-    while (await alive()) {
-      assert.ok(Date.now() < deadline, "q quits the monitor");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitUntil(async () => !(await alive()), "q quits the monitor");
   } finally {
     if (await alive()) await run("tmux", ["kill-session", "-t", session]);
     await server.close();
