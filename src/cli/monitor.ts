@@ -11,6 +11,13 @@ export function registerMonitor(program: Command): void {
       return n;
     }, 1000)
     .action(async (flags: { url: string; interval: number }) => {
+      // ink reads CI/CONTINUOUS_INTEGRATION once, when it loads, and then holds every frame until
+      // exit: a dashboard in a terminal whose shell sets CI (CI runners, some dev containers) would
+      // stay blank. A terminal on stdout means someone is watching, so the flag is dropped for ink.
+      if (process.stdout.isTTY) {
+        delete process.env.CI;
+        delete process.env.CONTINUOUS_INTEGRATION;
+      }
       // Loaded here, not at the top: `hearth serve` should not pay for React and ink.
       const [{ render }, { createElement }, { Monitor }] = await Promise.all([import("ink"), import("react"), import("../monitor/Monitor.ts")]);
       const app = render(createElement(Monitor, { url: flags.url, intervalMs: flags.interval }));

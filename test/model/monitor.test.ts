@@ -29,7 +29,8 @@ async function waitForScreen(pattern: RegExp, what: string): Promise<string> {
 test("hearth monitor shows live load in a terminal, says when the server is gone, recovers, and quits on q", async () => {
   let server = await startServer();
   const port = new URL(server.url).port;
-  await run("tmux", ["new-session", "-d", "-s", session, "-x", "110", "-y", "40", `${process.execPath} ${hearth} monitor --url ${server.url} --interval 200`]);
+  // CI=true as CI machines set it: ink alone would then show nothing until the monitor exits.
+  await run("tmux", ["new-session", "-d", "-s", session, "-x", "110", "-y", "40", "-e", "CI=true", `${process.execPath} ${hearth} monitor --url ${server.url} --interval 200`]);
   try {
     // The load starts once the dashboard is up, so it does not compete with the monitor's start.
     await waitForScreen(/Throughput/, "the monitor shows the dashboard");
