@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { sseData } from "../src/bench/sse.ts";
 
 /** `hearth serve` in a process of its own; resolves once its model is ready. */
 export async function startHearth(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
@@ -44,23 +45,15 @@ export async function streamCompletion(url: string, body: Record<string, unknown
   let last = 0;
   let text = "";
   let usage = { prompt_tokens: 0, completion_tokens: 0 };
-  const decoder = new TextDecoder();
-  let buf = "";
-  for await (const chunk of res.body!) {
-    buf += decoder.decode(chunk, { stream: true });
-    let i;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      if (!line.startsWith("data: {")) continue;
-      const ev = JSON.parse(line.slice(6)) as { choices: { text: string }[]; usage?: typeof usage | null };
-      if (ev.usage) usage = ev.usage;
-      const piece = ev.choices[0]?.text;
-      if (piece) {
-        first ||= performance.now();
-        last = performance.now();
-        text += piece;
-      }
+  for await (const data of sseData(res.body!)) {
+    if (!data.startsWith("{")) continue; // [DONE]
+    const ev = JSON.parse(data) as { choices: { text: string }[]; usage?: typeof usage | null };
+    if (ev.usage) usage = ev.usage;
+    const piece = ev.choices[0]?.text;
+    if (piece) {
+      first ||= performance.now();
+      last = performance.now();
+      text += piece;
     }
   }
   return { ttftMs: first - t0, decodeMs: last - first, e2eMs: performance.now() - t0, text, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };

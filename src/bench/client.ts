@@ -1,4 +1,5 @@
 import type { BenchPrompt } from "./scenarios.ts";
+import { sseData } from "./sse.ts";
 
 export interface RequestResult {
   ok: boolean;
@@ -72,26 +73,17 @@ async function readStream(res: Response, base: RequestResult): Promise<RequestRe
   let last = 0;
   let usage = null as { prompt_tokens: number; completion_tokens: number } | null;
   let streamError = false;
-  const decoder = new TextDecoder();
-  let buf = "";
-  for await (const bytes of res.body!) {
-    buf += decoder.decode(bytes as Uint8Array, { stream: true });
-    let i;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const event = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const data = event.split("\n").find((l) => l.startsWith("data:"))?.slice(5).trim();
-      if (!data || data === "[DONE]") continue;
-      const ev = JSON.parse(data) as { error?: unknown; usage?: typeof usage; choices?: { delta?: { content?: string | null } }[] };
-      if (ev.error) streamError = true;
-      if (ev.usage) usage = ev.usage;
-      if (ev.choices?.[0]?.delta?.content) {
-        const now = performance.now();
-        if (r.ttftMs === null) r.ttftMs = now - r.startedAt;
-        else r.itlMs.push(now - last);
-        last = now;
-        chunks++;
-      }
+  for await (const data of sseData(res.body!)) {
+    if (!data.trim() || data.trim() === "[DONE]") continue;
+    const ev = JSON.parse(data) as { error?: unknown; usage?: typeof usage; choices?: { delta?: { content?: string | null } }[] };
+    if (ev.error) streamError = true;
+    if (ev.usage) usage = ev.usage;
+    if (ev.choices?.[0]?.delta?.content) {
+      const now = performance.now();
+      if (r.ttftMs === null) r.ttftMs = now - r.startedAt;
+      else r.itlMs.push(now - last);
+      last = now;
+      chunks++;
     }
   }
   r.e2eMs = performance.now() - r.startedAt;

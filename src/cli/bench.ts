@@ -1,10 +1,11 @@
 import { readFile, writeFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import type { RequestResult } from "../bench/client.ts";
 import { buildReport, compareReports, formatReport, type BenchReport } from "../bench/report.ts";
 import { runLoad } from "../bench/runLoad.ts";
 import { loadDataset, scenarioNames, scenarioPrompt, type BenchPrompt, type ScenarioName } from "../bench/scenarios.ts";
+import { numberFlag } from "./numberFlag.ts";
 
 interface BenchFlags {
   url: string;
@@ -24,11 +25,7 @@ interface BenchFlags {
   compare?: string[];
 }
 
-const positive = (name: string, integer = true) => (v: string) => {
-  const n = Number(v);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${name} must be a positive ${integer ? "integer" : "number"}`);
-  return n;
-};
+const positive = (name: string, integer = true) => numberFlag(name, { integer, above: 0 });
 
 export function registerBench(program: Command): void {
   program

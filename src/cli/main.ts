@@ -1,16 +1,11 @@
 import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { envLayer, readConfigFile, resolveConfig, setPath, type ConfigLayer } from "../config/loadConfig.ts";
 import { registerBench } from "./bench.ts";
 import { registerGenModel } from "./genModel.ts";
 import { registerMonitor } from "./monitor.ts";
+import { numberFlag } from "./numberFlag.ts";
 import { serve } from "./serve.ts";
-
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`);
-  return n;
-};
 
 interface ServeFlags {
   config?: string;
@@ -54,13 +49,13 @@ program
   .option("-m, --model <file>", "GGUF model file to serve")
   .option("--model-name <id>", "model id clients send (default: the file name)")
   .option("--host <host>", "address to listen on (default 127.0.0.1)")
-  .option("-p, --port <port>", "port to listen on (default 8000)", int("--port"))
-  .option("-t, --threads <n>", "CPU threads for llama.cpp (default: physical cores)", int("--threads"))
-  .option("--ctx-size <n>", "context tokens per slot (default 4096)", int("--ctx-size"))
-  .option("--ctx-total <n>", "context tokens for all slots together, split evenly (instead of --ctx-size)", int("--ctx-total"))
-  .option("--slots <n>", "requests decoded together (default 32)", int("--slots"))
-  .option("--max-queue <n>", "requests that may wait for a slot before 429 (default 256)", int("--max-queue"))
-  .option("--timeout-ms <n>", "per-request timeout, queue wait included (default 300000)", int("--timeout-ms"))
+  .option("-p, --port <port>", "port to listen on (default 8000)", numberFlag("--port"))
+  .option("-t, --threads <n>", "CPU threads for llama.cpp (default: physical cores)", numberFlag("--threads"))
+  .option("--ctx-size <n>", "context tokens per slot (default 4096)", numberFlag("--ctx-size"))
+  .option("--ctx-total <n>", "context tokens for all slots together, split evenly (instead of --ctx-size)", numberFlag("--ctx-total"))
+  .option("--slots <n>", "requests decoded together (default 32)", numberFlag("--slots"))
+  .option("--max-queue <n>", "requests that may wait for a slot before 429 (default 256)", numberFlag("--max-queue"))
+  .option("--timeout-ms <n>", "per-request timeout, queue wait included (default 300000)", numberFlag("--timeout-ms"))
   .option("--gpu <kind>", "auto, cpu, cuda or vulkan (default auto)")
   .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent")
   .action(async (flags: ServeFlags) => {

@@ -1,15 +1,12 @@
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
+import { numberFlag } from "./numberFlag.ts";
 
 export function registerMonitor(program: Command): void {
   program
     .command("monitor")
     .description("live terminal dashboard of a running Hearth: throughput, latency percentiles, slots, queue, models, errors")
     .option("--url <url>", "server base URL", "http://127.0.0.1:8000")
-    .option("--interval <ms>", "refresh period", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 100) throw new InvalidArgumentError("--interval must be an integer of at least 100 ms");
-      return n;
-    }, 1000)
+    .option("--interval <ms>", "refresh period", numberFlag("--interval", { min: 100, unit: " ms" }), 1000)
     .action(async (flags: { url: string; interval: number }) => {
       // ink reads CI/CONTINUOUS_INTEGRATION once, when it loads, and then holds every frame until
       // exit: a dashboard in a terminal whose shell sets CI (CI runners, some dev containers) would

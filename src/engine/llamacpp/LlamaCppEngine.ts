@@ -4,9 +4,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel
 import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
-import { AsyncQueue } from "../../util/AsyncQueue.ts";
-import type { Engine, EngineSnapshot, EngineStatus, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
-import { acceptedStream } from "../acceptedStream.ts";
+import type { EngineSnapshot, EngineStatus, GenerateRequest, ModelInfo } from "../types.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
 import { StepLoop, type Outcome } from "./StepLoop.ts";
@@ -43,10 +41,10 @@ interface Loaded {
 }
 
 /**
- * One GGUF model: a llama.cpp context with one sequence per slot, driven by a StepLoop. Used in
- * the runner process (see runner/); in-process, it is also an Engine of its own.
+ * One GGUF model: a llama.cpp context with one sequence per slot, driven by a StepLoop. It lives
+ * in a runner process (see runner/), whose RunnerEngine is the server's Engine for it.
  */
-export class LlamaCppEngine implements Engine {
+export class LlamaCppEngine {
   readonly #opts: LlamaCppEngineOptions;
   readonly #created = Math.floor(Date.now() / 1000);
   readonly #listeners = new Map<string, (o: Outcome) => void>();
@@ -120,18 +118,6 @@ export class LlamaCppEngine implements Engine {
       throw err;
     }
     return { promptTokens: built.tokens.length };
-  }
-
-  async *generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<TokenEvent> {
-    const events = new AsyncQueue<TokenEvent>();
-    const { promptTokens } = this.submit(req, (o) => {
-      if ("error" in o) events.fail(o.error);
-      else {
-        events.push(o.event);
-        if (o.event.type === "done") events.end();
-      }
-    });
-    yield* acceptedStream(promptTokens, events, signal, () => this.abort(req.id));
   }
 
   abort(id: string): void {

@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
-import { acceptedStream } from "../acceptedStream.ts";
 import { emptySnapshot } from "../stepStats.ts";
 import type { Engine, EngineSnapshot, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
 import type { FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
@@ -81,7 +80,17 @@ export class RunnerEngine implements Engine {
     });
     this.#send({ type: "generate", req });
     const promptTokens = await accepted;
-    yield* acceptedStream(promptTokens, events, signal, () => this.abort(req.id));
+    // Aborting the signal, or the consumer stopping early, cancels the request in the runner.
+    const cancel = () => this.abort(req.id);
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      if (signal?.aborted) return;
+      yield { type: "accepted", promptTokens };
+      yield* events;
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+      if (!events.ended) cancel();
+    }
   }
 
   abort(id: string): void {
