@@ -2,7 +2,7 @@
  * The baseline: node-llama-cpp driven directly, in its own process, the way a script without
  * Hearth would. Receives {prompt, tokens} over IPC and answers with timings.
  */
-import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 
 const [modelPath, threadsArg, ctxArg] = process.argv.slice(2);
 const threads = Number(threadsArg);
@@ -18,13 +18,15 @@ process.on("message", async (msg: { prompt: string; tokens: number }) => {
   const input = model.tokenize(msg.prompt, true);
   if (model.tokens.bos != null && model.tokens.shouldPrependBosToken) input.unshift(model.tokens.bos);
   let first = 0;
-  let n = 0;
-  let text = "";
+  const output: Token[] = [];
   for await (const token of sequence.evaluate(input, { temperature: 0, yieldEogToken: true })) {
-    if (n === 0) first = performance.now();
-    text += model.detokenize([token]);
-    if (++n >= msg.tokens) break;
+    if (output.length === 0) first = performance.now();
+    output.push(token);
+    if (output.length >= msg.tokens) break;
   }
   const end = performance.now();
+  const n = output.length;
+  // Whole, not token by token: a character split over byte tokens must come out whole, as Hearth's.
+  const text = model.detokenize(output);
   process.send!({ type: "result", e2eMs: end - t0, ttftMs: first - t0, decodeTps: (n - 1) / ((end - first) / 1000), tokens: n, promptTokens: input.length, text });
 });

@@ -30,29 +30,30 @@ const CTX = 1024;
 const prompt = "The hearth was the center of the home: people cooked there, kept warm there, and told stories late into the night. " +
   "Write a short description of a winter evening by the fire, with the sounds and smells of the room.";
 
-// Each run starts with its own number, so that neither side can reuse the previous run's KV cache.
+// Each run starts with its own number, so that neither side can reuse the previous run's KV cache;
+// both sides get the same prompt within a run, so their greedy texts must be equal.
 let runNumber = 0;
 const nextPrompt = () => `Run ${++runNumber}. ${prompt}`;
 
 interface Result { e2eMs: number; ttftMs: number; decodeTps: number; tokens: number; promptTokens: number; text: string }
 
-async function startDirect(threads: number): Promise<{ child: ChildProcess; loadMs: number; run(): Promise<Result> }> {
+async function startDirect(threads: number): Promise<{ child: ChildProcess; loadMs: number; run(text: string): Promise<Result> }> {
   const t0 = performance.now();
   const child = fork(new URL("./directWorker.ts", import.meta.url), [modelPath, String(threads), String(CTX)], { env: { ...process.env, UV_THREADPOOL_SIZE: "1" } });
   await once(child, "message");
   return {
     child,
     loadMs: performance.now() - t0,
-    async run() {
-      child.send({ prompt: nextPrompt(), tokens });
+    async run(text) {
+      child.send({ prompt: text, tokens });
       const [msg] = (await once(child, "message")) as [Result];
       return msg;
     },
   };
 }
 
-async function runHearth(url: string): Promise<Result> {
-  const r = await streamCompletion(url, { model: "bench", prompt: nextPrompt(), max_tokens: tokens, temperature: 0 });
+async function runHearth(url: string, text: string): Promise<Result> {
+  const r = await streamCompletion(url, { model: "bench", prompt: text, max_tokens: tokens, temperature: 0 });
   return { e2eMs: r.e2eMs, ttftMs: r.ttftMs, decodeTps: (r.completionTokens - 1) / (r.decodeMs / 1000), tokens: r.completionTokens, promptTokens: r.promptTokens, text: r.text };
 }
 
@@ -64,11 +65,13 @@ for (const threads of values.threads!.split(",").map(Number)) {
   const hearth = await startHearth(["--model", modelPath, "--model-name", "bench", "--threads", String(threads), "--ctx-size", String(CTX), "--slots", "1"], hearthEnv);
   const d: Result[] = [];
   const h: Result[] = [];
-  await direct.run(); // warm-up both
-  await runHearth(hearth.url);
+  const warmUp = nextPrompt();
+  await direct.run(warmUp);
+  await runHearth(hearth.url, warmUp);
   for (let i = 0; i < runs; i++) {
-    d.push(await direct.run());
-    h.push(await runHearth(hearth.url));
+    const text = nextPrompt();
+    d.push(await direct.run(text));
+    h.push(await runHearth(hearth.url, text));
   }
   d.forEach((r, i) => { if (r.text !== h[i]!.text) console.error(`warning: run ${i} texts differ at ${threads} threads`); });
   if (d[0]!.promptTokens !== h[0]!.promptTokens) console.error(`warning: prompt tokens differ (${d[0]!.promptTokens} vs ${h[0]!.promptTokens})`);
