@@ -42,7 +42,7 @@ export function registerBench(program: Command): void {
     .option("--no-stream", "send non-streamed requests (TTFT is then the whole request)")
     .option("--api-key <key>", "Bearer key (default: $OPENAI_API_KEY)")
     .option("--duration <seconds>", "stop sending new requests after this long", positive("--duration", false))
-    .option("--warmup <n>", "requests sent first and not measured", (v) => Number(v), 0)
+    .option("--warmup <n>", "requests sent first and not measured", numberFlag("--warmup", { min: 0 }), 0)
     .option("--timeout-ms <n>", "per-request timeout", positive("--timeout-ms"), 300_000)
     .option("--json <file>", "write the report as JSON")
     .option("--compare <files...>", "print two JSON reports side by side with ratios, and exit")

@@ -54,3 +54,10 @@ test("hearth bench reports every field, and its counts equal the server's own", 
   const { stdout: compared } = await run(process.execPath, [hearth, "bench", "--compare", out, out]);
   assert.match(compared, /output tok\/s\s+[\d.]+\s+[\d.]+\s+1\.00x/);
 });
+
+test("hearth bench refuses a flag value it cannot use, naming the flag", async () => {
+  for (const [flag, value, says] of [["--warmup", "abc", "--warmup must be an integer of at least 0"], ["--rate", "0", "--rate must be a number above 0"]] as const) {
+    await assert.rejects(run(process.execPath, [hearth, "bench", "--url", server.url, flag, value]),
+      (e: { code?: number; stderr?: string }) => e.code === 1 && e.stderr!.includes(says), `${flag} ${value}`);
+  }
+});
