@@ -57,7 +57,7 @@ async function request(url: string, text: string, maxTokens = tokens): Promise<{
 }
 
 interface Steps { count: number; total_ms: number; decoded_tokens: number; prompt_tokens: number }
-const steps = async (url: string) => ((await (await fetch(`${url}/v1/slots`)).json()) as { steps: Steps }).steps;
+const steps = async (url: string) => ((await (await fetch(`${url}/v1/slots`)).json()) as { models: { steps: Steps }[] }).models[0]!.steps;
 
 async function runHearth(url: string, concurrency: number): Promise<Run & { stepMs: number; perStep: number }> {
   const before = await steps(url);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { Engine } from "../engine/types.ts";
+import type { ServingEngine } from "../engine/types.ts";
 import { Metrics } from "../metrics/Metrics.ts";
 import { registerErrorHandling, validationError } from "./errorHandler.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
@@ -16,7 +16,7 @@ import { slotsRoute } from "./routes/slots.ts";
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 export interface AppOptions {
-  engine: Engine;
+  engine: ServingEngine;
   logger: Logger;
   bodyLimit: number;
   defaults: InferenceDefaults;
@@ -33,17 +33,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // so do the same rather than answer 415.
   const json = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("*", { parseAs: "string" }, json);
-  const metrics = new Metrics(() => opts.engine.snapshot());
-  const modelLabel = (model: unknown) =>
-    typeof model !== "string" ? "" : opts.engine.models().some((m) => m.id === model) ? model : "other";
+  const metrics = new Metrics(opts.engine);
   registerErrorHandling(app, opts.bodyLimit, metrics);
   app.addHook("onResponse", async (request, reply) => {
     const body = request.body as { model?: unknown } | undefined;
-    metrics.response(request.routeOptions.url ?? "unmatched", modelLabel(body?.model), reply.statusCode);
+    metrics.response(request.routeOptions.url ?? "unmatched", metrics.modelLabel(body?.model), reply.statusCode);
   });
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
-  const deps = { engine: opts.engine, metrics, modelLabel, defaults: opts.defaults, bodyLimit: opts.bodyLimit };
+  const deps = { engine: opts.engine, metrics, defaults: opts.defaults, bodyLimit: opts.bodyLimit };
   // Routes go in a plugin registered after swagger, so that swagger sees them being added.
   void app.register(async (scope) => {
     chatCompletionsRoute(scope, deps);

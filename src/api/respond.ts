@@ -1,17 +1,21 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Engine, FinishReason, GenerateRequest, Timings, TokenEvent, Usage } from "../engine/types.ts";
+import type { Engine, FinalEvent, GenerateRequest, Timings, Usage } from "../engine/types.ts";
+import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
 import { toHearthError } from "./errorHandler.ts";
 import { serverTimingHeader } from "./routes/common.ts";
+
+/** The finish reasons a client sees; requests that end otherwise end with an error. */
+export type OpenAIFinishReason = "stop" | "length";
 
 /** How one endpoint shapes its JSON response and its stream chunks (OpenAI's formats differ). */
 export interface ResponseFormat {
   /** The stream's first chunk, before any text (chat sends the assistant role there). */
   opening(): object | null;
   chunk(text: string): object;
-  closing(finishReason: FinishReason, timings: Timings): object;
+  closing(finishReason: OpenAIFinishReason, timings: Timings): object;
   usageChunk(usage: Usage): object;
-  complete(text: string, finishReason: FinishReason, usage: Usage, timings: Timings): object;
+  complete(text: string, finishReason: OpenAIFinishReason, usage: Usage, timings: Timings): object;
 }
 
 export interface StreamOptions {
@@ -22,55 +26,62 @@ export interface StreamOptions {
 export interface RespondContext {
   metrics: Metrics;
   bodyLimit: number;
-  /** The model label the request's figures are recorded under. */
-  modelLabel: string;
+}
+
+/** Where one request's events go: a JSON body at the end, or SSE as they come. */
+interface Sink {
+  text(text: string): Promise<void>;
+  end(final: FinalEvent): Promise<void>;
+  /** The engine broke its contract (threw after accepting): the client still gets an error. */
+  fail(err: unknown): Promise<void>;
 }
 
 /**
- * Runs one generation for one HTTP request. Errors found before generation starts (unknown model,
- * prompt too long) become ordinary HTTP errors; once a stream has begun, an error is sent as an SSE
- * error event followed by `[DONE]`. A client that goes away aborts its generation.
+ * Runs one generation for one HTTP request. A refusal before generation starts (unknown model,
+ * prompt too long, queue full) becomes an ordinary HTTP error; after that, the request's final
+ * event decides the ending: a response, an HTTP error (JSON), or an SSE error event then `[DONE]`.
+ * A client that goes away cancels its generation; its final event is still read, so what it used
+ * is reported.
  */
 export async function respond(
   engine: Engine, request: FastifyRequest, reply: FastifyReply,
   job: GenerateRequest, format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
 ): Promise<void> {
-  let ttftMs: number | null = null;
-  const record = (ev: Extract<TokenEvent, { type: "done" }>) => ctx.metrics.generation({
-    model: ctx.modelLabel,
-    ttftMs,
-    e2eMs: reply.elapsedTime,
-    queueMs: ev.timings.queueMs,
-    promptTokens: ev.usage.promptTokens,
-    cachedPromptTokens: ev.usage.cachedPromptTokens,
-    completionTokens: ev.usage.completionTokens,
-  });
   const controller = new AbortController();
   reply.raw.once("close", () => {
     if (!reply.raw.writableEnded) controller.abort();
   });
   const events = engine.generate(job, controller.signal)[Symbol.asyncIterator]();
   const first = await events.next(); // throws to Fastify's error handler before anything is sent
-  if (!opts.stream) {
-    try {
-      let text = "";
-      for (let r = first; !r.done; r = await events.next()) {
-        const ev = r.value;
-        if (ev.type === "text") {
-          ttftMs ??= reply.elapsedTime;
-          text += ev.text;
-        } else if (ev.type === "done") {
-          record(ev);
-          void reply.header("server-timing", serverTimingHeader(ev.timings));
-          return void reply.send(format.complete(text, ev.finishReason, ev.usage, ev.timings));
-        }
-      }
-      return; // aborted: the client is gone
-    } finally {
-      await events.return?.(undefined); // ends the generation and frees its slot
+  const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, ctx) : jsonSink(reply, format);
+  try {
+    for (let r = first; !r.done; r = await events.next()) {
+      const ev = r.value;
+      if (ev.type === "text") await sink.text(ev.text);
+      else if (ev.type === "final") await sink.end(ev);
     }
+  } catch (err) {
+    await sink.fail(err);
+  } finally {
+    await events.return?.(undefined);
   }
+}
 
+function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
+  let text = "";
+  return {
+    async text(t) { text += t; },
+    async end(final) {
+      if (final.reason === "cancelled") return; // nobody is listening
+      if (final.reason !== "stop" && final.reason !== "length") throw errorOf(final);
+      void reply.header("server-timing", serverTimingHeader(final.timings));
+      void reply.send(format.complete(text, final.reason, final.usage, final.timings));
+    },
+    async fail(err) { throw err; },
+  };
+}
+
+async function sseSink(request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, includeUsage: boolean, ctx: RespondContext): Promise<Sink> {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -80,32 +91,35 @@ export async function respond(
     "x-accel-buffering": "no",
   });
   const send = (data: object | string) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
-  try {
-    const opening = format.opening();
-    if (opening) await send(opening);
-    for (let r = first; !r.done; r = await events.next()) {
-      const ev: TokenEvent = r.value;
-      if (ev.type === "text") {
-        ttftMs ??= reply.elapsedTime;
-        await send(format.chunk(ev.text));
-      } else if (ev.type === "done") {
-        record(ev);
-        await send(format.closing(ev.finishReason, ev.timings));
-        if (opts.includeUsage) await send(format.usageChunk(ev.usage));
-      }
-    }
-  } catch (err) {
+  const close = async () => {
+    if (res.destroyed) return;
+    await send("[DONE]");
+    res.end();
+  };
+  const fail = async (err: unknown) => {
     const mapped = toHearthError(err, ctx.bodyLimit);
     if (mapped.statusCode >= 500) request.log.error({ err }, "generation failed mid-stream");
     ctx.metrics.error(mapped.code);
-    if (!res.destroyed) await send(mapped.toJSON());
-  } finally {
-    await events.return?.(undefined);
-  }
-  if (!res.destroyed) {
-    await send("[DONE]");
-    res.end();
-  }
+    await send(mapped.toJSON());
+    await close();
+  };
+  const opening = format.opening();
+  if (opening) await send(opening);
+  return {
+    text: (t) => send(format.chunk(t)),
+    async end(final) {
+      if (final.reason === "cancelled") return close();
+      if (final.reason !== "stop" && final.reason !== "length") return fail(errorOf(final));
+      await send(format.closing(final.reason, final.timings));
+      if (includeUsage) await send(format.usageChunk(final.usage));
+      await close();
+    },
+    fail,
+  };
+}
+
+function errorOf(final: FinalEvent): HearthError {
+  return final.error ? HearthError.fromWire(final.error) : errors.engineFailed(`the request ended with reason '${final.reason}'`);
 }
 
 /** Writes, waiting for the socket to drain when its buffer is full, so a slow reader bounds memory. */

@@ -4,11 +4,12 @@ import pino from "pino";
 import { buildApp } from "../api/app.ts";
 import type { Config } from "../config/schema.ts";
 import { RunnerEngine } from "../engine/runner/RunnerEngine.ts";
+import { ModelRouter } from "../models/ModelRouter.ts";
 import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
 
 export interface Hearth {
   app: FastifyInstance;
-  engine: RunnerEngine;
+  router: ModelRouter;
   modelId: string;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
@@ -44,8 +45,9 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     gpu: config.model.gpu,
     log: (level, message) => logger[level]({ component: "engine" }, message),
   });
+  const router = new ModelRouter(new Map([[modelId, engine]]));
   const app = buildApp({
-    engine,
+    engine: router,
     logger,
     bodyLimit: config.body_limit_bytes,
     defaults: {
@@ -56,7 +58,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
   });
   return {
     app,
-    engine,
+    router,
     modelId,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
@@ -64,7 +66,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     },
     async close() {
       await app.close();
-      await engine.close();
+      await router.close();
     },
   };
 }
@@ -75,6 +77,6 @@ export async function serve(config: Readonly<Config>, out: (line: string) => voi
   const url = await hearth.listen();
   out(`Hearth listening on ${url}  (OpenAI base URL: ${url}/v1, model '${hearth.modelId}')`);
   if (!config.model.path) out("Serve a real model with: hearth serve --model ./my-model.gguf");
-  void hearth.engine.load();
+  void hearth.router.load(hearth.modelId);
   return hearth;
 }

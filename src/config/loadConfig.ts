@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Value } from "typebox/value";
 import { parse as parseYaml } from "yaml";
+import { configOptions } from "./options.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
 
 export class ConfigError extends Error {
@@ -13,21 +14,6 @@ export class ConfigError extends Error {
 
 /** A partial config: what a file, the environment or the command line says. */
 export type ConfigLayer = { [key: string]: unknown };
-
-/** Environment variables that override the file: HEARTH_PORT=9000, HEARTH_MODEL_PATH=..., etc. */
-const ENV_KEYS: Record<string, string[]> = {
-  HEARTH_HOST: ["host"],
-  HEARTH_PORT: ["port"],
-  HEARTH_LOG_LEVEL: ["log_level"],
-  HEARTH_MODEL_PATH: ["model", "path"],
-  HEARTH_MODEL_NAME: ["model", "name"],
-  HEARTH_THREADS: ["model", "threads"],
-  HEARTH_GPU: ["model", "gpu"],
-  HEARTH_CTX_SIZE: ["inference", "context_length"],
-  HEARTH_SLOTS: ["batching", "max_batch_size"],
-  HEARTH_MAX_QUEUE: ["batching", "max_queue"],
-  HEARTH_TIMEOUT_MS: ["batching", "timeout_ms"],
-};
 
 export async function readConfigFile(path: string): Promise<ConfigLayer> {
   let text: string;
@@ -47,11 +33,22 @@ export async function readConfigFile(path: string): Promise<ConfigLayer> {
   return parsed as ConfigLayer;
 }
 
+/** HEARTH_* environment variables, one per setting that has a flag (HEARTH_PORT=9000, HEARTH_SLOTS=8). */
 export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   const layer: ConfigLayer = {};
-  for (const [name, path] of Object.entries(ENV_KEYS)) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== "") setPath(layer, path, coerceScalar(raw));
+  for (const o of configOptions) {
+    const raw = env[o.env];
+    if (raw !== undefined && raw !== "") setPath(layer, o.path, o.kind === "string" ? raw : coerceScalar(raw));
+  }
+  return layer;
+}
+
+/** Flags given to `hearth serve`, keyed as commander names them (camelCase of the flag). */
+export function flagLayer(flags: Record<string, unknown>): ConfigLayer {
+  const layer: ConfigLayer = {};
+  for (const o of configOptions) {
+    const value = flags[o.flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
+    if (value !== undefined) setPath(layer, o.path, value);
   }
   return layer;
 }

@@ -1,6 +1,9 @@
-import type { FinishReason } from "./types.ts";
+import type { FinishReason as AnyFinishReason } from "./types.ts";
 import { IncrementalDetokenizer, type Detokenize } from "./IncrementalDetokenizer.ts";
 import { StopMatcher } from "./StopMatcher.ts";
+
+/** How a generation ends by itself; the engine adds cancelled, timeout and error. */
+type FinishReason = Extract<AnyFinishReason, "stop" | "length">;
 
 export interface GenerationOptions {
   detokenize: Detokenize;

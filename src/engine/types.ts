@@ -1,9 +1,10 @@
+import type { WireError } from "../errors.ts";
 import type { SlotInfo } from "../scheduler/types.ts";
 
 /**
- * The narrow, message-shaped engine interface: plain data in, plain data out, nothing shared.
- * Routes depend on this file only, so the llama.cpp engine can move into a runner process and an
- * upstream engine (llama-server, vLLM, another Hearth) can stand in for it.
+ * The engine contract: plain data in, plain data out, nothing shared. Routes depend on this file
+ * only. A runner engine serves one local model from its own process; the model router implements
+ * the same contract over many of them (and, later, over upstream servers).
  */
 
 export interface ChatMessage {
@@ -29,7 +30,7 @@ export type Prompt =
   | { kind: "tokens"; tokens: number[] };
 
 export interface GenerateRequest {
-  /** Unique per request; `abort(id)` refers to it. */
+  /** Unique per request. */
   id: string;
   model: string;
   prompt: Prompt;
@@ -38,9 +39,18 @@ export interface GenerateRequest {
   /** Up to 4 strings; generation ends before the first one that appears, which is not returned. */
   stop: string[];
   sampling: SamplingParams;
+  /**
+   * How long the model stays loaded after this request, in seconds (Ollama's `keep_alive`): 0
+   * unloads it after the response, a negative value keeps it loaded. Undefined: the model's default.
+   */
+  keepAliveSeconds?: number;
 }
 
-export type FinishReason = "stop" | "length";
+/**
+ * Why a request ended. `stop` and `length` are OpenAI's; `cancelled` (the client went away),
+ * `timeout` and `error` end a request that a client never sees finish normally.
+ */
+export type FinishReason = "stop" | "length" | "cancelled" | "timeout" | "error";
 
 export interface Usage {
   promptTokens: number;
@@ -67,23 +77,46 @@ export interface Timings {
   completionTokens: number;
 }
 
-export type TokenEvent =
+/** The last event of every accepted request: exactly one, whatever ended it. */
+export interface FinalEvent {
+  type: "final";
+  reason: FinishReason;
+  usage: Usage;
+  timings: Timings;
+  /** Set when reason is `timeout` or `error`: what the client is told. */
+  error?: WireError;
+}
+
+export type EngineEvent =
   /** The request is accepted (model known, prompt fits); sent once, first, before any work is queued. */
   | { type: "accepted"; promptTokens: number }
   /** New text; a character split over several tokens arrives whole. */
   | { type: "text"; text: string }
-  | { type: "done"; finishReason: FinishReason; usage: Usage; timings: Timings };
+  | FinalEvent;
 
-export type EngineStatus = "loading" | "ready" | "error";
+/**
+ * available: known, not in memory; loading -> loaded; unloading -> available; failed: could not be
+ * loaded (see `error`), retried on the next request.
+ */
+export type ModelState = "available" | "loading" | "loaded" | "unloading" | "failed";
 
 export interface ModelInfo {
   id: string;
-  status: EngineStatus;
-  /** Unix seconds at which the model file was loaded or registered. */
+  state: ModelState;
+  /** Unix seconds at which the model was registered. */
   created: number;
+  /** Tokens of context per slot. */
   contextSize: number;
-  /** Why loading failed, when status is "error". */
+  /** Why the model failed to load, when state is "failed". */
   error?: string;
+  aliases?: string[];
+  /** The GGUF file's size. */
+  sizeBytes?: number;
+  /** What loading it is expected to take (weights, KV cache for every slot, compute buffers). */
+  memoryEstimateBytes?: number;
+  /** What it takes now, when loaded (its runner process's resident memory). */
+  memoryBytes?: number;
+  pinned?: boolean;
 }
 
 /** Counters of the step loop since the runner started. */
@@ -99,9 +132,9 @@ export interface StepStats {
   cachedPromptTokens: number;
 }
 
-/** Live state for /health and /v1/slots. */
-export interface EngineSnapshot {
-  models: ModelInfo[];
+/** Live state of one loaded model, for /health, /v1/slots and /metrics. */
+export interface ModelSnapshot {
+  id: string;
   queued: number;
   busySlots: number;
   slots: SlotInfo[];
@@ -111,16 +144,46 @@ export interface EngineSnapshot {
   kvTotalTokens: number;
   /** Resident memory of the process running the model. */
   rssBytes: number;
+  /** CPU time of the process running the model, user plus system, since it started. */
+  cpuSeconds: number;
+}
+
+export interface EngineSnapshot {
+  /** One entry per loaded model. */
+  models: ModelSnapshot[];
 }
 
 export interface Engine {
   /**
-   * Streams the events of one generation. Rejects with a HearthError for requests the model cannot
-   * serve (unknown model, prompt too long). Aborting the signal ends the stream early, without error.
+   * Streams the events of one generation: `accepted`, text, then exactly one `final` event.
+   * Rejects before `accepted` with a HearthError for requests the model cannot take (unknown model,
+   * prompt too long, queue full). Aborting the signal ends the request soon after, still with a
+   * final event (reason `cancelled`), so a consumer that reads on sees what it used.
    */
-  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<TokenEvent>;
-  abort(id: string): void;
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent>;
   models(): ModelInfo[];
   snapshot(): Promise<EngineSnapshot>;
   close(): Promise<void>;
+}
+
+/** One request as it ended: what metrics and the usage log record. */
+export interface FinishedRequest {
+  id: string;
+  /** The model id the request was served by (aliases resolved), or the name it asked for. */
+  model: string;
+  reason: FinishReason;
+  /** False when the request was refused before any work (unknown model, queue full, no memory). */
+  accepted: boolean;
+  usage: Usage;
+  timings: Timings;
+  /** From the engine receiving the request to its first text, when there was any. */
+  ttftMs: number | null;
+  /** From the engine receiving the request to its final event. */
+  e2eMs: number;
+  error?: { code: string; statusCode: number; type: string };
+}
+
+/** The engine the HTTP layer talks to: the contract plus one event per finished request. */
+export interface ServingEngine extends Engine {
+  onFinished(listener: (r: FinishedRequest) => void): () => void;
 }

@@ -78,6 +78,6 @@ function Dashboard({ stats: s }: { stats: StatsJson }): ReactElement {
       h(Text, { color: s.error_rate > 0 ? "yellow" : undefined }, `  errors ${(s.error_rate * 100).toFixed(1)}% of requests${errorCodes ? `: ${errorCodes}` : ""}`)),
     h(Box, { marginTop: 1, flexDirection: "column" },
       h(Text, { bold: true }, "Models"),
-      ...s.models.map((m) => h(Text, { key: m.id }, `  ${m.id}  ${m.status}  ctx ${m.context_size}  runner ${mib(m.rss_bytes)}`)),
+      ...s.models.map((m) => h(Text, { key: m.id }, `  ${m.id}  ${m.state}  ctx ${m.context_size}  slots ${m.slots_busy}/${m.slots_total}  queue ${m.waiting}  runner ${mib(m.rss_bytes)}`)),
       h(Text, { dimColor: true }, `  server process ${mib(s.process_rss_bytes)}; totals: ${s.totals.requests} requests, ${s.totals.completion_tokens} tokens generated`)));
 }

@@ -23,7 +23,7 @@ export async function startServer(opts: { config?: ConfigLayer; load?: boolean; 
   );
   const hearth = await createHearth(config, () => {});
   const url = await hearth.listen();
-  if (opts.load !== false) await hearth.engine.load();
+  if (opts.load !== false) await hearth.router.load("tiny");
   return {
     url,
     hearth,

@@ -59,7 +59,7 @@ test("/health says loading until the model is ready, then ok", async () => {
     });
     assert.equal(early.status, 503);
     assert.equal(((await early.json()) as { error: { code: string } }).error.code, "model_loading");
-    await fresh.hearth.engine.load();
+    await fresh.hearth.router.load("tiny");
     const ready = await fetch(`${fresh.url}/health`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: "ok", queue_depth: 0, slots_busy: 0, slots_total: 2 });

@@ -41,7 +41,7 @@ test("hearth monitor shows live load in a terminal, says when the server is gone
     try {
       // A request counts when it arrives and its latencies when it ends: wait for both.
       const shown = await waitForScreen(/requests\/s\s+(?!0\.00)\d[\s\S]*\n  TTFT\s+[\d.]+\s+[\d.]+/, "the monitor shows requests/s and TTFT percentiles");
-      assert.match(shown, /tiny\s+ready/, "the model's name and state");
+      assert.match(shown, /tiny\s+loaded/, "the model's name and state");
     } finally {
       loading = false;
       await load;

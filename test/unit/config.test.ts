@@ -3,7 +3,8 @@ import { writeFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, envLayer, readConfigFile, resolveConfig } from "../../src/config/loadConfig.ts";
+import { ConfigError, envLayer, flagLayer, readConfigFile, resolveConfig } from "../../src/config/loadConfig.ts";
+import { configOptions } from "../../src/config/options.ts";
 
 test("defaults need no configuration at all", () => {
   const c = resolveConfig();
@@ -39,4 +40,13 @@ test("a config file that is not YAML or not a mapping is refused clearly", async
   await assert.rejects(readConfigFile(join(dir, "bad.yaml")), /not valid YAML/);
   await assert.rejects(readConfigFile(join(dir, "list.yaml")), /mapping/);
   await assert.rejects(readConfigFile(join(dir, "missing.yaml")), /ENOENT/);
+});
+
+test("every flag and environment variable comes from the schema, named once", () => {
+  const byFlag = new Map(configOptions.map((o) => [o.flag, o]));
+  assert.deepEqual(byFlag.get("slots")?.path, ["batching", "max_batch_size"]);
+  assert.equal(byFlag.get("ctx-size")?.env, "HEARTH_CTX_SIZE");
+  assert.equal(new Set(configOptions.map((o) => o.env)).size, configOptions.length, "no two settings share a name");
+  const c = resolveConfig(envLayer({ HEARTH_SLOTS: "3", HEARTH_MODEL: "/m.gguf", HEARTH_MODEL_NAME: "007" }), flagLayer({ maxQueue: 5 }));
+  assert.deepEqual([c.batching.max_batch_size, c.batching.max_queue, c.model.path, c.model.name], [3, 5, "/m.gguf", "007"], "a string setting stays a string");
 });

@@ -1,13 +1,11 @@
-import type { Engine } from "../../engine/types.ts";
+import type { ServingEngine } from "../../engine/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
 import type { InferenceDefaults } from "./common.ts";
 
-/** What the routes need from the server; they see the engine only through its interface. */
+/** What the routes need from the server; they see the engine only through its contract. */
 export interface RouteDeps {
-  engine: Engine;
+  engine: ServingEngine;
   metrics: Metrics;
   defaults: InferenceDefaults;
   bodyLimit: number;
-  /** A metrics label for a requested model name: served ids as they are, anything else "other". */
-  modelLabel(model: unknown): string;
 }

@@ -1,21 +1,31 @@
 import type { FastifyInstance } from "fastify";
 import type { RouteDeps } from "./deps.ts";
 
-/** GET /v1/slots (and /slots, as llama-server names it): each slot's state and progress. */
+/**
+ * GET /v1/slots (and /slots, as llama-server names it): each loaded model's slots, their state and
+ * progress. `?model=id` narrows it to one model.
+ */
 export function slotsRoute(app: FastifyInstance, deps: RouteDeps): void {
-  const handler = async () => {
+  const handler = async (request: { query: unknown }) => {
+    const only = (request.query as { model?: string }).model;
     const snap = await deps.engine.snapshot();
+    const models = snap.models.filter((m) => only === undefined || m.id === only);
     return {
       object: "list",
-      queue_depth: snap.queued,
-      steps: {
-        count: snap.stats.steps,
-        total_ms: Math.round(snap.stats.stepMs),
-        decoded_tokens: snap.stats.decodedTokens,
-        prompt_tokens: snap.stats.promptTokens,
-        cached_prompt_tokens: snap.stats.cachedPromptTokens,
-      },
-      data: snap.slots.map((s) => ({
+      queue_depth: models.reduce((n, m) => n + m.queued, 0),
+      models: models.map((m) => ({
+        model: m.id,
+        queue_depth: m.queued,
+        steps: {
+          count: m.stats.steps,
+          total_ms: Math.round(m.stats.stepMs),
+          decoded_tokens: m.stats.decodedTokens,
+          prompt_tokens: m.stats.promptTokens,
+          cached_prompt_tokens: m.stats.cachedPromptTokens,
+        },
+      })),
+      data: models.flatMap((m) => m.slots.map((s) => ({
+        model: m.id,
         id: s.id,
         state: s.state,
         request_id: s.requestId,
@@ -23,9 +33,10 @@ export function slotsRoute(app: FastifyInstance, deps: RouteDeps): void {
         cached_tokens: s.cachedTokens,
         prefilled_tokens: s.prefilledTokens,
         generated_tokens: s.generatedTokens,
-      })),
+      }))),
     };
   };
-  app.get("/v1/slots", handler);
-  app.get("/slots", handler);
+  const schema = { querystring: { type: "object", properties: { model: { type: "string", maxLength: 256 } } } };
+  app.get("/v1/slots", { schema }, handler);
+  app.get("/slots", { schema }, handler);
 }

@@ -4,7 +4,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel
 import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
-import type { EngineSnapshot, EngineStatus, GenerateRequest, ModelInfo } from "../types.ts";
+import type { GenerateRequest, ModelSnapshot } from "../types.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
 import { StepLoop, type Outcome } from "./StepLoop.ts";
@@ -46,7 +46,6 @@ interface Loaded {
  */
 export class LlamaCppEngine {
   readonly #opts: LlamaCppEngineOptions;
-  readonly #created = Math.floor(Date.now() / 1000);
   readonly #listeners = new Map<string, (o: Outcome) => void>();
   #llama: Llama | undefined;
   #loaded: Loaded | undefined;
@@ -73,22 +72,19 @@ export class LlamaCppEngine {
     return this.#loading;
   }
 
-  models(): ModelInfo[] {
-    const status: EngineStatus = this.#loadError ? "error" : this.#loaded ? "ready" : "loading";
-    return [{
-      id: this.#opts.modelId,
-      status,
-      created: this.#created,
-      contextSize: this.#loaded?.context.contextSize ?? this.#opts.contextSize,
-      ...(this.#loadError ? { error: this.#loadError } : {}),
-    }];
+  /** Where loading stands: failed with a reason, loaded with the context size it got, or loading. */
+  status(): { state: "loading" | "loaded" | "failed"; contextSize: number; error?: string } {
+    if (this.#loadError) return { state: "failed", contextSize: this.#opts.contextSize, error: this.#loadError };
+    if (this.#loaded) return { state: "loaded", contextSize: this.#loaded.context.contextSize };
+    return { state: "loading", contextSize: this.#opts.contextSize };
   }
 
-  async snapshot(): Promise<EngineSnapshot> {
+  snapshot(): ModelSnapshot {
     const s = this.#loaded?.scheduler;
     const slots = s?.slots() ?? [];
+    const cpu = process.cpuUsage();
     return {
-      models: this.models(),
+      id: this.#opts.modelId,
       queued: s?.queued ?? 0,
       busySlots: s?.busy ?? 0,
       slots,
@@ -96,6 +92,7 @@ export class LlamaCppEngine {
       kvUsedTokens: slots.reduce((n, slot) => n + slot.prefilledTokens + slot.generatedTokens, 0),
       kvTotalTokens: slots.length * (this.#loaded?.context.contextSize ?? 0),
       rssBytes: process.memoryUsage.rss(),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
     };
   }
 
@@ -120,8 +117,8 @@ export class LlamaCppEngine {
     return { promptTokens: built.tokens.length };
   }
 
+  /** Cancels a request; its final event (reason `cancelled`) still reaches its listener. */
   abort(id: string): void {
-    this.#listeners.delete(id);
     this.#loaded?.loop.cancel(id);
   }
 
@@ -140,7 +137,7 @@ export class LlamaCppEngine {
     for (const o of batch) {
       const listener = this.#listeners.get(o.id);
       if (!listener) continue;
-      if ("error" in o || o.event.type === "done") this.#listeners.delete(o.id);
+      if (o.event.type === "final") this.#listeners.delete(o.id);
       listener(o);
     }
   }

@@ -3,11 +3,11 @@ import { errors, HearthError } from "../../errors.ts";
 import { QueueFullError, Scheduler, type Work } from "../../scheduler/Scheduler.ts";
 import { Generation } from "../Generation.ts";
 import { emptyStepStats } from "../stepStats.ts";
-import type { GenerateRequest, StepStats, TokenEvent } from "../types.ts";
+import type { EngineEvent, FinalEvent, FinishReason, GenerateRequest, StepStats } from "../types.ts";
 import type { BuiltPrompt } from "./PromptBuilder.ts";
 
-/** What the loop reports for one request: its events, or the error that ended it. */
-export type Outcome = { id: string; event: TokenEvent } | { id: string; error: HearthError };
+/** What the loop reports for one request: one of its events. */
+export interface Outcome { id: string; event: EngineEvent }
 
 export interface StepLoopOptions {
   model: LlamaModel;
@@ -30,6 +30,8 @@ interface Active {
   reused: number;
   iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null;
   cancelled: boolean;
+  /** Its final event is out: nothing more is reported for it. */
+  ended: boolean;
   submittedAt: number;
   admittedAt: number;
   firstTokenAt: number;
@@ -103,6 +105,7 @@ export class StepLoop {
       reused: 0,
       iterator: null,
       cancelled: false,
+      ended: false,
       submittedAt: performance.now(),
       admittedAt: 0,
       firstTokenAt: 0,
@@ -110,13 +113,20 @@ export class StepLoop {
     this.#wake();
   }
 
-  /** Stops a request: at once if it still waits, after the current step if it runs. */
+  /**
+   * Stops a request: at once if it still waits, after the current step if it runs. Either way its
+   * final event (reason `cancelled`, with what it used) is reported.
+   */
   cancel(id: string): void {
     const a = this.#active.get(id);
-    if (!a) return;
+    if (!a || a.cancelled) return;
     a.cancelled = true;
-    if (this.#o.scheduler.dequeue(id)) this.#active.delete(id);
-    else this.#wake();
+    if (this.#o.scheduler.dequeue(id)) {
+      this.#active.delete(id);
+      this.#o.emit([this.#final(a, "cancelled")]);
+    } else {
+      this.#wake();
+    }
   }
 
   /** Resolves when no request is left (used on shutdown). */
@@ -146,16 +156,23 @@ export class StepLoop {
   async #endCancelledAndExpired(batch: Outcome[]): Promise<void> {
     const { scheduler } = this.#o;
     const expired = scheduler.expire();
+    const timeout = errors.requestTimeout(this.#o.timeoutMs);
     for (const id of expired.queued) {
-      batch.push({ id, error: errors.requestTimeout(this.#o.timeoutMs) });
+      const a = this.#active.get(id);
       this.#active.delete(id);
+      if (a) batch.push(this.#final(a, "timeout", timeout));
     }
     for (const { requestId } of expired.running) {
       const a = this.#active.get(requestId);
-      if (a) batch.push({ id: requestId, error: errors.requestTimeout(this.#o.timeoutMs) });
-      if (a) await this.#release(a);
+      if (!a) continue;
+      batch.push(this.#final(a, "timeout", timeout));
+      await this.#release(a);
     }
-    for (const a of this.#active.values()) if (a.cancelled && a.slot !== null) await this.#release(a);
+    for (const a of this.#active.values()) {
+      if (!a.cancelled || a.slot === null) continue;
+      batch.push(this.#final(a, "cancelled"));
+      await this.#release(a);
+    }
   }
 
   async #admit(): Promise<void> {
@@ -181,8 +198,8 @@ export class StepLoop {
     for (const r of results) {
       const a = this.#active.get(r.work.requestId)!;
       if (!r.ok) {
-        batch.push({ id: a.req.id, error: HearthError.is(r.error) ? r.error : errors.engineFailed(r.error instanceof Error ? r.error.message : String(r.error)) });
-        a.cancelled = true;
+        const error = HearthError.is(r.error) ? r.error : errors.engineFailed(r.error instanceof Error ? r.error.message : String(r.error));
+        batch.push(this.#final(a, "error", error));
         finished.push(a);
         continue;
       }
@@ -199,28 +216,34 @@ export class StepLoop {
       if (a.generation.finishReason) finished.push(a);
     }
     for (const a of finished) {
-      if (!a.cancelled) {
-        const now = performance.now();
-        this.#avgRequestMs = 0.9 * this.#avgRequestMs + 0.1 * (now - a.submittedAt);
-        batch.push({
-          id: a.req.id,
-          event: {
-            type: "done",
-            finishReason: a.generation.finishReason ?? "stop",
-            usage: { promptTokens: a.prompt.length, completionTokens: a.generation.completionTokens, cachedPromptTokens: a.reused },
-            timings: {
-              queueMs: a.admittedAt - a.submittedAt,
-              promptMs: (a.firstTokenAt || now) - a.admittedAt,
-              generationMs: a.firstTokenAt ? now - a.firstTokenAt : 0,
-              promptEvaluated: a.prompt.length - a.reused,
-              promptCached: a.reused,
-              completionTokens: a.generation.completionTokens,
-            },
-          },
-        });
+      if (!a.ended) {
+        if (!a.cancelled) this.#avgRequestMs = 0.9 * this.#avgRequestMs + 0.1 * (performance.now() - a.submittedAt);
+        batch.push(this.#final(a, a.cancelled ? "cancelled" : a.generation.finishReason ?? "stop"));
       }
       await this.#release(a);
     }
+  }
+
+  /** The request's one final event, with what it used up to now. */
+  #final(a: Active, reason: FinishReason, error?: HearthError): Outcome {
+    a.ended = true;
+    const now = performance.now();
+    const admitted = a.admittedAt || now;
+    const event: FinalEvent = {
+      type: "final",
+      reason,
+      usage: { promptTokens: a.prompt.length, completionTokens: a.generation.completionTokens, cachedPromptTokens: a.reused },
+      timings: {
+        queueMs: admitted - a.submittedAt,
+        promptMs: (a.firstTokenAt || now) - admitted,
+        generationMs: a.firstTokenAt ? now - a.firstTokenAt : 0,
+        promptEvaluated: a.admittedAt ? a.prompt.length - a.reused : 0,
+        promptCached: a.reused,
+        completionTokens: a.generation.completionTokens,
+      },
+      ...(error ? { error: error.toWire() } : {}),
+    };
+    return { id: a.req.id, event };
   }
 
   #issue(w: Work): Promise<StepResult> {

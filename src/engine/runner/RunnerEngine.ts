@@ -1,8 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
-import { emptySnapshot } from "../stepStats.ts";
-import type { Engine, EngineSnapshot, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
+import type { Engine, EngineEvent, EngineSnapshot, GenerateRequest, ModelInfo, ModelSnapshot } from "../types.ts";
 import type { FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
 export interface RunnerEngineOptions extends RunnerOptions {
@@ -11,7 +10,11 @@ export interface RunnerEngineOptions extends RunnerOptions {
 
 interface InFlight {
   accept: { resolve(promptTokens: number): void; reject(err: unknown): void } | null;
-  events: AsyncQueue<TokenEvent>;
+  events: AsyncQueue<EngineEvent>;
+  promptTokens: number;
+  /** Text events so far: the completion-token count reported if the runner dies. */
+  texts: number;
+  startedAt: number;
 }
 
 const RUNNER = new URL("./runnerMain.ts", import.meta.url);
@@ -20,18 +23,20 @@ const MAX_LOAD_CRASHES = 3;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
- * The server's side of a runner process: an Engine whose model lives in a child process, so the
- * HTTP process stays responsive whatever llama.cpp does, and a crash costs one runner. A runner
- * that dies fails its in-flight requests with 503 runner_crashed and is started again.
+ * One model in its own runner process, so the HTTP process stays responsive whatever llama.cpp
+ * does, and a crash costs one runner: its in-flight requests end with a 503 runner_crashed final
+ * event and the runner is started again. One RunnerEngine serves one load of its model: the model
+ * router makes a new one to load the model again after an unload.
  */
 export class RunnerEngine implements Engine {
   readonly #opts: RunnerEngineOptions;
   readonly #created = Math.floor(Date.now() / 1000);
   readonly #inFlight = new Map<string, InFlight>();
-  readonly #snapshots = new Map<number, (s: EngineSnapshot) => void>();
+  readonly #snapshots = new Map<number, (s: ModelSnapshot | null) => void>();
   #child: ChildProcess | null = null;
-  #status: ModelInfo;
+  #info: ModelInfo;
   #threads = 0;
+  #memory = { beforeBytes: 0, afterBytes: 0 };
   #ready: Promise<void> | null = null;
   #markReady: () => void = () => {};
   #closing = false;
@@ -41,79 +46,82 @@ export class RunnerEngine implements Engine {
 
   constructor(opts: RunnerEngineOptions) {
     this.#opts = opts;
-    this.#status = { id: opts.modelId, status: "loading", created: this.#created, contextSize: opts.contextSize };
+    this.#info = { id: opts.modelId, state: "available", created: this.#created, contextSize: opts.contextSize };
   }
 
+  get modelId(): string { return this.#opts.modelId; }
   /** The runner's process id, while one runs. */
   get pid(): number | undefined { return this.#child?.pid; }
   get threads(): number { return this.#threads; }
   /** Requests the server is tracking for this runner (0 when idle: nothing leaks). */
   get inFlight(): number { return this.#inFlight.size; }
+  /** The runner's resident memory right before and right after it loaded the model. */
+  get loadMemory(): { beforeBytes: number; afterBytes: number } { return { ...this.#memory }; }
 
   /** Starts the runner if needed; resolves when its model is loaded or has failed to load. */
   load(): Promise<void> {
-    if (!this.#child && !this.#closing) this.#start();
+    if (!this.#child && !this.#closing && this.#info.state !== "failed") this.#start();
     return this.#ready ?? Promise.resolve();
   }
 
   models(): ModelInfo[] {
-    return [this.#status];
+    return [this.#info];
   }
 
   async snapshot(): Promise<EngineSnapshot> {
     const child = this.#child;
-    if (!child || this.#status.status !== "ready") return emptySnapshot(this.models());
+    if (!child || this.#info.state !== "loaded") return { models: [] };
     const rid = ++this.#rid;
-    return new Promise((resolve) => {
+    const snap = await new Promise<ModelSnapshot | null>((resolve) => {
       this.#snapshots.set(rid, resolve);
       this.#send({ type: "snapshot", rid });
     });
+    return { models: snap ? [snap] : [] };
   }
 
-  async *generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<TokenEvent> {
+  async *generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
     if (req.model !== this.#opts.modelId) throw errors.modelNotFound(req.model);
-    if (this.#status.status === "error") throw errors.modelLoadFailed(req.model, this.#status.error ?? "unknown error");
-    if (this.#status.status !== "ready") throw errors.modelLoading(req.model);
-    const events = new AsyncQueue<TokenEvent>();
+    if (this.#info.state === "failed") throw errors.modelLoadFailed(req.model, this.#info.error ?? "unknown error");
+    if (this.#info.state !== "loaded" || this.#closing) throw errors.modelLoading(req.model);
+    const events = new AsyncQueue<EngineEvent>();
     const accepted = new Promise<number>((resolve, reject) => {
-      this.#inFlight.set(req.id, { accept: { resolve, reject }, events });
+      this.#inFlight.set(req.id, { accept: { resolve, reject }, events, promptTokens: 0, texts: 0, startedAt: performance.now() });
     });
     this.#send({ type: "generate", req });
     const promptTokens = await accepted;
-    // Aborting the signal, or the consumer stopping early, cancels the request in the runner.
-    const cancel = () => this.abort(req.id);
-    signal?.addEventListener("abort", cancel, { once: true });
+    // The runner ends a cancelled request with its final event; until then, events still come.
+    const cancel = () => this.#send({ type: "cancel", id: req.id });
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener("abort", cancel, { once: true });
+    let ended = false;
     try {
-      if (signal?.aborted) return;
       yield { type: "accepted", promptTokens };
-      yield* events;
+      for await (const ev of events) {
+        if (ev.type === "final") ended = true;
+        yield ev;
+      }
     } finally {
       signal?.removeEventListener("abort", cancel);
-      if (!events.ended) cancel();
+      if (!ended) cancel(); // the consumer stopped reading: stop the work it no longer wants
     }
   }
 
-  abort(id: string): void {
-    const entry = this.#inFlight.get(id);
-    if (!entry) return;
-    this.#inFlight.delete(id);
-    entry.events.end();
-    this.#send({ type: "cancel", id });
-  }
-
+  /** Stops the runner: requests still in it end with a runner error. */
   async close(): Promise<void> {
     this.#closing = true;
     const child = this.#child;
     if (!child) return;
+    this.#info = { ...this.#info, state: "unloading" };
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     this.#send({ type: "shutdown" });
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(timer);
+    this.#info = { ...this.#info, state: "available" };
   }
 
   #start(): void {
-    this.#status = { ...this.#status, status: "loading" };
+    this.#info = { ...this.#info, state: "loading" };
     this.#ready = new Promise((resolve) => { this.#markReady = resolve; });
     this.#startedAt = Date.now();
     const child = fork(RUNNER, [], {
@@ -136,17 +144,24 @@ export class RunnerEngine implements Engine {
   #onMessage(msg: FromRunner): void {
     switch (msg.type) {
       case "loaded": {
-        const model = msg.models[0];
-        if (model) this.#status = model;
+        this.#info = {
+          ...this.#info,
+          state: msg.state,
+          contextSize: msg.contextSize,
+          ...(msg.error ? { error: msg.error } : {}),
+        };
         this.#threads = msg.threads;
-        if (model?.status === "ready") this.#opts.log?.("info", `model ${model.id} ready in runner ${this.#child?.pid} (${msg.threads} threads)`);
+        this.#memory = { beforeBytes: msg.rssBeforeBytes, afterBytes: msg.rssAfterBytes };
+        if (msg.state === "loaded") this.#opts.log?.("info", `model ${this.#opts.modelId} ready in runner ${this.#child?.pid} (${msg.threads} threads)`);
         this.#markReady();
         return;
       }
       case "accepted": {
         const entry = this.#inFlight.get(msg.id);
-        entry?.accept?.resolve(msg.promptTokens);
-        if (entry) entry.accept = null;
+        if (!entry) return;
+        entry.promptTokens = msg.promptTokens;
+        entry.accept?.resolve(msg.promptTokens);
+        entry.accept = null;
         return;
       }
       case "rejected": {
@@ -155,18 +170,14 @@ export class RunnerEngine implements Engine {
         return;
       }
       case "step":
-        for (const item of msg.items) {
-          const entry = this.#inFlight.get(item.id);
+        for (const { id, event } of msg.items) {
+          const entry = this.#inFlight.get(id);
           if (!entry) continue;
-          if ("error" in item) {
-            entry.events.fail(HearthError.fromWire(item.error));
-            this.#inFlight.delete(item.id);
-          } else {
-            entry.events.push(item.event);
-            if (item.event.type === "done") {
-              entry.events.end();
-              this.#inFlight.delete(item.id);
-            }
+          entry.events.push(event);
+          if (event.type === "text") entry.texts++;
+          if (event.type === "final") {
+            entry.events.end();
+            this.#inFlight.delete(id);
           }
         }
         return;
@@ -184,24 +195,35 @@ export class RunnerEngine implements Engine {
     if (this.#child !== child) return;
     this.#child = null;
     const crash = errors.runnerCrashed(this.#opts.modelId);
+    const now = performance.now();
     for (const entry of this.#inFlight.values()) {
-      if (entry.accept) entry.accept.reject(crash);
-      else entry.events.fail(crash);
+      if (entry.accept) {
+        entry.accept.reject(crash);
+        continue;
+      }
+      entry.events.push({
+        type: "final",
+        reason: "error",
+        usage: { promptTokens: entry.promptTokens, completionTokens: entry.texts, cachedPromptTokens: 0 },
+        timings: { queueMs: 0, promptMs: 0, generationMs: now - entry.startedAt, promptEvaluated: 0, promptCached: 0, completionTokens: entry.texts },
+        error: crash.toWire(),
+      });
+      entry.events.end();
     }
     this.#inFlight.clear();
-    for (const resolve of this.#snapshots.values()) resolve(emptySnapshot(this.models()));
+    for (const resolve of this.#snapshots.values()) resolve(null);
     this.#snapshots.clear();
     if (this.#closing) return;
-    const wasLoading = this.#status.status === "loading";
-    if (this.#status.status === "error") return; // a load failure the runner reported: restarting will not help
+    const wasLoading = this.#info.state === "loading";
+    if (this.#info.state === "failed") return; // a load failure the runner reported: restarting will not help
     this.#opts.log?.("error", `runner for ${this.#opts.modelId} exited (${signal ?? `code ${code}`}); restarting`);
     this.#crashesInARow = wasLoading || Date.now() - this.#startedAt < 60_000 ? this.#crashesInARow + 1 : 1;
     if (wasLoading && this.#crashesInARow >= MAX_LOAD_CRASHES) {
-      this.#status = { ...this.#status, status: "error", error: `the runner process crashed ${this.#crashesInARow} times while loading the model` };
+      this.#info = { ...this.#info, state: "failed", error: `the runner process crashed ${this.#crashesInARow} times while loading the model` };
       this.#markReady();
       return;
     }
-    this.#status = { ...this.#status, status: "loading" };
+    this.#info = { ...this.#info, state: "loading" };
     const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (this.#crashesInARow - 1));
     setTimeout(() => { if (!this.#closing && !this.#child) this.#start(); }, delay).unref();
   }

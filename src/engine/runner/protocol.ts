@@ -1,6 +1,6 @@
 import type { WireError } from "../../errors.ts";
 import type { LlamaCppEngineOptions } from "../llamacpp/LlamaCppEngine.ts";
-import type { EngineSnapshot, GenerateRequest, ModelInfo, TokenEvent } from "../types.ts";
+import type { EngineEvent, GenerateRequest, ModelSnapshot } from "../types.ts";
 
 /** The IPC messages between the server and a runner process; all plain data. */
 
@@ -14,12 +14,21 @@ export type ToRunner =
   | { type: "shutdown" };
 
 /** One step's events for every request that had any: one message per step, not per token. */
-export type StepItem = { id: string; event: TokenEvent } | { id: string; error: WireError };
+export interface StepItem { id: string; event: EngineEvent }
 
 export type FromRunner =
-  | { type: "loaded"; models: ModelInfo[]; threads: number }
+  | {
+    type: "loaded";
+    state: "loaded" | "failed";
+    contextSize: number;
+    error?: string;
+    threads: number;
+    /** Resident memory of the runner before and after loading the model. */
+    rssBeforeBytes: number;
+    rssAfterBytes: number;
+  }
   | { type: "accepted"; id: string; promptTokens: number }
   | { type: "rejected"; id: string; error: WireError }
   | { type: "step"; items: StepItem[] }
-  | { type: "snapshot"; rid: number; snapshot: EngineSnapshot }
+  | { type: "snapshot"; rid: number; snapshot: ModelSnapshot }
   | { type: "log"; level: "debug" | "warn" | "error"; message: string };

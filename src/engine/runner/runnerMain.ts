@@ -16,7 +16,7 @@ let step: StepItem[] = [];
 // microtask sends the whole step as one message.
 function report(o: Outcome): void {
   if (step.length === 0) queueMicrotask(flush);
-  step.push("error" in o ? { id: o.id, error: o.error.toWire() } : o);
+  step.push(o);
 }
 
 function flush(): void {
@@ -28,9 +28,19 @@ function flush(): void {
 async function handle(msg: ToRunner): Promise<void> {
   switch (msg.type) {
     case "init": {
+      const rssBeforeBytes = process.memoryUsage.rss();
       engine = new LlamaCppEngine({ ...msg.options, log: (level, message) => send({ type: "log", level, message }) });
       await engine.load();
-      send({ type: "loaded", models: engine.models(), threads: engine.threads });
+      const status = engine.status();
+      send({
+        type: "loaded",
+        state: status.state === "loaded" ? "loaded" : "failed",
+        contextSize: status.contextSize,
+        ...(status.error ? { error: status.error } : {}),
+        threads: engine.threads,
+        rssBeforeBytes,
+        rssAfterBytes: process.memoryUsage.rss(),
+      });
       return;
     }
     case "generate": {
@@ -48,7 +58,7 @@ async function handle(msg: ToRunner): Promise<void> {
       engine?.abort(msg.id);
       return;
     case "snapshot":
-      if (engine) send({ type: "snapshot", rid: msg.rid, snapshot: await engine.snapshot() });
+      if (engine) send({ type: "snapshot", rid: msg.rid, snapshot: engine.snapshot() });
       return;
     case "shutdown":
       await engine?.close();

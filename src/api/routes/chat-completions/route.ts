@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { ChatMessage, FinishReason } from "../../../engine/types.ts";
+import type { ChatMessage } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
-import { respond, type ResponseFormat } from "../../respond.ts";
+import { respond, type OpenAIFinishReason, type ResponseFormat } from "../../respond.ts";
 import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
 import type { RouteDeps } from "../deps.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
@@ -17,7 +17,7 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): voi
     await respond(deps.engine, request, reply, job, format, {
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
-    }, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, modelLabel: deps.modelLabel(body.model) });
+    }, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
   });
 }
 
@@ -47,7 +47,7 @@ function toChatMessage(m: ChatMessageInput, i: number): ChatMessage {
 /** OpenAI's chat.completion and chat.completion.chunk objects. */
 function chatFormat(id: string, model: string, includeUsage: boolean): ResponseFormat {
   const created = unixNow();
-  const chunk = (delta: object, finishReason: FinishReason | null) => ({
+  const chunk = (delta: object, finishReason: OpenAIFinishReason | null) => ({
     id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),

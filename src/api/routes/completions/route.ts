@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { FinishReason, Prompt } from "../../../engine/types.ts";
+import type { Prompt } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
-import { respond, type ResponseFormat } from "../../respond.ts";
+import { respond, type OpenAIFinishReason, type ResponseFormat } from "../../respond.ts";
 import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
 import type { RouteDeps } from "../deps.ts";
 import { CompletionRequest } from "./schema.ts";
@@ -19,7 +19,7 @@ export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
     await respond(deps.engine, request, reply, job, completionFormat(`cmpl-${randomUUID().replaceAll("-", "")}`, body.model, includeUsage), {
       stream: body.stream === true,
       includeUsage,
-    }, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, modelLabel: deps.modelLabel(body.model) });
+    }, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
   });
 }
 
@@ -32,7 +32,7 @@ function toPrompt(prompt: CompletionRequest["prompt"]): Prompt {
 /** OpenAI's text_completion object, streamed as the same object with partial text. */
 function completionFormat(id: string, model: string, includeUsage: boolean): ResponseFormat {
   const created = unixNow();
-  const chunk = (text: string, finishReason: FinishReason | null) => ({
+  const chunk = (text: string, finishReason: OpenAIFinishReason | null) => ({
     id, object: "text_completion", created, model, system_fingerprint: null,
     choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),

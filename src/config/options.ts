@@ -1,0 +1,48 @@
+import { InvalidArgumentError } from "commander";
+import type { TSchema } from "typebox";
+import { ConfigSchema } from "./schema.ts";
+
+/** A setting that can also be given as a `hearth serve` flag and a HEARTH_* environment variable. */
+export interface ConfigOption {
+  /** Where it sits in the config: ["batching", "max_batch_size"]. */
+  path: string[];
+  /** `--slots` without the dashes. */
+  flag: string;
+  short?: string;
+  /** HEARTH_ and the flag in capitals: HEARTH_SLOTS. */
+  env: string;
+  description: string;
+  kind: "integer" | "number" | "string";
+}
+
+interface Annotated { flag?: string; short?: string; description?: string; type?: string; properties?: Record<string, TSchema>; anyOf?: TSchema[] }
+
+/** Every setting whose schema names a flag, in schema order. */
+export const configOptions: readonly ConfigOption[] = collect(ConfigSchema as unknown as Annotated, []);
+
+function collect(schema: Annotated, path: string[]): ConfigOption[] {
+  if (schema.flag) {
+    const kind = schema.type === "integer" ? "integer" : schema.type === "number" ? "number" : "string";
+    return [{
+      path,
+      flag: schema.flag,
+      ...(schema.short ? { short: schema.short } : {}),
+      env: `HEARTH_${schema.flag.toUpperCase().replaceAll("-", "_")}`,
+      description: schema.description ?? "",
+      kind,
+    }];
+  }
+  return Object.entries(schema.properties ?? {}).flatMap(([key, child]) => collect(child as Annotated, [...path, key]));
+}
+
+/** A commander argument parser for an option: numbers for numeric settings; the schema checks the rest. */
+export function parseOption(o: ConfigOption): (raw: string) => string | number {
+  if (o.kind === "string") return (raw) => raw;
+  return (raw) => {
+    const n = Number(raw);
+    if (raw.trim() === "" || Number.isNaN(n) || (o.kind === "integer" && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`--${o.flag} must be ${o.kind === "integer" ? "an integer" : "a number"}`);
+    }
+    return n;
+  };
+}
