@@ -61,6 +61,8 @@ export class HearthError extends Error {
   }
 }
 
+const mib = (bytes: number) => `${Math.ceil(bytes / 1048576)} MiB`;
+
 type Factory<A extends unknown[]> = ((...args: A) => HearthError) & { code: string; statusCode: number; type: OpenAIErrorType };
 
 function define<A extends unknown[]>(
@@ -117,6 +119,15 @@ export const errors = {
   modelLoadFailed: define("model_load_failed", 503, "service_unavailable", (model: string, reason: string) => ({
     message: `The model '${model}' failed to load: ${reason}`,
   })),
+  insufficientMemory: define("insufficient_memory", 503, "service_unavailable", (model: string, neededBytes: number, freeBytes: number, budgetBytes: number) => ({
+    message: `The model '${model}' needs about ${mib(neededBytes)} of memory, but only ${mib(freeBytes)} of the ${mib(budgetBytes)} budget can be freed ` +
+      "(models that are loading, pinned or serving requests are not unloaded). Retry when other models are idle, or raise the memory budget.",
+    param: "model",
+  })),
+  modelInUse: define("model_in_use", 409, "invalid_request_error", (model: string, state: string, requests: number) => ({
+    message: `The model '${model}' cannot be unloaded now: it is ${state === "loading" ? "loading" : `serving ${requests} request(s)`}.`,
+    param: "model",
+  })),
   runnerCrashed: define("runner_crashed", 503, "service_unavailable", (model: string) => ({
     message: `The process running the model '${model}' stopped unexpectedly; it is being restarted. Retry shortly.`,
   })),
@@ -126,6 +137,45 @@ export const errors = {
   internal: define("internal_error", 500, "server_error", () => ({
     message: "The server had an internal error while processing your request.",
   })),
+
+  // ---- Model pull (src/models/pull) ----
+  // `source` in these messages is the source with credentials, query and fragment removed.
+  invalidModelSource: define("invalid_model_source", 400, "invalid_request_error", (reason: string) => ({
+    message: `The model source cannot be pulled: ${reason}`,
+    param: "source",
+  })),
+  invalidModelName: define("invalid_model_name", 400, "invalid_request_error", (reason: string) => ({
+    message: `The model name cannot be used: ${reason}`,
+    param: "name",
+  })),
+  modelSourceNotFound: define("model_source_not_found", 404, "invalid_request_error", (source: string) => ({
+    message: `The model source '${source}' does not exist.`,
+    param: "source",
+  })),
+  invalidModelFile: define("invalid_model_file", 400, "invalid_request_error", (source: string, reason: string) => ({
+    message: `The file at '${source}' is not a usable GGUF model: ${reason}`,
+    param: "source",
+  })),
+  modelExists: define("model_exists", 409, "invalid_request_error", (name: string) => ({
+    message: `A different model file named '${name}' already exists. Remove it first or pull under another name.`,
+    param: "name",
+  })),
+  pullInProgress: define("pull_in_progress", 409, "invalid_request_error", (name: string) => ({
+    message: `A pull of '${name}' is already in progress; wait for it to finish.`,
+    param: "name",
+  })),
+  pullFailed: define("pull_failed", 502, "server_error", (source: string, reason: string) => ({
+    message: `Pulling '${source}' failed: ${reason}`,
+  })),
+  checksumMismatch: define("checksum_mismatch", 502, "server_error", (source: string, expected: string, actual: string) => ({
+    message: `The file pulled from '${source}' has sha256 ${actual}, but the source declares ${expected}; it was discarded.`,
+  })),
+  insufficientStorage: define("insufficient_storage", 507, "server_error", (name: string, neededBytes: number | null) => ({
+    message: neededBytes === null
+      ? `The models folder ran out of space while pulling '${name}'; the partial file was removed.`
+      : `The models folder has too little free space for '${name}' (${neededBytes} bytes needed).`,
+  })),
+  // ---- end of model pull ----
 } as const;
 
 export type ErrorName = keyof typeof errors;

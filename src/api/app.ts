@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { ServingEngine } from "../engine/types.ts";
+import type { ModelRouter } from "../models/ModelRouter.ts";
 import { Metrics } from "../metrics/Metrics.ts";
 import { registerErrorHandling, validationError } from "./errorHandler.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
@@ -11,12 +11,14 @@ import { completionsRoute } from "./routes/completions/route.ts";
 import { healthRoute } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelsRoute } from "./routes/models.ts";
+import { pullRoute } from "./routes/pull.ts";
 import { slotsRoute } from "./routes/slots.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 export interface AppOptions {
-  engine: ServingEngine;
+  /** The engine the generation routes use, and the model management behind /v1/models. */
+  router: ModelRouter;
   logger: Logger;
   bodyLimit: number;
   defaults: InferenceDefaults;
@@ -33,7 +35,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // so do the same rather than answer 415.
   const json = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("*", { parseAs: "string" }, json);
-  const metrics = new Metrics(opts.engine);
+  const metrics = new Metrics(opts.router);
   registerErrorHandling(app, opts.bodyLimit, metrics);
   app.addHook("onResponse", async (request, reply) => {
     const body = request.body as { model?: unknown } | undefined;
@@ -41,12 +43,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
-  const deps = { engine: opts.engine, metrics, defaults: opts.defaults, bodyLimit: opts.bodyLimit };
+  const deps = { engine: opts.router, router: opts.router, metrics, defaults: opts.defaults, bodyLimit: opts.bodyLimit };
   // Routes go in a plugin registered after swagger, so that swagger sees them being added.
   void app.register(async (scope) => {
     chatCompletionsRoute(scope, deps);
     completionsRoute(scope, deps);
     modelsRoute(scope, deps);
+    pullRoute(scope, deps);
     healthRoute(scope, deps);
     slotsRoute(scope, deps);
     metricsRoutes(scope, deps);

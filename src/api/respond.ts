@@ -3,6 +3,7 @@ import type { Engine, FinalEvent, GenerateRequest, Timings, Usage } from "../eng
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
 import { toHearthError } from "./errorHandler.ts";
+import { startSse } from "./sse.ts";
 import { serverTimingHeader } from "./routes/common.ts";
 
 /** The finish reasons a client sees; requests that end otherwise end with an error. */
@@ -84,12 +85,7 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
 async function sseSink(request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, includeUsage: boolean, ctx: RespondContext): Promise<Sink> {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-  });
+  startSse(res);
   const send = (data: object | string) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
   const close = async () => {
     if (res.destroyed) return;

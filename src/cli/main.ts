@@ -4,7 +4,9 @@ import { envLayer, flagLayer, readConfigFile, resolveConfig } from "../config/lo
 import { configOptions, parseOption } from "../config/options.ts";
 import { registerBench } from "./bench.ts";
 import { registerGenModel } from "./genModel.ts";
+import { registerModels } from "./models.ts";
 import { registerMonitor } from "./monitor.ts";
+import { registerPull } from "./pull.ts";
 import { serve } from "./serve.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -40,6 +42,8 @@ for (const o of configOptions) {
 registerGenModel(program);
 registerBench(program);
 registerMonitor(program);
+registerPull(program);
+registerModels(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -1,53 +1,100 @@
-import { basename } from "node:path";
+import { totalmem } from "node:os";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { buildApp } from "../api/app.ts";
+import { dataDir } from "../config/dataDir.ts";
 import type { Config } from "../config/schema.ts";
-import { RunnerEngine } from "../engine/runner/RunnerEngine.ts";
-import { ModelRouter } from "../models/ModelRouter.ts";
 import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
+import { ModelRouter } from "../models/ModelRouter.ts";
+import { ModelRegistry, type ModelEntry } from "../models/registry/ModelRegistry.ts";
+import { parseBytes, parseDurationSeconds } from "../util/units.ts";
 
 export interface Hearth {
   app: FastifyInstance;
   router: ModelRouter;
-  modelId: string;
+  registry: ModelRegistry;
+  /** The model given with --model (or the demo model), when there is one. */
+  modelId: string | undefined;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
+  /** Finds the models folder's models and loads the pinned models. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Wires config, engine and HTTP app together without starting anything. */
+/** What the memory budget defaults to: a share of the machine's memory (or of the container's limit). */
+const DEFAULT_BUDGET = "75%";
+
+/** The machine's memory, or the container's limit when that is lower. */
+export function machineMemory(): number {
+  const limit = process.constrainedMemory();
+  return limit > 0 && limit < totalmem() ? limit : totalmem();
+}
+
+/** Wires config, registry, router and HTTP app together without starting anything. */
 export async function createHearth(config: Readonly<Config>, out: (line: string) => void = console.log): Promise<Hearth> {
   const logger = pino({ level: config.log_level, base: undefined });
+  const modelsDir = resolve(config.models_dir ?? join(config.data_dir ?? dataDir(), "models"));
+  const declared = config.models.map((m): ModelEntry => ({
+    id: m.id,
+    path: isAbsolute(m.path) ? m.path : resolve(modelsDir, m.path),
+    aliases: m.aliases,
+    source: "config",
+    settings: {
+      pinned: m.pinned,
+      ...(m.context_length !== undefined ? { contextSize: m.context_length } : {}),
+      ...(m.slots !== undefined ? { slots: m.slots } : {}),
+      ...(m.threads !== undefined ? { threads: m.threads } : {}),
+      ...(m.keep_alive !== undefined ? { keepAliveSeconds: parseDurationSeconds(m.keep_alive) } : {}),
+      defaults: {
+        ...(m.defaults?.temperature !== undefined ? { temperature: m.defaults.temperature } : {}),
+        ...(m.defaults?.top_k !== undefined ? { topK: m.defaults.top_k } : {}),
+        ...(m.defaults?.top_p !== undefined ? { topP: m.defaults.top_p } : {}),
+        ...(m.defaults?.min_p !== undefined ? { minP: m.defaults.min_p } : {}),
+        ...(m.defaults?.max_tokens !== undefined ? { maxTokens: m.defaults.max_tokens } : {}),
+      },
+    },
+    created: Math.floor(Date.now() / 1000),
+  }));
+
+  // --model (or `model:`) is served from the start and never unloaded, as a single-model server is.
+  let modelId: string | undefined;
   let modelPath = config.model.path;
-  let modelId = config.model.name;
-  if (!modelPath) {
+  if (!modelPath && config.models.length === 0) {
     const demo = await ensureDemoModel();
     modelPath = demo.path;
-    modelId ??= DEMO_MODEL_ID;
+    modelId = config.model.name ?? DEMO_MODEL_ID;
     out(`No --model given: serving the built-in demo model '${modelId}'${demo.generated ? " (generated now)" : ""}.`);
     out("Its weights are random, so its replies are noise: it is there to try the API, not to chat with.");
   }
-  modelId ??= basename(modelPath).replace(/\.gguf$/i, "");
+  if (modelPath) {
+    modelId ??= config.model.name ?? basename(modelPath).replace(/\.gguf$/i, "");
+    declared.unshift({ id: modelId, path: resolve(modelPath), aliases: [], source: "config", settings: { pinned: true, defaults: {} }, created: Math.floor(Date.now() / 1000) });
+  }
 
-  const engine = new RunnerEngine({
-    modelPath,
-    modelId,
-    ...(config.model.threads != null ? { threads: config.model.threads } : {}),
-    contextSize: config.inference.context_total != null
-      ? Math.floor(config.inference.context_total / config.batching.max_batch_size)
-      : config.inference.context_length,
-    slots: config.batching.max_batch_size,
-    maxQueue: config.batching.max_queue,
-    timeoutMs: config.batching.timeout_ms,
-    batchSize: config.batching.step_tokens,
-    minPrefixReuse: config.batching.prefix_reuse_min_tokens,
-    gpu: config.model.gpu,
-    log: (level, message) => logger[level]({ component: "engine" }, message),
+  const log = (level: "debug" | "info" | "warn" | "error", message: string) => logger[level]({ component: "models" }, message);
+  const registry = new ModelRegistry({ declared, modelsDir, log: (message) => log("warn", message) });
+  const router = new ModelRouter({
+    registry,
+    budgetBytes: parseBytes(config.memory_budget ?? DEFAULT_BUDGET, machineMemory()),
+    keepAliveSeconds: parseDurationSeconds(config.keep_alive),
+    runner: {
+      ...(config.model.threads != null ? { threads: config.model.threads } : {}),
+      contextSize: config.inference.context_total != null
+        ? Math.floor(config.inference.context_total / config.batching.max_batch_size)
+        : config.inference.context_length,
+      slots: config.batching.max_batch_size,
+      maxQueue: config.batching.max_queue,
+      timeoutMs: config.batching.timeout_ms,
+      batchSize: config.batching.step_tokens,
+      minPrefixReuse: config.batching.prefix_reuse_min_tokens,
+      gpu: config.model.gpu,
+    },
+    log,
   });
-  const router = new ModelRouter(new Map([[modelId, engine]]));
   const app = buildApp({
-    engine: router,
+    router,
     logger,
     bodyLimit: config.body_limit_bytes,
     defaults: {
@@ -59,10 +106,15 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
   return {
     app,
     router,
+    registry,
     modelId,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       return address.replace("[::1]", "localhost");
+    },
+    async start() {
+      await registry.start();
+      await router.start();
     },
     async close() {
       await app.close();
@@ -71,12 +123,13 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
   };
 }
 
-/** Starts the HTTP server at once; the model loads in the background while /health says so. */
+/** Starts the HTTP server at once; pinned models load in the background while /health says so. */
 export async function serve(config: Readonly<Config>, out: (line: string) => void = console.log): Promise<Hearth> {
   const hearth = await createHearth(config, out);
   const url = await hearth.listen();
-  out(`Hearth listening on ${url}  (OpenAI base URL: ${url}/v1, model '${hearth.modelId}')`);
-  if (!config.model.path) out("Serve a real model with: hearth serve --model ./my-model.gguf");
-  void hearth.router.load(hearth.modelId);
+  out(`Hearth listening on ${url}  (OpenAI base URL: ${url}/v1${hearth.modelId ? `, model '${hearth.modelId}'` : ""})`);
+  out(`Models folder: ${hearth.registry.modelsDir}`);
+  if (!config.model.path && config.models.length === 0) out("Serve a real model with: hearth serve --model ./my-model.gguf");
+  void hearth.start();
   return hearth;
 }

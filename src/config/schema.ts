@@ -2,6 +2,33 @@ import { Type, type Static } from "typebox";
 
 const Strict = { additionalProperties: false } as const;
 
+/** Ollama's keep_alive: a duration ("30s", "5m", "1h"), seconds, 0 (unload at once) or negative (never). */
+export const KeepAlive = Type.Union([Type.String({ pattern: "^-?\\d+(\\.\\d+)?(ms|s|m|h)?$", maxLength: 32 }), Type.Number({ minimum: -1e9, maximum: 1e9 })]);
+
+/** Sampling defaults a model's requests get when they set none. */
+const ModelDefaults = Type.Object({
+  temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+  top_k: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 << 20 })),
+  top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  min_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 20 })),
+}, Strict);
+
+/** One model of the `models:` list. Unset fields take the server-wide settings. */
+export const ModelConfig = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 256, pattern: "^[^/\\\\\\x00-\\x1f]+$" }),
+  /** A GGUF file; relative paths are relative to the models folder. */
+  path: Type.String({ minLength: 1 }),
+  aliases: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { default: [], maxItems: 64 }),
+  context_length: Type.Optional(Type.Integer({ minimum: 16, maximum: 1 << 20 })),
+  slots: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+  /** Loaded at start and never unloaded. */
+  pinned: Type.Boolean({ default: false }),
+  keep_alive: Type.Optional(KeepAlive),
+  defaults: Type.Optional(ModelDefaults),
+}, Strict);
+
 /**
  * Every setting, with its default. A setting with a `flag` is also a `hearth serve --flag` and a
  * `HEARTH_FLAG` environment variable (see options.ts): its names are written here and nowhere else. Keys under `inference` and `batching` keep the meaning they have
@@ -13,6 +40,18 @@ export const ConfigSchema = Type.Object({
   log_level: Type.Union([Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")], { default: "info", flag: "log-level", description: "fatal, error, warn, info, debug, trace or silent" }),
   /** Largest request body accepted; larger ones get 413 before they are read. 10 MiB. */
   body_limit_bytes: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+  /** Hearth's own files. Default: ~/.hearth (also HEARTH_DATA_DIR). */
+  data_dir: Type.Optional(Type.String({ minLength: 1, flag: "data-dir", description: "Hearth's data folder (default ~/.hearth)" })),
+  /** Every *.gguf here is a model, found at start and when the folder changes. Default: <data_dir>/models. */
+  models_dir: Type.Optional(Type.String({ minLength: 1, flag: "models-dir", description: "folder of GGUF models, watched for changes (default <data dir>/models)" })),
+  /** Memory all loaded models may take together: bytes ("12GiB", "800MB", 1e9) or a share of RAM ("75%"). */
+  memory_budget: Type.Optional(Type.Union([
+    Type.String({ pattern: "^\\s*\\d+(\\.\\d+)?\\s*(%|[kKmMgGtT]i?[bB]?|[bB])?\\s*$", maxLength: 32 }),
+    Type.Integer({ minimum: 1 }),
+  ], { flag: "memory-budget", description: "memory for all loaded models: bytes (12GiB) or a share of RAM (75%); default 75% of RAM" })),
+  /** How long an idle model stays loaded (Ollama's keep_alive); a request's keep_alive overrides it. */
+  keep_alive: Type.Union([KeepAlive], { default: "5m", flag: "keep-alive", description: "how long an idle model stays loaded: 30s, 5m, 1h, 0 (unload at once) or -1 (never)" }),
+  models: Type.Array(ModelConfig, { default: [], maxItems: 1024 }),
   model: Type.Object({
     /** GGUF file to serve. Unset: the built-in demo model (random weights), generated on first start. */
     path: Type.Optional(Type.String({ minLength: 1, flag: "model", short: "m", description: "GGUF model file to serve" })),

@@ -1,3 +1,6 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import OpenAI from "openai";
 import { createHearth, type Hearth } from "../../src/cli/serve.ts";
 import { resolveConfig, type ConfigLayer } from "../../src/config/loadConfig.ts";
@@ -13,17 +16,23 @@ export interface TestServer {
 
 /**
  * A real Hearth on an ephemeral port, serving a generated model with one llama.cpp thread (test
- * files run one at a time, so this never asks for more threads than there are cores).
+ * files run one at a time, so this never asks for more threads than there are cores), with an empty
+ * models folder of its own.
  */
-export async function startServer(opts: { config?: ConfigLayer; load?: boolean; modelPath?: string } = {}): Promise<TestServer> {
-  const modelPath = opts.modelPath ?? await testModel("tiny");
+export async function startServer(opts: { config?: ConfigLayer; load?: boolean; modelPath?: string | null } = {}): Promise<TestServer> {
+  // modelPath null: no --model, only the models the config's `models:` list or folder gives.
+  const modelPath = opts.modelPath === null ? undefined : opts.modelPath ?? await testModel("tiny");
   const config = resolveConfig(
-    { port: 0, log_level: "silent", model: { path: modelPath, name: "tiny", threads: 1, gpu: "cpu" }, inference: { context_length: 1024 }, batching: { max_batch_size: 2 } },
+    {
+      port: 0, log_level: "silent", models_dir: await mkdtemp(join(tmpdir(), "hearth-models-")),
+      model: { ...(modelPath ? { path: modelPath, name: "tiny" } : {}), threads: 1, gpu: "cpu" },
+      inference: { context_length: 1024 }, batching: { max_batch_size: 2 },
+    },
     opts.config ?? {},
   );
   const hearth = await createHearth(config, () => {});
   const url = await hearth.listen();
-  if (opts.load !== false) await hearth.router.load("tiny");
+  if (opts.load !== false) await hearth.start();
   return {
     url,
     hearth,

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { writeFile, mkdtemp } from "node:fs/promises";
+import { mkdtemp, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { testModel } from "../helpers/models.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { tinyTextPromptTokens } from "../helpers/prompts.ts";
 
@@ -40,29 +41,33 @@ test("a completion prompt may be token ids", async () => {
 test("/v1/models lists the served model the way OpenAI does", async () => {
   const page = await server.client.models.list();
   assert.deepEqual(page.data.map((m) => [m.id, m.object, m.owned_by]), [["tiny", "model", "hearth"]]);
-  const one = await server.client.models.retrieve("tiny");
+  const one = (await server.client.models.retrieve("tiny")) as unknown as Record<string, unknown>;
   assert.equal(one.id, "tiny");
+  assert.equal(one.state, "loaded");
+  assert.equal(one.size_bytes, (await stat(await testModel("tiny"))).size);
+  assert.ok((one.memory_estimate_bytes as number) > 0 && (one.memory_bytes as number) > 0);
+  assert.deepEqual([one.aliases, one.pinned], [[], true]);
   const missing = await fetch(`${server.url}/v1/models/nope`);
   assert.equal(missing.status, 404);
   assert.equal(((await missing.json()) as { error: { code: string } }).error.code, "model_not_found");
 });
 
-test("/health says loading until the model is ready, then ok", async () => {
+test("/health says loading until the pinned model is ready, then ok with memory and models; a request does not wait for it", async () => {
   const fresh = await startServer({ load: false });
   try {
     const loading = await fetch(`${fresh.url}/health`);
     assert.equal(loading.status, 503);
     assert.deepEqual(await loading.json(), { status: "loading" });
-    const early = await fetch(`${fresh.url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }] }),
-    });
-    assert.equal(early.status, 503);
-    assert.equal(((await early.json()) as { error: { code: string } }).error.code, "model_loading");
-    await fresh.hearth.router.load("tiny");
+    const early = await fresh.client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
+    assert.equal(early.usage?.completion_tokens, 2, "the first request loads the model itself");
     const ready = await fetch(`${fresh.url}/health`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { status: "ok", queue_depth: 0, slots_busy: 0, slots_total: 2 });
+    const body = (await ready.json()) as Record<string, unknown> & { memory: { used_bytes: number; budget_bytes: number; free_bytes: number }; models: { id: string; state: string; memory_bytes: number }[]; cpu: { server_percent: number; cores: number } };
+    assert.deepEqual([body.status, body.queue_depth, body.slots_busy, body.slots_total], ["ok", 0, 0, 2]);
+    assert.ok(body.memory.used_bytes > 0 && body.memory.used_bytes + body.memory.free_bytes === body.memory.budget_bytes);
+    assert.deepEqual(body.models.map((m) => [m.id, m.state]), [["tiny", "loaded"]]);
+    assert.ok(body.models[0]!.memory_bytes > 50e6, "a runner's resident memory");
+    assert.ok(body.cpu.server_percent >= 0 && body.cpu.cores >= 1);
   } finally {
     await fresh.close();
   }

@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { GenerateRequest, Prompt, Timings, Usage } from "../../engine/types.ts";
 import { Type, type Static, type TSchema } from "typebox";
+import { KeepAlive } from "../../config/schema.ts";
+import { errors } from "../../errors.ts";
+import { parseDurationSeconds } from "../../util/units.ts";
 
 /** OpenAI accepts `null` for every optional field and treats it as absent. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
@@ -35,17 +38,24 @@ export const GenerationFields = {
   /** Only one choice per request is generated. */
   n: Nullable(Type.Integer({ minimum: 1, maximum: 1 })),
   user: Nullable(Type.String({ maxLength: 512 })),
+  /**
+   * Not in OpenAI's API; Ollama's: how long the model stays loaded after this request ("5m", 300,
+   * 0 to unload after the response, negative to keep it loaded).
+   */
+  keep_alive: Nullable(KeepAlive),
 };
 
 const GenerationFieldsSchema = Type.Object(GenerationFields);
 export type GenerationBody = Static<typeof GenerationFieldsSchema>;
 
-/** Server-side defaults for fields a request leaves out (config `inference.*`). */
+/** Server-side defaults for fields a request leaves out (config `inference.*`, then the model's own). */
 export interface InferenceDefaults {
   maxTokens?: number;
   temperature: number;
   /** 0 disables it. */
   topK: number;
+  topP?: number;
+  minP?: number;
 }
 
 /** Maps the OpenAI fields both endpoints share onto an engine request. */
@@ -54,6 +64,8 @@ export function toGenerateRequest(
 ): GenerateRequest {
   const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
   const limit = maxTokens ?? defaults.maxTokens;
+  const topP = body.top_p ?? defaults.topP;
+  const minP = body.min_p ?? defaults.minP;
   return {
     id: randomUUID(),
     model: body.model,
@@ -62,14 +74,23 @@ export function toGenerateRequest(
     stop,
     sampling: {
       temperature: body.temperature ?? defaults.temperature,
-      ...(body.top_p != null ? { topP: body.top_p } : {}),
+      ...(topP != null ? { topP } : {}),
       topK: body.top_k ?? defaults.topK,
-      ...(body.min_p != null ? { minP: body.min_p } : {}),
+      ...(minP != null ? { minP } : {}),
       ...(body.seed != null ? { seed: toUint32(body.seed) } : {}),
       ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
       ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
     },
+    ...(body.keep_alive != null ? { keepAliveSeconds: keepAliveSeconds(body.keep_alive) } : {}),
   };
+}
+
+function keepAliveSeconds(value: string | number): number {
+  try {
+    return parseDurationSeconds(value);
+  } catch (err) {
+    throw errors.invalidRequest(`Invalid value for 'keep_alive': ${(err as Error).message}.`, "keep_alive");
+  }
 }
 
 /** OpenAI seeds are 64-bit; llama.cpp's are 32-bit. Distinct small seeds stay distinct. */

@@ -1,11 +1,19 @@
 import type { ServingEngine } from "../../engine/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
+import type { ModelRouter } from "../../models/ModelRouter.ts";
 import type { InferenceDefaults } from "./common.ts";
 
-/** What the routes need from the server; they see the engine only through its contract. */
+/** What the routes need from the server. Generation routes see the engine only through its contract. */
 export interface RouteDeps {
   engine: ServingEngine;
+  /** Model management: list, load, unload, events, pull. */
+  router: ModelRouter;
   metrics: Metrics;
   defaults: InferenceDefaults;
   bodyLimit: number;
+}
+
+/** The defaults for a request to `model`: the model's own over the server's. */
+export function defaultsFor(deps: RouteDeps, model: string): InferenceDefaults {
+  return { ...deps.defaults, ...deps.router.defaultsFor(model) };
 }

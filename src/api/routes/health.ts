@@ -1,19 +1,32 @@
 import type { FastifyInstance } from "fastify";
+import { CpuMeter } from "../../metrics/CpuMeter.ts";
 import type { RouteDeps } from "./deps.ts";
 
 /**
- * GET /health: 503 `{"status":"loading"}` while a model is loading, 503 `{"status":"error"}` if
- * one failed to load, then 200 `{"status":"ok"}` with the queue depth and busy slots
- * (llama-server's semantics, usable as a readiness probe).
+ * GET /health, usable as a readiness probe: 503 `{"status":"loading"}` while a pinned model (the
+ * one given with --model, or `pinned: true`) is loading, 503 `{"status":"error"}` if one failed to
+ * load, else 200 `{"status":"ok"}`. Models loaded on demand do not make the server unready; their
+ * states are listed. Also memory used against the budget and CPU use.
  */
 export function healthRoute(app: FastifyInstance, deps: RouteDeps): void {
+  const cpu = new CpuMeter();
   app.get("/health", async (_request, reply) => {
     const models = deps.engine.models();
-    const failed = models.find((m) => m.state === "failed");
+    const pinned = models.filter((m) => m.pinned);
+    const failed = pinned.find((m) => m.state === "failed");
     if (failed) return reply.status(503).send({ status: "error", model: failed.id, error: failed.error });
-    if (models.some((m) => m.state === "loading" || m.state === "available")) return reply.status(503).send({ status: "loading" });
+    if (pinned.some((m) => m.state !== "loaded")) return reply.status(503).send({ status: "loading" });
     const snap = await deps.engine.snapshot();
     const sum = (f: (m: (typeof snap.models)[number]) => number) => snap.models.reduce((n, m) => n + f(m), 0);
-    return { status: "ok", queue_depth: sum((m) => m.queued), slots_busy: sum((m) => m.busySlots), slots_total: sum((m) => m.slots.length) };
+    const used = deps.router.usedBytes;
+    return {
+      status: "ok",
+      queue_depth: sum((m) => m.queued),
+      slots_busy: sum((m) => m.busySlots),
+      slots_total: sum((m) => m.slots.length),
+      memory: { used_bytes: used, budget_bytes: deps.router.budgetBytes, free_bytes: Math.max(0, deps.router.budgetBytes - used) },
+      cpu: cpu.read(snap.models.map((m) => m.cpuSeconds).reduce((a, b) => a + b, 0)),
+      models: models.map((m) => ({ id: m.id, state: m.state, memory_bytes: m.memoryBytes ?? null, ...(m.error ? { error: m.error } : {}) })),
+    };
   });
 }

@@ -1,16 +1,56 @@
 import type { FastifyInstance } from "fastify";
 import type { ModelInfo } from "../../engine/types.ts";
 import { errors } from "../../errors.ts";
+import type { ModelEvent } from "../../models/ModelEvents.ts";
+import { sendEvent, startSse } from "../sse.ts";
 import type { RouteDeps } from "./deps.ts";
 
-const modelJson = (m: ModelInfo) => ({ id: m.id, object: "model", created: m.created, owned_by: "hearth" });
+/** OpenAI's model object, plus where the model stands in this server. */
+export const modelJson = (m: ModelInfo) => ({
+  id: m.id,
+  object: "model",
+  created: m.created,
+  owned_by: "hearth",
+  state: m.state,
+  ...(m.error !== undefined ? { error: m.error } : {}),
+  aliases: m.aliases ?? [],
+  pinned: m.pinned ?? false,
+  context_length: m.contextSize,
+  size_bytes: m.sizeBytes ?? null,
+  memory_estimate_bytes: m.memoryEstimateBytes ?? null,
+  memory_bytes: m.memoryBytes ?? null,
+});
 
-/** GET /v1/models and /v1/models/{id}, as OpenAI lists them. */
+const IdParams = { type: "object", properties: { id: { type: "string", minLength: 1, maxLength: 1024 } }, required: ["id"] } as const;
+
+/**
+ * GET /v1/models and /v1/models/{id}, as OpenAI lists them, with each model's state and memory;
+ * POST /v1/models/{id}/load and /unload; GET /v1/models/events, state changes as SSE. A name is only
+ * ever looked up among the models (ids and aliases), never used as a path.
+ */
 export function modelsRoute(app: FastifyInstance, deps: RouteDeps): void {
+  const find = (id: string) => {
+    const model = deps.engine.models().find((m) => m.id === id || m.aliases?.includes(id));
+    if (!model) throw errors.modelNotFound(id);
+    return model;
+  };
   app.get("/v1/models", async () => ({ object: "list", data: deps.engine.models().map(modelJson) }));
-  app.get<{ Params: { id: string } }>("/v1/models/:id", async (request) => {
-    const model = deps.engine.models().find((m) => m.id === request.params.id);
-    if (!model) throw errors.modelNotFound(request.params.id);
-    return modelJson(model);
+  app.get("/v1/models/events", async (request, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    startSse(res);
+    const send = (event: string, data: object) => sendEvent(res, event, data);
+    // First where every model stands, then each change as it happens.
+    send("models", { object: "list", data: deps.engine.models().map(modelJson) });
+    const onEvent = (e: ModelEvent) => send(e.type, e);
+    deps.router.events.on("event", onEvent);
+    const keepalive = setInterval(() => { if (!res.destroyed) res.write(": keepalive\n\n"); }, 15_000);
+    request.raw.once("close", () => {
+      clearInterval(keepalive);
+      deps.router.events.off("event", onEvent);
+    });
   });
+  app.get<{ Params: { id: string } }>("/v1/models/:id", { schema: { params: IdParams } }, async (request) => modelJson(find(request.params.id)));
+  app.post<{ Params: { id: string } }>("/v1/models/:id/load", { schema: { params: IdParams } }, async (request) => modelJson(await deps.router.load(request.params.id)));
+  app.post<{ Params: { id: string } }>("/v1/models/:id/unload", { schema: { params: IdParams } }, async (request) => modelJson(await deps.router.unload(request.params.id)));
 }

@@ -52,6 +52,8 @@ export class LlamaCppEngine {
   #loadError: string | undefined;
   #threads = 0;
   #loading: Promise<void> | undefined;
+  /** llama.cpp's error lines: node-llama-cpp's own load error only says "Failed to load model". */
+  readonly #llamaErrors: string[] = [];
 
   constructor(opts: LlamaCppEngineOptions) {
     this.#opts = opts;
@@ -66,7 +68,7 @@ export class LlamaCppEngine {
    */
   load(): Promise<void> {
     this.#loading ??= this.#load().catch((err: unknown) => {
-      this.#loadError = describeLoadError(err, this.#opts.modelPath);
+      this.#loadError = describeLoadError(err, this.#llamaErrors.find((l) => l.includes("error loading model")) ?? this.#llamaErrors[0], this.#opts.modelPath);
       this.#opts.log?.("error", `model ${this.#opts.modelId} failed to load: ${this.#loadError}`);
     });
     return this.#loading;
@@ -155,7 +157,11 @@ export class LlamaCppEngine {
       gpu: o.gpu === "cpu" ? false : o.gpu,
       build: "never",
       logLevel: LlamaLogLevel.warn,
-      logger: (level, message) => o.log?.(level === LlamaLogLevel.error || level === LlamaLogLevel.fatal ? "error" : level === LlamaLogLevel.warn ? "warn" : "debug", message.trimEnd()),
+      logger: (level, message) => {
+        const error = level === LlamaLogLevel.error || level === LlamaLogLevel.fatal;
+        if (error && !this.#loaded && this.#llamaErrors.length < 32) this.#llamaErrors.push(message.trim());
+        o.log?.(error ? "error" : level === LlamaLogLevel.warn ? "warn" : "debug", message.trimEnd());
+      },
     });
     // ggml's worker threads spin: more threads than cores makes decoding many times slower.
     const threads = Math.min(o.threads ?? this.#llama.cpuMathCores, availableParallelism());
@@ -184,8 +190,11 @@ export class LlamaCppEngine {
   }
 }
 
-/** A load failure in words a client may see: the file's base name, never its full path. */
-function describeLoadError(err: unknown, modelPath: string): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split(modelPath).join(basename(modelPath)).split("\n")[0] ?? "unknown error";
+/** A load failure in words a client may see, with llama.cpp's reason: the file's base name, never its full path. */
+function describeLoadError(err: unknown, llamaError: string | undefined, modelPath: string): string {
+  const message = (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "unknown error";
+  // "llama_model_load: error loading model: error loading model architecture: unknown model architecture: 'x'"
+  const reason = llamaError?.split(": ").filter((part, i, all) => i === all.length - 1 || !/^(llama_\w+|error loading model)$/.test(part)).join(": ");
+  const text = reason && !message.includes(reason) ? `${message}: ${reason}` : message;
+  return text.split(modelPath).join(basename(modelPath));
 }

@@ -5,14 +5,14 @@ import type { ChatMessage } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { respond, type OpenAIFinishReason, type ResponseFormat } from "../../respond.ts";
 import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
-import type { RouteDeps } from "../deps.ts";
+import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
   app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/chat/completions", { schema: { body: ChatCompletionRequest } }, async (request, reply) => {
     const body = request.body;
     rejectUnsupported(body);
-    const job = toGenerateRequest(body, { kind: "chat", messages: body.messages.map(toChatMessage) }, deps.defaults, body.max_completion_tokens ?? body.max_tokens);
+    const job = toGenerateRequest(body, { kind: "chat", messages: body.messages.map(toChatMessage) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
     const format = chatFormat(`chatcmpl-${randomUUID().replaceAll("-", "")}`, body.model, body.stream_options?.include_usage === true);
     await respond(deps.engine, request, reply, job, format, {
       stream: body.stream === true,

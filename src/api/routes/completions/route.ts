@@ -5,7 +5,7 @@ import type { Prompt } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { respond, type OpenAIFinishReason, type ResponseFormat } from "../../respond.ts";
 import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
-import type { RouteDeps } from "../deps.ts";
+import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { CompletionRequest } from "./schema.ts";
 
 export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
@@ -14,7 +14,7 @@ export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
     if (body.echo === true) throw errors.unsupported("echo is not supported yet.", "echo");
     if (body.suffix != null && body.suffix !== "") throw errors.unsupported("suffix (insertion) is not supported yet.", "suffix");
     if (body.logprobs != null) throw errors.unsupported("logprobs are not supported yet.", "logprobs");
-    const job = toGenerateRequest(body, toPrompt(body.prompt), deps.defaults, body.max_tokens);
+    const job = toGenerateRequest(body, toPrompt(body.prompt), defaultsFor(deps, body.model), body.max_tokens);
     const includeUsage = body.stream_options?.include_usage === true;
     await respond(deps.engine, request, reply, job, completionFormat(`cmpl-${randomUUID().replaceAll("-", "")}`, body.model, includeUsage), {
       stream: body.stream === true,

@@ -1,0 +1,16 @@
+import type { ServerResponse } from "node:http";
+
+/** Starts a Server-Sent Events response: no caching, no proxy buffering. */
+export function startSse(res: ServerResponse): void {
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+}
+
+/** Writes one named event, unless the client is gone. */
+export function sendEvent(res: ServerResponse, event: string, data: object): void {
+  if (!res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
