@@ -35,7 +35,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // so do the same rather than answer 415.
   const json = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("*", { parseAs: "string" }, json);
-  const metrics = new Metrics(opts.router);
+  const metrics = new Metrics(opts.router, () => ({ usedBytes: opts.router.usedBytes, budgetBytes: opts.router.budgetBytes }));
   registerErrorHandling(app, opts.bodyLimit, metrics);
   app.addHook("onResponse", async (request, reply) => {
     const body = request.body as { model?: unknown } | undefined;

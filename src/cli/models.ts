@@ -34,9 +34,9 @@ export function registerModels(program: Command): void {
     models
       .command(`${action} <id>`)
       .description(`${action} a model on a running server`)
-      .option("--url <url>", "the server", "http://127.0.0.1:8000")
-      .action(async (id: string, flags: { url: string }) => {
-        const m = (await call(flags.url, "POST", `/v1/models/${encodeURIComponent(id)}/${action}`)) as ModelJson;
+      .action(async (id: string, _flags: unknown, command: Command) => {
+        const { url } = command.optsWithGlobals<{ url: string }>();
+        const m = (await call(url, "POST", `/v1/models/${encodeURIComponent(id)}/${action}`)) as ModelJson;
         console.log(`${m.id}: ${m.state}${m.memory_bytes ? `, ${mib(m.memory_bytes)}` : ""}`);
       });
   }

@@ -39,8 +39,12 @@ export class Metrics {
   readonly #cachedTokens: Counter<"model">;
 
   /** Records every request the engine reports finished; reads the engine's snapshot per scrape. */
-  constructor(engine: ServingEngine) {
+  constructor(engine: ServingEngine, memory?: () => { usedBytes: number; budgetBytes: number }) {
     this.#engine = engine;
+    if (memory) {
+      new Gauge({ name: "hearth_memory_used_bytes", help: "Memory counted against the budget: models loaded, loading or unloading", registers: [this.registry], collect() { this.set(memory().usedBytes); } });
+      new Gauge({ name: "hearth_memory_budget_bytes", help: "Memory all loaded models may take together (memory_budget)", registers: [this.registry], collect() { this.set(memory().budgetBytes); } });
+    }
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.#requests = new Counter({ name: "hearth_requests_total", help: "HTTP requests answered, by route, model and status code", labelNames: ["route", "model", "status"], registers });

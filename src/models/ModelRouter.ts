@@ -77,7 +77,10 @@ export class ModelRouter implements ServingEngine {
 
   /** Loads the pinned models; resolves when each is loaded or has failed. */
   async start(): Promise<void> {
-    await Promise.all([...this.#handles.values()].filter((h) => h.entry.settings.pinned).map((h) => this.load(h.entry.id).catch(() => {})));
+    await Promise.all([...this.#handles.values()].filter((h) => h.entry.settings.pinned).map((h) => this.load(h.entry.id).catch((err: unknown) => {
+      // A pinned model that does not fit the budget is not coming: say so, rather than "loading" forever.
+      if (h.state === "available") this.#setState(h, "failed", reasonOf(err));
+    })));
   }
 
   onFinished(listener: (r: FinishedRequest) => void): () => void {

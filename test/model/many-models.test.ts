@@ -157,3 +157,16 @@ test("load and unload on request; unloading a model that is serving is refused",
     await s.close();
   }
 });
+
+test("a pinned model larger than the budget is reported failed with the reason, not loading forever", async () => {
+  const s = await startServer({ config: { memory_budget: "50MB" } });
+  try {
+    const health = await fetch(`${s.url}/health`);
+    assert.equal(health.status, 503);
+    const body = (await health.json()) as { status: string; model: string; error: string };
+    assert.deepEqual([body.status, body.model], ["error", "tiny"]);
+    assert.match(body.error, /needs about \d+ MiB/);
+  } finally {
+    await s.close();
+  }
+});

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { copyFile, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -155,4 +156,28 @@ test("POST /v1/models/pull streams progress, then the model is listed and serves
   const missing = await post(`${server.url}/v1/models/pull`, { source: `${files.url}/models/nothing.gguf`, stream: false });
   assert.equal(missing.status, 404);
   assert.equal(missing.json.error?.code, "model_source_not_found");
+});
+
+test("hearth models lists a running server's models with state and memory, and loads and unloads them", async () => {
+  const run = (...args: string[]) => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, ["bin/hearth.js", "models", ...args, "--url", server.url], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => { out += d; });
+    child.stderr.on("data", (d: Buffer) => { out += d; });
+    child.once("exit", (code) => resolve({ code, out }));
+  });
+  const listed = await run();
+  assert.equal(listed.code, 0, listed.out);
+  assert.match(listed.out, /^MODEL\s+STATE\s+SIZE\s+ESTIMATE\s+MEMORY/m);
+  assert.match(listed.out, /^tiny \(pinned\)\s+loaded\s+0 MiB\s+\d+ MiB\s+\d+ MiB/m);
+  assert.match(listed.out, /^notes\s+failed/m);
+  assert.match(listed.out, /^notes: .*not a GGUF file/m);
+  const unloaded = await run("unload", "good");
+  assert.equal(unloaded.code, 0, unloaded.out);
+  assert.match(unloaded.out, /^good: available$/m);
+  const loaded = await run("load", "good");
+  assert.match(loaded.out, /^good: loaded, \d+ MiB$/m);
+  const missing = await run("load", "../etc/passwd");
+  assert.equal(missing.code, 1);
+  assert.match(missing.out, /does not exist/);
 });
