@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { generateModel, sha256File } from "../models/generator/generateModel.ts";
-import { isPresetName, presetNames, presets, type ModelShape } from "../models/generator/presets.ts";
+import { isPresetName, isWeightType, presetNames, presets, weightTypes, type ModelShape } from "../models/generator/presets.ts";
 
 interface GenModelFlags {
   preset: string;
@@ -22,7 +22,7 @@ export function registerGenModel(program: Command): void {
     .option("--preset <name>", `shape preset: ${presetNames.join(", ")}`, "tiny")
     .requiredOption("--out <file>", "where to write the .gguf file")
     .option("--seed <n>", "seed for the weights; the same seed and options give the same bytes", "0")
-    .option("--type <type>", "weight type: f16 or q8_0")
+    .option("--type <type>", `weight type: ${weightTypes.join(", ")} (q4_0 and q4_k_m mix tensor types as llama-quantize does)`)
     .option("--layers <n>", "transformer blocks")
     .option("--width <n>", "embedding width")
     .option("--heads <n>", "attention heads")
@@ -44,7 +44,7 @@ export function registerGenModel(program: Command): void {
       };
       for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (shape as unknown as Record<string, unknown>)[k] = v;
       if (flags.type !== undefined) {
-        if (flags.type !== "f16" && flags.type !== "q8_0") throw new Error(`--type must be f16 or q8_0, got '${flags.type}'`);
+        if (!isWeightType(flags.type)) throw new Error(`--type must be one of ${weightTypes.join(", ")}, got '${flags.type}'`);
         shape.type = flags.type;
       }
       const seed = num(flags.seed, "seed") ?? 0;

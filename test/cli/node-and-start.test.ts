@@ -33,7 +33,7 @@ test("npm start with no configuration serves the demo model to the OpenAI SDK", 
   const child = spawn("npm", ["start", "--silent"], {
     cwd: root,
     detached: true, // its own process group, so that npm and node stop together
-    env: { ...process.env, HEARTH_PORT: "0", HEARTH_CACHE_DIR: cache, HEARTH_THREADS: "1", HEARTH_LOG_LEVEL: "info" },
+    env: { ...process.env, HEARTH_PORT: "0", HEARTH_CACHE_DIR: cache, HEARTH_DATA_DIR: join(cache, "data"), HEARTH_THREADS: "1", HEARTH_LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   try {

@@ -2,9 +2,11 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { GgmlType, GgufWriter, type GgmlTypeId, type TensorSpec } from "../gguf/GgufWriter.ts";
+import { GGML_BLOCK, GgmlType, GgufWriter, rowBytes, type GgmlTypeId, type TensorSpec } from "../gguf/GgufWriter.ts";
 import { validateShape, type ModelShape } from "./presets.ts";
+import { quantizeRow } from "./quantize.ts";
 import { Rng, streamSeed } from "./random.ts";
+import { FILE_TYPE, weightType } from "./tensorTypes.ts";
 import { byteVocab, llama3Vocab, LLAMA3_INSTRUCT_TEMPLATE, type Vocab } from "./vocab.ts";
 import { unreachable } from "../../util/unreachable.ts";
 
@@ -22,8 +24,6 @@ export interface GeneratedModel {
   vocabSize: number;
 }
 
-/** llama_ftype values for `general.file_type`. */
-const FILE_TYPE = { f16: 1, q8_0: 7 } as const;
 const CHUNK_BYTES = 4 << 20;
 // Residual branches scaled up so the layers, not the input embedding, drive the next-token logits:
 // with the output tied to the embedding, a weak residual makes greedy decoding repeat its input token.
@@ -84,12 +84,17 @@ function writeMetadata(w: GgufWriter, s: GenerateOptions, vocab: Vocab, seed: nu
 }
 
 function addTensors(w: GgufWriter, s: GenerateOptions, nVocab: number, firstSpecial: number, seed: number): number {
-  const weight = s.type === "q8_0" ? GgmlType.Q8_0 : GgmlType.F16;
+  // A matrix's type follows the file type as llama-quantize would choose it; the norms stay F32.
+  const weight = "matrix";
   const kvWidth = (s.width / s.heads) * s.kvHeads;
+  // f16 and q8_0 files draw their values directly in the stored type (as they always have, so their
+  // bytes do not change); q4_0 and q4_k_m draw f32 weights, the f16 file's values, and quantize them.
+  const fromFloats = s.type === "q4_0" || s.type === "q4_k_m";
   let params = 0;
-  const add = (name: string, dims: [number, number] | [number], type: GgmlTypeId, std: number | RowStd) => {
+  const add = (name: string, dims: [number, number] | [number], kind: GgmlTypeId | typeof weight, std: number | RowStd) => {
     params += dims.reduce((a, b) => a * b, 1);
-    w.addTensor(randomTensor(name, dims, type, typeof std === "number" ? () => std : std, streamSeed(seed, name)));
+    const type = kind === weight ? weightType(s, name, dims[0]) : kind;
+    w.addTensor(randomTensor(name, dims, type, typeof std === "number" ? () => std : std, streamSeed(seed, name), fromFloats));
   };
   // Logits are rmsnorm(h) . E (the output is tied to the embedding): an embedding std of
   // 3/sqrt(width) gives logits of std ~3. Special tokens get near-zero rows, as untrained reserved
@@ -119,13 +124,13 @@ function addTensors(w: GgufWriter, s: GenerateOptions, nVocab: number, firstSpec
 type RowStd = (row: number) => number;
 
 /** A tensor of uniform noise with a per-row standard deviation; F32 tensors (norms) are all ones. */
-function randomTensor(name: string, dims: [number, number] | [number], type: GgmlTypeId, std: RowStd, seed: number): TensorSpec {
+function randomTensor(name: string, dims: [number, number] | [number], type: GgmlTypeId, std: RowStd, seed: number, fromFloats: boolean): TensorSpec {
   const [ne0, ne1 = 1] = dims;
   return {
     name, dims, type,
     async fill(write) {
       const rng = new Rng(seed);
-      const encodeRow = rowEncoder(type, ne0, rng);
+      const encodeRow = fromFloats && type !== GgmlType.F32 ? quantizingEncoder(type, ne0, rng) : rowEncoder(type, ne0, rng);
       const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / encodeRow.bytes));
       for (let row = 0; row < ne1; row += rowsPerChunk) {
         const rows = Math.min(rowsPerChunk, ne1 - row);
@@ -142,6 +147,17 @@ type RowEncoder = ((out: Uint8Array, std: number) => void) & { bytes: number };
 /** Uniform noise on [-half, half] has standard deviation half / sqrt(3). */
 const halfWidth = (std: number) => Math.sqrt(3) * std;
 
+/** Draws a row of f32 weights (the values an f16 file of the same seed holds) and quantizes it to `type`. */
+function quantizingEncoder(type: GgmlTypeId, ne0: number, rng: Rng): RowEncoder {
+  const x = new Float32Array(ne0);
+  return Object.assign((out: Uint8Array, std: number) => {
+    const half = halfWidth(std);
+    for (let i = 0; i < ne0; i++) x[i] = rng.signed() * half;
+    quantizeRow(type, x, out);
+  }, { bytes: rowBytes(type, ne0) });
+}
+
+/** Rows drawn directly in the stored type: f16 values, or Q8_0 blocks of uniform int8 under one scale per row. */
 function rowEncoder(type: GgmlTypeId, ne0: number, rng: Rng): RowEncoder {
   switch (type) {
     case GgmlType.F32:
@@ -165,6 +181,8 @@ function rowEncoder(type: GgmlTypeId, ne0: number, rng: Rng): RowEncoder {
         }
       }, { bytes: (ne0 / 32) * 34 });
     }
+    case GgmlType.Q4_0: case GgmlType.Q5_0: case GgmlType.Q4_K: case GgmlType.Q6_K:
+      throw new Error(`${GGML_BLOCK[type].name} rows are only written from f32 weights`);
     default: return unreachable(type);
   }
 }

@@ -1,4 +1,13 @@
-export type WeightType = "f16" | "q8_0";
+/**
+ * The file's weight format, named as llama-quantize names it. q4_0 and q4_k_m mix in other types
+ * for some tensors as llama-quantize does (see tensorTypes.ts).
+ */
+export type WeightType = "f16" | "q8_0" | "q4_0" | "q4_k_m";
+export const weightTypes: readonly WeightType[] = ["f16", "q8_0", "q4_0", "q4_k_m"];
+
+export function isWeightType(type: string): type is WeightType {
+  return (weightTypes as readonly string[]).includes(type);
+}
 export type VocabKind = "bytes" | "llama3";
 
 /** The shape of a generated `llama`-architecture model. */
@@ -46,7 +55,9 @@ export function validateShape(s: ModelShape): void {
   if (s.width % s.heads !== 0) throw new RangeError(`width (${s.width}) must be divisible by heads (${s.heads})`);
   if (s.heads % s.kvHeads !== 0) throw new RangeError(`heads (${s.heads}) must be divisible by kv heads (${s.kvHeads})`);
   if ((s.width / s.heads) % 2 !== 0) throw new RangeError(`head size (${s.width / s.heads}) must be even for RoPE`);
-  if (s.type === "q8_0" && (s.width % 32 !== 0 || s.ff % 32 !== 0)) {
-    throw new RangeError(`q8_0 needs width and ff to be multiples of 32 (width ${s.width}, ff ${s.ff})`);
+  if (!isWeightType(s.type)) throw new RangeError(`type must be one of ${weightTypes.join(", ")}, got ${String(s.type)}`);
+  // Every quantized type blocks rows by at least 32 (q4_k_m's 256-blocks fall back to 32-blocks).
+  if (s.type !== "f16" && (s.width % 32 !== 0 || s.ff % 32 !== 0)) {
+    throw new RangeError(`${s.type} needs width and ff to be multiples of 32 (width ${s.width}, ff ${s.ff})`);
   }
 }

@@ -13,20 +13,35 @@ type Kv =
   | { kind: "scalar"; type: ScalarType; value: number | boolean | string | bigint }
   | { kind: "array"; type: ArrayType; values: readonly (string | number)[] };
 
-/** The ggml tensor types this writer can lay out. */
-export const GgmlType = { F32: 0, F16: 1, Q8_0: 8 } as const;
+/** The ggml tensor types this writer can lay out (ggml_type values in ggml.h). */
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q5_0: 6, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
 export type GgmlTypeId = (typeof GgmlType)[keyof typeof GgmlType];
 
-/** Bytes per row of `ne0` elements: Q8_0 packs 32 values as an f16 scale plus 32 int8. */
+/**
+ * Elements and bytes per block of each type (ggml's type traits; the layouts are ggml-common.h's).
+ * A row must be a whole number of blocks.
+ */
+export const GGML_BLOCK = {
+  [GgmlType.F32]: { size: 1, bytes: 4, name: "F32" },
+  [GgmlType.F16]: { size: 1, bytes: 2, name: "F16" },
+  /** block_q4_0: f16 d; u8 qs[16]. */
+  [GgmlType.Q4_0]: { size: 32, bytes: 18, name: "Q4_0" },
+  /** block_q5_0: f16 d; u8 qh[4]; u8 qs[16]. */
+  [GgmlType.Q5_0]: { size: 32, bytes: 22, name: "Q5_0" },
+  /** block_q8_0: f16 d; i8 qs[32]. */
+  [GgmlType.Q8_0]: { size: 32, bytes: 34, name: "Q8_0" },
+  /** block_q4_K: f16 d; f16 dmin; u8 scales[12]; u8 qs[128]. */
+  [GgmlType.Q4_K]: { size: 256, bytes: 144, name: "Q4_K" },
+  /** block_q6_K: u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d. */
+  [GgmlType.Q6_K]: { size: 256, bytes: 210, name: "Q6_K" },
+} as const satisfies Record<GgmlTypeId, { size: number; bytes: number; name: string }>;
+
+/** Bytes per row of `ne0` elements, e.g. Q8_0 packs 32 values as an f16 scale plus 32 int8. */
 export function rowBytes(type: GgmlTypeId, ne0: number): number {
-  switch (type) {
-    case GgmlType.F32: return ne0 * 4;
-    case GgmlType.F16: return ne0 * 2;
-    case GgmlType.Q8_0:
-      if (ne0 % 32 !== 0) throw new RangeError(`Q8_0 needs rows that are a multiple of 32, got ${ne0}`);
-      return (ne0 / 32) * 34;
-    default: return unreachable(type);
-  }
+  const block = GGML_BLOCK[type];
+  if (block === undefined) throw new RangeError(`unknown ggml type ${type}`);
+  if (ne0 % block.size !== 0) throw new RangeError(`${block.name} needs rows that are a multiple of ${block.size}, got ${ne0}`);
+  return (ne0 / block.size) * block.bytes;
 }
 
 export interface TensorSpec {
