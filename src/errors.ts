@@ -7,6 +7,8 @@
 
 export type OpenAIErrorType =
   | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
   | "not_found_error"
   | "server_error"
   | "service_unavailable"
@@ -104,6 +106,26 @@ export const errors = {
   routeNotFound: define("not_found", 404, "not_found_error", (method: string, url: string) => ({
     message: `No route for ${method} ${url}.`,
   })),
+  // Keys and limits: messages never repeat the key that was sent.
+  missingApiKey: define("missing_api_key", 401, "authentication_error", () => ({
+    message: "You didn't provide an API key. Send it in the Authorization header: 'Authorization: Bearer YOUR_KEY'.",
+  })),
+  invalidApiKey: define("invalid_api_key", 401, "authentication_error", () => ({
+    message: "Incorrect API key provided, or the key was revoked.",
+  })),
+  modelNotAllowed: define("model_not_allowed", 403, "permission_error", (model: string) => ({
+    message: `Your API key may not use the model '${model}'.`,
+    param: "model",
+  })),
+  adminRequired: define("admin_required", 403, "permission_error", () => ({
+    message: "This operation needs the admin key.",
+  })),
+  rateLimitExceeded: define("rate_limit_exceeded", 429, "rate_limit_error", (limit: "requests" | "tokens" | "parallel", retryAfter: number) => ({
+    message: limit === "parallel"
+      ? `Your API key has as many requests in flight as it may. Retry after ${retryAfter} s.`
+      : `Rate limit reached for ${limit} per minute on your API key. Retry after ${retryAfter} s.`,
+    retryAfter,
+  })),
   // Load and time
   serverOverloaded: define("server_overloaded", 429, "rate_limit_error", (model: string, queued: number, retryAfter: number) => ({
     message: `The model '${model}' is overloaded: all its slots are busy and ${queued} requests are already waiting. Retry after ${retryAfter} s.`,
@@ -176,6 +198,20 @@ export const errors = {
       : `The models folder has too little free space for '${name}' (${neededBytes} bytes needed).`,
   })),
   // ---- end of model pull ----
+
+  // ---- API keys and usage store (src/store) ----
+  keyNotFound: define("key_not_found", 404, "not_found_error", (name: string) => ({
+    message: `No active API key is named '${name}'.`,
+    param: "name",
+  })),
+  keyExists: define("key_exists", 409, "invalid_request_error", (name: string) => ({
+    message: `An active API key is already named '${name}'. Revoke it first or choose another name.`,
+    param: "name",
+  })),
+  storeUnavailable: define("store_unavailable", 503, "service_unavailable", () => ({
+    message: "The database that keeps API keys and usage cannot be reached now; retry shortly.",
+  })),
+  // ---- end of API keys and usage store ----
 } as const;
 
 export type ErrorName = keyof typeof errors;

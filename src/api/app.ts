@@ -1,18 +1,29 @@
 import { readFileSync } from "node:fs";
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { ModelRouter } from "../models/ModelRouter.ts";
+import type { ResponseCache } from "../cache/ResponseCache.ts";
+import type { FinishedRequest } from "../engine/types.ts";
+import type { RateLimiter } from "../limits/types.ts";
 import { Metrics } from "../metrics/Metrics.ts";
+import type { ModelRouter } from "../models/ModelRouter.ts";
+import type { KeyStore } from "../store/KeyStore.ts";
+import type { UsageLog } from "../store/UsageLog.ts";
+import type { UsageReportQuery, UsageReportRow } from "../store/usageReport.ts";
+import { usageRowFromFinished, type UsageRow } from "../store/usageRow.ts";
+import { registerAuth } from "./auth.ts";
 import { registerErrorHandling, validationError } from "./errorHandler.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
 import type { InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
+import type { RouteDeps } from "./routes/deps.ts";
 import { healthRoute } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelsRoute } from "./routes/models.ts";
 import { pullRoute } from "./routes/pull.ts";
 import { slotsRoute } from "./routes/slots.ts";
+import { usageRoute } from "./routes/usage.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -22,7 +33,15 @@ export interface AppOptions {
   logger: Logger;
   bodyLimit: number;
   defaults: InferenceDefaults;
+  auth: { mode: "none" | "required"; adminKey: string | undefined };
+  keys: KeyStore;
+  usage: { log: UsageLog; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
+  limiter: RateLimiter;
+  cache: { store: ResponseCache; sampled: boolean; ttlSeconds: number } | undefined;
 }
+
+const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
+const GENERATION_ROUTES = new Set<string>(Object.values(ROUTE_OF));
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
@@ -37,13 +56,26 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.addContentTypeParser("*", { parseAs: "string" }, json);
   const metrics = new Metrics(opts.router, () => ({ usedBytes: opts.router.usedBytes, budgetBytes: opts.router.budgetBytes }));
   registerErrorHandling(app, opts.bodyLimit, metrics);
+  registerAuth(app, { mode: opts.auth.mode, adminKey: opts.auth.adminKey, keys: opts.keys });
+
+  // The usage log: one row per generation request. The engine reports those it saw (cancelled and
+  // failed ones included); the rest (refused, rate-limited, invalid, answered from the cache) here.
+  opts.router.onFinished((r) => opts.usage.log.record(usageRowFromFinished(r, {
+    route: ROUTE_OF[r.endpoint], status: statusOf(r), keyName: r.tenant ?? null, userId: r.user ?? null,
+  })));
   app.addHook("onResponse", async (request, reply) => {
-    const body = request.body as { model?: unknown } | undefined;
-    metrics.response(request.routeOptions.url ?? "unmatched", metrics.modelLabel(body?.model), reply.statusCode);
+    const body = request.body as { model?: unknown; user?: unknown } | undefined;
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.response(route, metrics.modelLabel(body?.model), reply.statusCode);
+    if (GENERATION_ROUTES.has(route) && !request.engineCalled) opts.usage.log.record(usageRowOf(request, route, reply.statusCode, reply.elapsedTime, body));
   });
+
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
-  const deps = { engine: opts.router, router: opts.router, metrics, defaults: opts.defaults, bodyLimit: opts.bodyLimit };
+  const deps: RouteDeps = {
+    engine: opts.router, router: opts.router, metrics, defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
+    ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
+  };
   // Routes go in a plugin registered after swagger, so that swagger sees them being added.
   void app.register(async (scope) => {
     chatCompletionsRoute(scope, deps);
@@ -53,7 +85,37 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     healthRoute(scope, deps);
     slotsRoute(scope, deps);
     metricsRoutes(scope, deps);
+    adminRoutes(scope, opts.keys);
+    usageRoute(scope, opts.usage.report);
     scope.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   });
   return app;
+}
+
+/** The status a request the engine finished ended with: a client that went away is nginx's 499. */
+function statusOf(r: FinishedRequest): number {
+  if (r.error) return r.error.statusCode;
+  return r.reason === "cancelled" ? 499 : 200;
+}
+
+function usageRowOf(request: FastifyRequest, route: string, status: number, durationMs: number, body: { model?: unknown; user?: unknown } | undefined): UsageRow {
+  const hit = request.cacheHit;
+  return {
+    ts: new Date(),
+    requestId: request.id,
+    keyName: request.caller?.key?.name ?? null,
+    model: typeof body?.model === "string" ? body.model.slice(0, 256) : "",
+    route,
+    status,
+    finishReason: null,
+    promptTokens: hit?.promptTokens ?? 0,
+    cachedTokens: hit?.promptTokens ?? 0,
+    completionTokens: hit?.completionTokens ?? 0,
+    queueMs: 0,
+    ttftMs: null,
+    durationMs,
+    errorType: request.errorCode ?? null,
+    userId: typeof body?.user === "string" ? body.user.slice(0, 512) : null,
+    cacheHit: hit !== undefined,
+  };
 }

@@ -59,10 +59,18 @@ function decodePointer(segment: string): string {
   return segment.replaceAll("~1", "/").replaceAll("~0", "~");
 }
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The error code a request was answered with, for the usage log. */
+    errorCode?: string;
+  }
+}
+
 export function registerErrorHandling(app: FastifyInstance, bodyLimit: number, metrics: Metrics): void {
   app.setErrorHandler((err, request, reply) => {
     const mapped = toHearthError(err, bodyLimit);
     metrics.error(mapped.code);
+    request.errorCode = mapped.code;
     if (mapped.statusCode >= 500) request.log.error({ err }, "request failed");
     else request.log.info({ code: mapped.code, param: mapped.param }, mapped.message);
     if (mapped.retryAfter !== undefined) void reply.header("retry-after", String(mapped.retryAfter));

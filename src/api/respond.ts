@@ -47,7 +47,7 @@ interface Sink {
 export async function respond(
   engine: Engine, request: FastifyRequest, reply: FastifyReply,
   job: GenerateRequest, format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
-): Promise<void> {
+): Promise<{ final: FinalEvent | null; text: string }> {
   const controller = new AbortController();
   reply.raw.once("close", () => {
     if (!reply.raw.writableEnded) controller.abort();
@@ -55,21 +55,40 @@ export async function respond(
   const events = engine.generate(job, controller.signal)[Symbol.asyncIterator]();
   const first = await events.next(); // throws to Fastify's error handler before anything is sent
   const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, ctx) : jsonSink(reply, format);
+  let text = "";
+  let final: FinalEvent | null = null;
   try {
     for (let r = first; !r.done; r = await events.next()) {
       const ev = r.value;
-      if (ev.type === "text") await sink.text(ev.text);
-      else if (ev.type === "final") await sink.end(ev);
+      if (ev.type === "text") {
+        text += ev.text;
+        await sink.text(ev.text);
+      } else if (ev.type === "final") {
+        final = ev;
+        await sink.end(ev);
+      }
     }
   } catch (err) {
     await sink.fail(err);
   } finally {
     await events.return?.(undefined);
   }
+  return { final, text };
+}
+
+/** Answers with a stored completion, as JSON or as a stream, exactly as a generated one would be sent. */
+export async function replay(
+  request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
+  stored: { text: string; finishReason: OpenAIFinishReason; usage: Usage },
+): Promise<void> {
+  const final: FinalEvent = { type: "final", reason: stored.finishReason, usage: stored.usage, timings: { queueMs: 0, promptMs: 0, generationMs: 0, promptEvaluated: 0, promptCached: stored.usage.promptTokens, completionTokens: stored.usage.completionTokens } };
+  const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, ctx) : jsonSink(reply, format);
+  if (stored.text) await sink.text(stored.text);
+  await sink.end(final);
 }
 
 function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
-  let text = "";
+  let text = ""; // the sink's own copy: respond() keeps one for its caller too
   return {
     async text(t) { text += t; },
     async end(final) {
@@ -85,7 +104,7 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
 async function sseSink(request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, includeUsage: boolean, ctx: RespondContext): Promise<Sink> {
   reply.hijack();
   const res = reply.raw;
-  startSse(res);
+  startSse(res, reply.getHeaders());
   const send = (data: object | string) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
   const close = async () => {
     if (res.destroyed) return;

@@ -1,8 +1,9 @@
 import type { ServerResponse } from "node:http";
 
 /** Starts a Server-Sent Events response: no caching, no proxy buffering. */
-export function startSse(res: ServerResponse): void {
+export function startSse(res: ServerResponse, headers: Record<string, unknown> = {}): void {
   res.writeHead(200, {
+    ...(headers as Record<string, string>),
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
     connection: "keep-alive",

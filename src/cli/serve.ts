@@ -3,6 +3,7 @@ import { basename, isAbsolute, join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { buildApp } from "../api/app.ts";
+import { openServices } from "./services.ts";
 import { dataDir } from "../config/dataDir.ts";
 import type { Config } from "../config/schema.ts";
 import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
@@ -93,9 +94,21 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     },
     log,
   });
+  let services;
+  try {
+    services = await openServices(config, logger);
+  } catch (err) {
+    await router.close();
+    throw err;
+  }
   const app = buildApp({
     router,
     logger,
+    auth: { mode: config.auth, adminKey: config.admin_key },
+    keys: services.keys,
+    usage: { log: services.usage, report: services.report },
+    limiter: services.limiter,
+    cache: services.cache ? { store: services.cache, sampled: config.cache.sampled, ttlSeconds: config.cache.ttl_seconds } : undefined,
     bodyLimit: config.body_limit_bytes,
     defaults: {
       temperature: config.inference.temperature,
@@ -118,7 +131,8 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     },
     async close() {
       await app.close();
-      await router.close();
+      await router.close(); // every request has ended, so its usage row is queued
+      await services.close();
     },
   };
 }

@@ -9,13 +9,13 @@ export interface ConfigOption {
   /** `--slots` without the dashes. */
   flag: string;
   short?: string;
-  /** HEARTH_ and the flag in capitals: HEARTH_SLOTS. */
+  /** HEARTH_ and the flag in capitals (HEARTH_SLOTS), or a conventional name the schema gives (DATABASE_URL). */
   env: string;
   description: string;
   kind: "integer" | "number" | "string";
 }
 
-interface Annotated { flag?: string; short?: string; description?: string; type?: string; properties?: Record<string, TSchema>; anyOf?: TSchema[] }
+interface Annotated { flag?: string; env?: string; short?: string; description?: string; type?: string; properties?: Record<string, TSchema>; anyOf?: TSchema[] }
 
 /** Every setting whose schema names a flag, in schema order. */
 export const configOptions: readonly ConfigOption[] = collect(ConfigSchema as unknown as Annotated, []);
@@ -27,7 +27,8 @@ function collect(schema: Annotated, path: string[]): ConfigOption[] {
       path,
       flag: schema.flag,
       ...(schema.short ? { short: schema.short } : {}),
-      env: `HEARTH_${schema.flag.toUpperCase().replaceAll("-", "_")}`,
+      // The field's own conventional name where there is one (DATABASE_URL, REDIS_URL).
+      env: schema.env ?? `HEARTH_${schema.flag.toUpperCase().replaceAll("-", "_")}`,
       description: schema.description ?? "",
       kind,
     }];

@@ -52,6 +52,30 @@ export const ConfigSchema = Type.Object({
   /** How long an idle model stays loaded (Ollama's keep_alive); a request's keep_alive overrides it. */
   keep_alive: Type.Union([KeepAlive], { default: "5m", flag: "keep-alive", description: "how long an idle model stays loaded: 30s, 5m, 1h, 0 (unload at once) or -1 (never)" }),
   models: Type.Array(ModelConfig, { default: [], maxItems: 1024 }),
+  /** `required`: every /v1/* route and /metrics need `Authorization: Bearer <key>`. */
+  auth: Type.Union([Type.Literal("none"), Type.Literal("required")], { default: "none", flag: "auth", description: "none, or required: every /v1/* route and /metrics need an API key" }),
+  /** Guards /v1/admin/*, model load, unload and pull; also a key for everything else. Prefer the environment to a file. */
+  admin_key: Type.Optional(Type.String({ minLength: 16, maxLength: 512, flag: "admin-key", description: "the admin key (at least 16 characters)" })),
+  /** PostgreSQL for keys and the usage log; unset: embedded PGlite in the data folder. */
+  database_url: Type.Optional(Type.String({ minLength: 1, flag: "database-url", env: "DATABASE_URL", description: "PostgreSQL for keys and usage (default: embedded PGlite in the data folder)" })),
+  /** The PostgreSQL schema Hearth's tables live in. */
+  database_schema: Type.String({ default: "public", pattern: "^[a-z_][a-z0-9_]{0,62}$" }),
+  /** Redis to share rate limits and the response cache between Hearth processes; unset: in memory. */
+  redis_url: Type.Optional(Type.String({ minLength: 1, flag: "redis-url", env: "REDIS_URL", description: "Redis for shared rate limits and the response cache (default: in memory)" })),
+  /** A prefix for every Redis key, so several deployments can share one Redis. */
+  redis_prefix: Type.String({ default: "hearth:", maxLength: 64 }),
+  usage: Type.Object({
+    /** Rows kept in memory while the database is unreachable; past it, new rows are dropped and counted. */
+    buffer_rows: Type.Integer({ default: 100_000, minimum: 100, maximum: 10_000_000 }),
+  }, { ...Strict, default: {} }),
+  cache: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    /** Also cache sampled answers (temperature > 0 without a seed), which are normally not reproducible. */
+    sampled: Type.Boolean({ default: false }),
+    /** The in-memory cache's bound; Redis bounds itself. */
+    max_bytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 0, maximum: 2 ** 40 }),
+    ttl_seconds: Type.Integer({ default: 3600, minimum: 1, maximum: 30 * 86400 }),
+  }, { ...Strict, default: {} }),
   model: Type.Object({
     /** GGUF file to serve. Unset: the built-in demo model (random weights), generated on first start. */
     path: Type.Optional(Type.String({ minLength: 1, flag: "model", short: "m", description: "GGUF model file to serve" })),

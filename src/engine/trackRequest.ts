@@ -36,6 +36,9 @@ export async function* trackRequest(
       ttftMs,
       e2eMs: performance.now() - started,
       ...(error ? { error: { code: error.code, statusCode: error.statusCode, type: error.type } } : {}),
+      ...(req.tenant !== undefined ? { tenant: req.tenant } : {}),
+      ...(req.user !== undefined ? { user: req.user } : {}),
+      endpoint: req.prompt.kind === "chat" ? "chat" : "text",
     });
   };
   const observe = (ev: EngineEvent): FinalEvent | null => {

@@ -44,6 +44,10 @@ export interface GenerateRequest {
    * unloads it after the response, a negative value keeps it loaded. Undefined: the model's default.
    */
   keepAliveSeconds?: number;
+  /** Who asks (an API key's name): when requests wait for slots, tenants take turns. */
+  tenant?: string;
+  /** The client's own end-user id (OpenAI's `user`), for the usage log. */
+  user?: string;
 }
 
 /**
@@ -181,6 +185,10 @@ export interface FinishedRequest {
   /** From the engine receiving the request to its final event. */
   e2eMs: number;
   error?: { code: string; statusCode: number; type: string };
+  tenant?: string;
+  user?: string;
+  /** chat for chat completions, text for text completions. */
+  endpoint: "chat" | "text";
 }
 
 /** The engine the HTTP layer talks to: the contract plus one event per finished request. */

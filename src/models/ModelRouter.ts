@@ -98,6 +98,11 @@ export class ModelRouter implements ServingEngine {
     return this.#handle(name)?.loads ?? 0;
   }
 
+  /** The id of the model a name (id or alias) refers to. */
+  resolveId(name: string): string | undefined {
+    return this.#o.registry.resolve(name)?.id;
+  }
+
   /** Sampling defaults of the model a name refers to. */
   defaultsFor(name: string): ModelSettings["defaults"] {
     return this.#handle(name)?.entry.settings.defaults ?? {};

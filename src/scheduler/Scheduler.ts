@@ -41,6 +41,8 @@ interface Waiting {
   id: string;
   prompt: readonly number[];
   arrivedAt: number;
+  /** Whose request it is (an API key): tenants take turns for free slots. */
+  tenant: string;
 }
 
 interface Slot {
@@ -78,10 +80,24 @@ export class Scheduler {
    * Queues a request; throws QueueFullError when `maxQueue` requests would be left waiting for a
    * slot (requests that free slots will take at the next step do not count).
    */
-  add(id: string, prompt: readonly number[]): void {
+  add(id: string, prompt: readonly number[], tenant = ""): void {
     const free = this.#slots.length - this.busy;
     if (this.#queue.length >= this.#opts.maxQueue + free) throw new QueueFullError(this.#opts.maxQueue);
-    this.#queue.push({ id, prompt, arrivedAt: this.#opts.now() });
+    this.#queue.push({ id, prompt, arrivedAt: this.#opts.now(), tenant });
+  }
+
+  /** The queue index of the next request to admit: the tenant with the fewest running, oldest first. */
+  #nextTurn(): number {
+    const running = new Map<string, number>();
+    for (const s of this.#slots) if (s.request) running.set(s.request.tenant, (running.get(s.request.tenant) ?? 0) + 1);
+    let best = 0;
+    let bestRunning = Infinity;
+    for (let i = 0; i < this.#queue.length; i++) {
+      const n = running.get(this.#queue[i]!.tenant) ?? 0;
+      if (n < bestRunning) { best = i; bestRunning = n; } // the queue is in arrival order: the first such is the oldest
+      if (n === 0) break;
+    }
+    return best;
   }
 
   /** Drops a waiting request; returns false if it is not waiting (running or unknown). */
@@ -105,13 +121,17 @@ export class Scheduler {
     return { queued, running };
   }
 
-  /** Moves waiting requests into free slots, first come first served. */
+  /**
+   * Moves waiting requests into free slots. Tenants take turns: a free slot goes to the oldest
+   * request of the tenant holding the fewest slots, so one tenant's burst does not make the others
+   * wait behind it; with one tenant this is first come, first served.
+   */
   admit(): Admission[] {
     const admitted: Admission[] = [];
     while (this.#queue.length > 0) {
       const free = this.#slots.filter((s) => s.state === "idle");
       if (free.length === 0) break;
-      const waiting = this.#queue.shift()!;
+      const waiting = this.#queue.splice(this.#nextTurn(), 1)[0]!;
       const busy = this.#slots.filter((s) => s.state !== "idle").map((s) => s.id);
       const { slot: id, shared } = chooseSlot(free.map((s) => ({ id: s.id, tokens: s.cached })), busy, waiting.prompt, this.#opts.minPrefixReuse);
       const slot = this.#slots[id]!;

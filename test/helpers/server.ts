@@ -17,16 +17,18 @@ export interface TestServer {
 /**
  * A real Hearth on an ephemeral port, serving a generated model with one llama.cpp thread (test
  * files run one at a time, so this never asks for more threads than there are cores), with an empty
- * models folder of its own.
+ * models folder and a data folder (embedded database) of its own.
  */
 export async function startServer(opts: { config?: ConfigLayer; load?: boolean; modelPath?: string | null } = {}): Promise<TestServer> {
   // modelPath null: no --model, only the models the config's `models:` list or folder gives.
   const modelPath = opts.modelPath === null ? undefined : opts.modelPath ?? await testModel("tiny");
   const config = resolveConfig(
     {
-      port: 0, log_level: "silent", models_dir: await mkdtemp(join(tmpdir(), "hearth-models-")),
+      port: 0, log_level: "silent", data_dir: await mkdtemp(join(tmpdir(), "hearth-data-")), models_dir: await mkdtemp(join(tmpdir(), "hearth-models-")),
       model: { ...(modelPath ? { path: modelPath, name: "tiny" } : {}), threads: 1, gpu: "cpu" },
       inference: { context_length: 1024 }, batching: { max_batch_size: 2 },
+      // Off unless a test is about it: engine tests send the same greedy request twice on purpose.
+      cache: { enabled: false },
     },
     opts.config ?? {},
   );

@@ -107,3 +107,20 @@ test("slot choice keeps busy slots contiguous unless a long shared prefix is wor
   // Among equally contiguous slots, the longer prefix wins.
   assert.deepEqual(chooseSlot(free([0, 3], { 3: prompt(3) }), [], prompt(10), 8), { slot: 3, shared: 3 });
 });
+
+test("tenants take turns for free slots: one tenant's burst does not make another wait behind it", () => {
+  const { s } = scheduler({ slots: 2, maxQueue: 100 });
+  for (let i = 0; i < 40; i++) s.add(`a${i}`, prompt(3, i * 10), "A");
+  for (let i = 0; i < 4; i++) s.add(`b${i}`, prompt(3, 1000 + i * 10), "B");
+  const order: string[] = [];
+  // Run to the end: each round every running request finishes and frees its slot.
+  while (!s.idle) {
+    const admitted = s.admit();
+    order.push(...admitted.map((a) => a.requestId));
+    for (const a of admitted) s.release(a.slot, []);
+  }
+  assert.deepEqual(order.slice(0, 2), ["a0", "b0"], "the second slot goes to B, not to A's next request");
+  const lastB = order.indexOf("b3");
+  assert.ok(lastB < 10, `B's last request is admitted at position ${lastB} of ${order.length}, long before A's last`);
+  assert.deepEqual(order.filter((id) => id.startsWith("a")), Array.from({ length: 40 }, (_, i) => `a${i}`), "each tenant is still first come, first served");
+});

@@ -82,6 +82,7 @@ export function toGenerateRequest(
       ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
     },
     ...(body.keep_alive != null ? { keepAliveSeconds: keepAliveSeconds(body.keep_alive) } : {}),
+    ...(body.user != null ? { user: body.user } : {}),
   };
 }
 

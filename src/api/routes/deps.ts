@@ -1,4 +1,6 @@
+import type { ResponseCache } from "../../cache/ResponseCache.ts";
 import type { ServingEngine } from "../../engine/types.ts";
+import type { RateLimiter } from "../../limits/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
 import type { ModelRouter } from "../../models/ModelRouter.ts";
 import type { InferenceDefaults } from "./common.ts";
@@ -11,6 +13,11 @@ export interface RouteDeps {
   metrics: Metrics;
   defaults: InferenceDefaults;
   bodyLimit: number;
+  limiter?: RateLimiter;
+  cache?: ResponseCache;
+  /** Cache sampled answers too (config cache.sampled). */
+  cacheSampled: boolean;
+  cacheTtlSeconds: number;
 }
 
 /** The defaults for a request to `model`: the model's own over the server's. */

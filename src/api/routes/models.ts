@@ -3,6 +3,7 @@ import type { ModelInfo } from "../../engine/types.ts";
 import { errors } from "../../errors.ts";
 import type { ModelEvent } from "../../models/ModelEvents.ts";
 import { sendEvent, startSse } from "../sse.ts";
+import { mayUse, type Caller } from "../auth.ts";
 import type { RouteDeps } from "./deps.ts";
 
 /** OpenAI's model object, plus where the model stands in this server. */
@@ -29,20 +30,22 @@ const IdParams = { type: "object", properties: { id: { type: "string", minLength
  * ever looked up among the models (ids and aliases), never used as a path.
  */
 export function modelsRoute(app: FastifyInstance, deps: RouteDeps): void {
-  const find = (id: string) => {
-    const model = deps.engine.models().find((m) => m.id === id || m.aliases?.includes(id));
+  // A key limited to some models sees only those, as if the others did not exist.
+  const visible = (caller: Caller) => deps.engine.models().filter((m) => mayUse(caller, m.id, m.id) || (m.aliases ?? []).some((a) => mayUse(caller, a, m.id)));
+  const find = (caller: Caller, id: string) => {
+    const model = visible(caller).find((m) => m.id === id || m.aliases?.includes(id));
     if (!model) throw errors.modelNotFound(id);
     return model;
   };
-  app.get("/v1/models", async () => ({ object: "list", data: deps.engine.models().map(modelJson) }));
+  app.get("/v1/models", async (request) => ({ object: "list", data: visible(request.caller).map(modelJson) }));
   app.get("/v1/models/events", async (request, reply) => {
     reply.hijack();
     const res = reply.raw;
     startSse(res);
     const send = (event: string, data: object) => sendEvent(res, event, data);
     // First where every model stands, then each change as it happens.
-    send("models", { object: "list", data: deps.engine.models().map(modelJson) });
-    const onEvent = (e: ModelEvent) => send(e.type, e);
+    send("models", { object: "list", data: visible(request.caller).map(modelJson) });
+    const onEvent = (e: ModelEvent) => { if (mayUse(request.caller, e.model, e.model)) send(e.type, e); };
     deps.router.events.on("event", onEvent);
     const keepalive = setInterval(() => { if (!res.destroyed) res.write(": keepalive\n\n"); }, 15_000);
     request.raw.once("close", () => {
@@ -50,7 +53,7 @@ export function modelsRoute(app: FastifyInstance, deps: RouteDeps): void {
       deps.router.events.off("event", onEvent);
     });
   });
-  app.get<{ Params: { id: string } }>("/v1/models/:id", { schema: { params: IdParams } }, async (request) => modelJson(find(request.params.id)));
+  app.get<{ Params: { id: string } }>("/v1/models/:id", { schema: { params: IdParams } }, async (request) => modelJson(find(request.caller, request.params.id)));
   app.post<{ Params: { id: string } }>("/v1/models/:id/load", { schema: { params: IdParams } }, async (request) => modelJson(await deps.router.load(request.params.id)));
   app.post<{ Params: { id: string } }>("/v1/models/:id/unload", { schema: { params: IdParams } }, async (request) => modelJson(await deps.router.unload(request.params.id)));
 }

@@ -68,7 +68,7 @@ export class StepLoop {
    */
   submit(req: GenerateRequest, built: BuiltPrompt): void {
     try {
-      this.#o.scheduler.add(req.id, built.tokens);
+      this.#o.scheduler.add(req.id, built.tokens, req.tenant);
     } catch (err) {
       if (err instanceof QueueFullError) {
         const perSlot = this.#o.scheduler.queued / Math.max(1, this.#o.sequences.length);

@@ -3,7 +3,8 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ChatMessage } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
-import { respond, type OpenAIFinishReason, type ResponseFormat } from "../../respond.ts";
+import { serveGeneration } from "../../generation.ts";
+import type { OpenAIFinishReason, ResponseFormat } from "../../respond.ts";
 import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
@@ -14,10 +15,10 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): voi
     rejectUnsupported(body);
     const job = toGenerateRequest(body, { kind: "chat", messages: body.messages.map(toChatMessage) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
     const format = chatFormat(`chatcmpl-${randomUUID().replaceAll("-", "")}`, body.model, body.stream_options?.include_usage === true);
-    await respond(deps.engine, request, reply, job, format, {
+    await serveGeneration(deps, request, reply, job, format, {
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
-    }, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
+    });
   });
 }
 

@@ -3,7 +3,8 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Prompt } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
-import { respond, type OpenAIFinishReason, type ResponseFormat } from "../../respond.ts";
+import { serveGeneration } from "../../generation.ts";
+import type { OpenAIFinishReason, ResponseFormat } from "../../respond.ts";
 import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { CompletionRequest } from "./schema.ts";
@@ -16,10 +17,10 @@ export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
     if (body.logprobs != null) throw errors.unsupported("logprobs are not supported yet.", "logprobs");
     const job = toGenerateRequest(body, toPrompt(body.prompt), defaultsFor(deps, body.model), body.max_tokens);
     const includeUsage = body.stream_options?.include_usage === true;
-    await respond(deps.engine, request, reply, job, completionFormat(`cmpl-${randomUUID().replaceAll("-", "")}`, body.model, includeUsage), {
+    await serveGeneration(deps, request, reply, job, completionFormat(`cmpl-${randomUUID().replaceAll("-", "")}`, body.model, includeUsage), {
       stream: body.stream === true,
       includeUsage,
-    }, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
+    });
   });
 }
 

@@ -1,0 +1,105 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { GenerateRequest, Usage } from "../engine/types.ts";
+import { cacheKey } from "../cache/cacheKey.ts";
+import { errors } from "../errors.ts";
+import type { RateLimitHeaders } from "../limits/types.ts";
+import { mayUse } from "./auth.ts";
+import { replay, respond, type OpenAIFinishReason, type ResponseFormat, type StreamOptions } from "./respond.ts";
+import type { RouteDeps } from "./routes/deps.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set once the request went to the engine, which then reports it finished itself. */
+    engineCalled?: boolean;
+    /** Answered from the response cache, with the usage of the answer it replayed. */
+    cacheHit?: Usage;
+  }
+}
+
+/** What a cache entry holds: enough to answer again exactly as the first time. */
+interface Stored { text: string; finishReason: OpenAIFinishReason; usage: Usage }
+
+/**
+ * One generation request after validation: the key's model permission, its rate limits (with
+ * OpenAI's x-ratelimit-* headers), the response cache, then the engine. The key's limits are
+ * charged the request's estimated tokens at admission and corrected to what it used at the end.
+ */
+export async function serveGeneration(
+  deps: RouteDeps, request: FastifyRequest, reply: FastifyReply,
+  job: GenerateRequest, format: ResponseFormat, opts: StreamOptions,
+): Promise<void> {
+  const { caller } = request;
+  if (!mayUse(caller, job.model, deps.router.resolveId(job.model))) throw errors.modelNotAllowed(job.model);
+  if (caller.key) job.tenant = caller.key.name;
+  const key = caller.key;
+  const estimate = estimateTokens(job);
+  let ticket: string | undefined;
+  if (key && deps.limiter && (key.rpm !== null || key.tpm !== null || key.maxParallel !== null)) {
+    const decision = await deps.limiter.acquire({ id: `key-${key.id}`, ...(key.rpm !== null ? { rpm: key.rpm } : {}), ...(key.tpm !== null ? { tpm: key.tpm } : {}), ...(key.maxParallel !== null ? { maxParallel: key.maxParallel } : {}) }, estimate);
+    rateLimitHeaders(reply, decision.headers);
+    if (!decision.allowed) {
+      if (decision.retryAfterMs !== undefined) void reply.header("retry-after-ms", String(decision.retryAfterMs));
+      throw errors.rateLimitExceeded(decision.limit ?? "requests", decision.retryAfterSeconds ?? 60);
+    }
+    ticket = decision.ticket;
+  }
+  let used = 0;
+  try {
+    const cacheKey = deps.cache && (deps.cacheSampled || deterministic(job)) ? responseKey(deps.router.resolveId(job.model) ?? job.model, job) : null;
+    if (cacheKey) {
+      const hit = await deps.cache!.get(cacheKey);
+      if (hit) {
+        const stored = JSON.parse(hit.toString()) as Stored;
+        void reply.header("x-hearth-cache", "hit");
+        request.cacheHit = stored.usage;
+        deps.metrics.cache("hit");
+        return await replay(request, reply, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit }, stored);
+      }
+      void reply.header("x-hearth-cache", "miss");
+      deps.metrics.cache("miss");
+    }
+    request.engineCalled = true;
+    const { final, text } = await respond(deps.engine, request, reply, job, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
+    if (final) used = final.usage.promptTokens + final.usage.completionTokens;
+    if (cacheKey && final && (final.reason === "stop" || final.reason === "length")) {
+      const stored: Stored = { text, finishReason: final.reason, usage: final.usage };
+      await deps.cache!.set(cacheKey, JSON.stringify(stored), deps.cacheTtlSeconds);
+    }
+  } finally {
+    if (key && ticket !== undefined) await deps.limiter!.release(`key-${key.id}`, { ticket, actualTokens: used });
+  }
+}
+
+/** OpenAI's x-ratelimit-* headers, for the limits the key has. */
+function rateLimitHeaders(reply: FastifyReply, h: RateLimitHeaders): void {
+  const set = (name: string, value: number | undefined, seconds = false) => {
+    if (value !== undefined) void reply.header(name, seconds ? `${value}s` : String(value));
+  };
+  set("x-ratelimit-limit-requests", h.limitRequests);
+  set("x-ratelimit-remaining-requests", h.remainingRequests);
+  set("x-ratelimit-reset-requests", h.resetRequestsSeconds, true);
+  set("x-ratelimit-limit-tokens", h.limitTokens);
+  set("x-ratelimit-remaining-tokens", h.remainingTokens);
+  set("x-ratelimit-reset-tokens", h.resetTokensSeconds, true);
+}
+
+/** Sampling that gives the same answer again: greedy, or a fixed seed. */
+function deterministic(job: GenerateRequest): boolean {
+  return job.sampling.temperature === 0 || job.sampling.seed !== undefined;
+}
+
+/** The cache key: the model and everything that shapes the answer; not the request id, key, user or keep_alive. */
+function responseKey(model: string, job: GenerateRequest): string {
+  const { prompt, maxTokens, stop, sampling } = job;
+  return cacheKey({ model, prompt, maxTokens: maxTokens ?? null, stop, sampling });
+}
+
+/**
+ * Tokens a request is charged at admission, before its prompt is tokenized: about 4 characters per
+ * prompt token, plus its max_tokens (or 256 when it sets none). Corrected to the real use at its end.
+ */
+function estimateTokens(job: GenerateRequest): number {
+  const p = job.prompt;
+  const chars = p.kind === "chat" ? p.messages.reduce((n, m) => n + m.content.length + 8, 0) : p.kind === "text" ? p.text.length : p.tokens.length * 4;
+  return Math.ceil(chars / 4) + (job.maxTokens ?? 256);
+}

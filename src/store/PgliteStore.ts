@@ -1,0 +1,80 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { PGlite } from "@electric-sql/pglite";
+import { lockDir, type DirLock, type DirLockOptions } from "./dirLock.ts";
+import { StoreClosedError, type Queryable, type QueryResult, type Store } from "./Store.ts";
+
+export interface PgliteStoreOptions {
+  /** The database's directory (Hearth uses `<dataDir>/pglite`); created if missing. */
+  dir: string;
+  /** Hearth's tables live in this schema; created if missing. Defaults to `public`. */
+  schema?: string;
+  lock?: DirLockOptions;
+}
+
+interface PgliteResult {
+  rows: unknown[];
+  affectedRows?: number;
+}
+
+const toResult = <T>(r: PgliteResult): QueryResult<T> => ({ rows: r.rows as T[], rowCount: r.affectedRows || r.rows.length });
+
+/**
+ * PostgreSQL compiled to WebAssembly, in this process, on disk: storage with nothing to install.
+ * One process only: the directory is locked (`<dir>.lock`) while it is open.
+ */
+export class PgliteStore implements Store {
+  readonly kind = "pglite";
+  readonly #db: PGlite;
+  readonly #lock: DirLock;
+  #closed = false;
+
+  private constructor(db: PGlite, lock: DirLock) {
+    this.#db = db;
+    this.#lock = lock;
+  }
+
+  static async open(opts: PgliteStoreOptions): Promise<PgliteStore> {
+    await mkdir(dirname(opts.dir), { recursive: true });
+    const lock = await lockDir(`${opts.dir}.lock`, `The embedded database ${opts.dir}`, opts.lock);
+    try {
+      await mkdir(opts.dir, { recursive: true });
+      // Loaded here, not at the top: a PostgreSQL deployment never pays for the WebAssembly module.
+      const { PGlite } = await import("@electric-sql/pglite");
+      const db = await PGlite.create({ dataDir: opts.dir });
+      if (opts.schema) await db.exec(`SET search_path TO ${opts.schema}`);
+      return new PgliteStore(db, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    if (this.#closed) throw new StoreClosedError();
+    return toResult<T>(await this.#db.query(sql, params));
+  }
+
+  async exec(sql: string): Promise<void> {
+    if (this.#closed) throw new StoreClosedError();
+    await this.#db.exec(sql);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreClosedError();
+    return this.#db.transaction((tx) => fn({
+      query: async <R>(sql: string, params?: unknown[]) => toResult<R>(await tx.query(sql, params)),
+      exec: async (sql) => { await tx.exec(sql); },
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#db.close();
+    } finally {
+      await this.#lock.release();
+    }
+  }
+}

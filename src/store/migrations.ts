@@ -1,0 +1,71 @@
+/**
+ * Hearth's schema, as an ordered list of steps. A step is never edited once released: a change is
+ * a new step with the next version. The same SQL runs on PostgreSQL and PGlite.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  /** One or more statements. */
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "api_keys",
+    sql: `
+      CREATE TABLE api_keys (
+        id bigserial PRIMARY KEY,
+        name text NOT NULL,
+        -- sha256 of the key, hex; the key itself is never stored.
+        key_hash text NOT NULL UNIQUE,
+        -- The key's first 8 characters, to tell keys apart in listings.
+        prefix text NOT NULL,
+        -- NULL: every model.
+        models text[],
+        -- NULL: unlimited.
+        rpm integer CHECK (rpm > 0),
+        tpm integer CHECK (tpm > 0),
+        max_parallel integer CHECK (max_parallel > 0),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        revoked_at timestamptz
+      );
+      -- A name can be reused once the key that had it is revoked.
+      CREATE UNIQUE INDEX api_keys_name_active ON api_keys (name) WHERE revoked_at IS NULL;
+    `,
+  },
+  {
+    version: 2,
+    name: "usage_log",
+    sql: `
+      CREATE TABLE usage_log (
+        id bigserial PRIMARY KEY,
+        ts timestamptz NOT NULL,
+        request_id text NOT NULL,
+        key_name text,
+        model text NOT NULL,
+        route text NOT NULL,
+        status integer NOT NULL,
+        finish_reason text,
+        prompt_tokens integer NOT NULL,
+        cached_tokens integer NOT NULL,
+        completion_tokens integer NOT NULL,
+        queue_ms real NOT NULL,
+        ttft_ms real,
+        duration_ms real NOT NULL,
+        error_type text,
+        user_id text,
+        cache_hit boolean NOT NULL
+      );
+      CREATE INDEX usage_log_ts ON usage_log (ts);
+      CREATE INDEX usage_log_key_ts ON usage_log (key_name, ts);
+      CREATE INDEX usage_log_model_ts ON usage_log (model, ts);
+      -- Batches already written: a batch retried after its first attempt did commit (the answer was
+      -- lost with the connection) inserts nothing the second time.
+      CREATE TABLE usage_batches (
+        batch_id uuid PRIMARY KEY,
+        written_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];

@@ -1,0 +1,4 @@
+import { storeSuite } from "./storeSuite.ts";
+import { pglite } from "./backends.ts";
+
+storeSuite(pglite);
