@@ -35,7 +35,7 @@ export interface AppOptions {
   defaults: InferenceDefaults;
   auth: { mode: "none" | "required"; adminKey: string | undefined };
   keys: KeyStore;
-  usage: { log: UsageLog; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
+  usage: { log: Pick<UsageLog, "record" | "written" | "pending" | "dropped">; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
   limiter: RateLimiter;
   cache: { store: ResponseCache; sampled: boolean; ttlSeconds: number } | undefined;
 }
@@ -56,6 +56,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.addContentTypeParser("*", { parseAs: "string" }, json);
   const metrics = new Metrics(opts.router, () => ({ usedBytes: opts.router.usedBytes, budgetBytes: opts.router.budgetBytes }));
   registerErrorHandling(app, opts.bodyLimit, metrics);
+  const usage = opts.usage.log;
+  metrics.gauge("hearth_usage_rows_written", "Usage log rows written to the database since start (a gauge: read from the log)", () => usage.written);
+  metrics.gauge("hearth_usage_rows_pending", "Usage log rows waiting to be written (they grow while the database is unreachable)", () => usage.pending);
+  metrics.gauge("hearth_usage_rows_dropped", "Usage log rows dropped because the buffer was full (usage.buffer_rows)", () => usage.dropped);
   registerAuth(app, { mode: opts.auth.mode, adminKey: opts.auth.adminKey, keys: opts.keys });
 
   // The usage log: one row per generation request. The engine reports those it saw (cancelled and

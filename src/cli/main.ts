@@ -4,6 +4,7 @@ import { envLayer, flagLayer, readConfigFile, resolveConfig } from "../config/lo
 import { configOptions, parseOption } from "../config/options.ts";
 import { registerBench } from "./bench.ts";
 import { registerGenModel } from "./genModel.ts";
+import { registerKeys } from "./keys.ts";
 import { registerModels } from "./models.ts";
 import { registerMonitor } from "./monitor.ts";
 import { registerPull } from "./pull.ts";
@@ -44,6 +45,7 @@ registerBench(program);
 registerMonitor(program);
 registerPull(program);
 registerModels(program);
+registerKeys(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { callServer, printTable } from "./adminClient.ts";
 
 interface ModelJson {
   id: string;
@@ -19,15 +20,15 @@ export function registerModels(program: Command): void {
     .command("models")
     .description("list a running server's models with their state and memory")
     .option("--url <url>", "the server", "http://127.0.0.1:8000")
+    .option("--api-key <key>", "a key, when the server requires one (default: HEARTH_ADMIN_KEY)")
     .option("--json", "print the server's JSON")
-    .action(async (flags: { url: string; json?: boolean }) => {
-      const list = (await call(flags.url, "GET", "/v1/models")) as { data: ModelJson[] };
+    .action(async (flags: { url: string; apiKey?: string; json?: boolean }) => {
+      const list = (await callServer(flags.url, "GET", "/v1/models", keyOpt(flags.apiKey))) as { data: ModelJson[] };
       if (flags.json) return console.log(JSON.stringify(list, null, 2));
       const rows = [["MODEL", "STATE", "SIZE", "ESTIMATE", "MEMORY", "ALIASES"], ...list.data.map((m) => [
         m.id + (m.pinned ? " (pinned)" : ""), m.state, mib(m.size_bytes), mib(m.memory_estimate_bytes), mib(m.memory_bytes), m.aliases.join(","),
       ])];
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+      printTable(rows);
       for (const m of list.data) if (m.error) console.log(`${m.id}: ${m.error}`);
     });
   for (const action of ["load", "unload"] as const) {
@@ -35,21 +36,15 @@ export function registerModels(program: Command): void {
       .command(`${action} <id>`)
       .description(`${action} a model on a running server`)
       .action(async (id: string, _flags: unknown, command: Command) => {
-        const { url } = command.optsWithGlobals<{ url: string }>();
-        const m = (await call(url, "POST", `/v1/models/${encodeURIComponent(id)}/${action}`)) as ModelJson;
+        const { url, apiKey } = command.optsWithGlobals<{ url: string; apiKey?: string }>();
+        const m = (await callServer(url, "POST", `/v1/models/${encodeURIComponent(id)}/${action}`, keyOpt(apiKey))) as ModelJson;
         console.log(`${m.id}: ${m.state}${m.memory_bytes ? `, ${mib(m.memory_bytes)}` : ""}`);
       });
   }
 }
 
-async function call(url: string, method: string, path: string): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(`${url.replace(/\/+$/, "")}${path}`, { method, ...(method === "POST" ? { headers: { "content-type": "application/json" }, body: "{}" } : {}) });
-  } catch (err) {
-    throw new Error(`cannot reach ${url} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`);
-  }
-  const body = (await res.json()) as { error?: { message: string } };
-  if (!res.ok) throw new Error(body.error?.message ?? `HTTP ${res.status}`);
-  return body;
+/** The key to send: the flag, else the admin key from the environment, else none. */
+export function keyOpt(flag: string | undefined): { key?: string } {
+  const key = flag ?? process.env.HEARTH_ADMIN_KEY;
+  return key ? { key } : {};
 }

@@ -14,11 +14,15 @@ import { UsageLog } from "../store/UsageLog.ts";
 import { usageReport, type UsageReportQuery } from "../store/usageReport.ts";
 import { createRedisClient } from "../util/redis.ts";
 
+/** What the server does with usage rows: a UsageLog, or nothing when `usage.enabled` is false. */
+export type UsageRecorder = Pick<UsageLog, "record" | "close" | "written" | "pending" | "dropped">;
+const NO_USAGE_LOG: UsageRecorder = { record() {}, close: async () => {}, written: 0, pending: 0, dropped: 0 };
+
 /** What many users need beside the models: the store (keys, usage), limits and the cache. */
 export interface Services {
   store: Store;
   keys: KeyStore;
-  usage: UsageLog;
+  usage: UsageRecorder;
   report: (q: UsageReportQuery) => ReturnType<typeof usageReport>;
   limiter: RateLimiter;
   cache: ResponseCache | undefined;
@@ -43,7 +47,7 @@ export async function openServices(config: Readonly<Config>, logger: Logger): Pr
     log,
   });
   const keys = await KeyStore.open(store, { log });
-  const usage = new UsageLog(store, { maxBuffered: config.usage.buffer_rows, log });
+  const usage: UsageRecorder = config.usage.enabled ? new UsageLog(store, { maxBuffered: config.usage.buffer_rows, log }) : NO_USAGE_LOG;
   let redis: Redis | undefined;
   if (config.redis_url) {
     redis = createRedisClient({ url: config.redis_url });

@@ -65,6 +65,8 @@ export const ConfigSchema = Type.Object({
   /** A prefix for every Redis key, so several deployments can share one Redis. */
   redis_prefix: Type.String({ default: "hearth:", maxLength: 64 }),
   usage: Type.Object({
+    /** One row per request in the usage log (never the prompt or completion text). */
+    enabled: Type.Boolean({ default: true }),
     /** Rows kept in memory while the database is unreachable; past it, new rows are dropped and counted. */
     buffer_rows: Type.Integer({ default: 100_000, minimum: 100, maximum: 10_000_000 }),
   }, { ...Strict, default: {} }),

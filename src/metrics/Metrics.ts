@@ -98,6 +98,11 @@ export class Metrics {
     this.#recent.response(status);
   }
 
+  /** A figure another part keeps (the usage log's counters), read at each scrape. */
+  gauge(name: string, help: string, read: () => number): void {
+    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+  }
+
   cache(result: "hit" | "miss"): void {
     this.#cache.inc({ result });
   }

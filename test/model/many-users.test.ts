@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { copyFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
+import { openStore } from "../../src/store/openStore.ts";
 import { testModel } from "../helpers/models.ts";
 import { post, startServer, type TestServer } from "../helpers/server.ts";
 import { waitUntil } from "../helpers/wait.ts";
@@ -151,4 +153,47 @@ test("an identical greedy request is answered from the cache, streamed or not; a
   assert.equal((await call("POST", "/v1/chat/completions", key, sampled)).headers.get("x-hearth-cache"), null, "not cacheable");
   const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
   assert.match(metrics, /hearth_response_cache_requests_total\{result="hit"\} 2/);
+});
+
+test("hearth keys create, list and revoke, and hearth usage, through the admin API", async () => {
+  const run = (...args: string[]) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ["bin/hearth.js", ...args], { env: { ...process.env, HEARTH_ADMIN_KEY: ADMIN }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => { out += d; });
+    child.stderr.on("data", (d: Buffer) => { err += d; });
+    child.once("exit", (code) => resolve({ code, out, err }));
+  });
+  const created = await run("keys", "create", "--name", "from-cli", "--models", "tiny,other", "--rpm", "50", "--url", server.url);
+  assert.equal(created.code, 0, created.err);
+  const key = created.out.trim();
+  assert.match(key, /^hth-/);
+  assert.match(created.err, /shown only this once/);
+  assert.equal((await as(key).completions.create({ model: "other", prompt: "hi", max_tokens: 2 })).usage?.completion_tokens, 2);
+  const listed = await run("keys", "list", "--url", server.url);
+  assert.match(listed.out, /^from-cli\s+hth-\S{4}\s+tiny,other\s+50\s+-\s+-/m);
+  assert.ok(!listed.out.includes(key));
+  await waitUntil(async () => /^from-cli\s+1\s/m.test((await run("usage", "--group-by", "key", "--url", server.url)).out), "the usage report lists the key's request");
+  const revoked = await run("keys", "revoke", "from-cli", "--url", server.url);
+  assert.equal(revoked.code, 0, revoked.err);
+  assert.equal((await call("POST", "/v1/completions", key, { model: "tiny", prompt: "x" })).status, 401);
+  const noAdmin = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ["bin/hearth.js", "keys", "list", "--url", server.url], { env: { ...process.env, HEARTH_ADMIN_KEY: "" }, stdio: "ignore" });
+    child.once("exit", resolve);
+  });
+  assert.equal(noAdmin, 1, "without the admin key the command fails");
+});
+
+test("a graceful shutdown writes every finished request's usage row", async () => {
+  const data = await mkdtemp(join(tmpdir(), "hearth-flush-"));
+  const s = await startServer({ config: { data_dir: data } });
+  for (let i = 0; i < 7; i++) await s.client.completions.create({ model: "tiny", prompt: `r${i}`, max_tokens: 2 });
+  await s.close(); // no wait for the periodic write: close flushes
+  const store = await openStore({ dataDir: data });
+  try {
+    const { rows } = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM usage_log");
+    assert.equal(rows[0]!.n, 7);
+  } finally {
+    await store.close();
+  }
 });

@@ -14,7 +14,7 @@ test("postgres: two processes opening one new schema at once both succeed, and e
     assert.deepEqual(rows.map((r) => r.n), rows.map(() => 1));
     assert.ok(rows.length >= 2);
     const placed = await stores[0]!.query<{ table_schema: string }>(
-      "SELECT DISTINCT table_schema FROM information_schema.tables WHERE table_name IN ('api_keys', 'usage_log', 'hearth_migrations')");
+      "SELECT DISTINCT table_schema FROM information_schema.tables WHERE table_name IN ('api_keys', 'usage_log', 'hearth_migrations') AND table_schema IN ($1, 'public')", [db.name]);
     assert.deepEqual(placed.rows, [{ table_schema: db.name }], "Hearth's tables are in its schema only");
     await Promise.all(stores.map((s) => s.close()));
   } finally {
