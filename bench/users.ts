@@ -8,7 +8,7 @@
  *
  *   npm run bench:users -- [--requests 3000] [--rounds 3]
  */
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,8 +27,10 @@ const model = join(cacheDir(), "models", "bench-users-tiny.gguf");
 await generateModel({ ...presets.tiny, out: model, seed: 1, name: "tiny" });
 const schema = `hearth_bench_${process.pid}`;
 
+const dirs: string[] = [];
 async function server(over: ConfigLayer): Promise<{ hearth: Hearth; url: string; key: string | null }> {
   const dir = await mkdtemp(join(tmpdir(), "hearth-bench-users-"));
+  dirs.push(dir);
   const hearth = await createHearth(resolveConfig({
     port: 0, log_level: "silent", data_dir: dir, models_dir: join(dir, "models"),
     model: { path: model, name: "tiny", threads: 1, gpu: "cpu" }, batching: { max_batch_size: 2 },
@@ -88,4 +90,5 @@ for (const [name, h] of Object.entries(histograms)) {
   console.log(`| ${name} | ${((perRound * Number(values.rounds)) / seconds[name]!).toFixed(0)} | ${ms(h.getValueAtPercentile(50))} | ${ms(h.getValueAtPercentile(90))} | ${ms(h.getValueAtPercentile(99))} | ${ms(h.getValueAtPercentile(50) - base)} |`);
 }
 for (const s of Object.values(servers)) await s.hearth.close();
+await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 await dropSchema();

@@ -1,4 +1,4 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -22,9 +22,11 @@ export interface TestServer {
 export async function startServer(opts: { config?: ConfigLayer; load?: boolean; modelPath?: string | null } = {}): Promise<TestServer> {
   // modelPath null: no --model, only the models the config's `models:` list or folder gives.
   const modelPath = opts.modelPath === null ? undefined : opts.modelPath ?? await testModel("tiny");
+  // Its own folders, removed on close (an embedded database takes about 40 MB).
+  const own = [await mkdtemp(join(tmpdir(), "hearth-data-")), await mkdtemp(join(tmpdir(), "hearth-models-"))];
   const config = resolveConfig(
     {
-      port: 0, log_level: "silent", data_dir: await mkdtemp(join(tmpdir(), "hearth-data-")), models_dir: await mkdtemp(join(tmpdir(), "hearth-models-")),
+      port: 0, log_level: "silent", data_dir: own[0], models_dir: own[1],
       model: { ...(modelPath ? { path: modelPath, name: "tiny" } : {}), threads: 1, gpu: "cpu" },
       inference: { context_length: 1024 }, batching: { max_batch_size: 2 },
       // Off unless a test is about it: engine tests send the same greedy request twice on purpose.
@@ -40,7 +42,10 @@ export async function startServer(opts: { config?: ConfigLayer; load?: boolean; 
     hearth,
     model: "tiny",
     client: new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 }),
-    close: () => hearth.close(),
+    async close() {
+      await hearth.close();
+      await Promise.all(own.map((dir) => rm(dir, { recursive: true, force: true })));
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -53,5 +53,6 @@ test("keys never appear in the server's log, even at debug level", async () => {
   } finally {
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
+    await rm(data, { recursive: true, force: true });
   }
 });

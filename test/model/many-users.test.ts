@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFile, mkdtemp } from "node:fs/promises";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -195,5 +195,6 @@ test("a graceful shutdown writes every finished request's usage row", async () =
     assert.equal(rows[0]!.n, 7);
   } finally {
     await store.close();
+    await rm(data, { recursive: true, force: true });
   }
 });
