@@ -7,7 +7,8 @@ export function registerMonitor(program: Command): void {
     .description("live terminal dashboard of a running Hearth: throughput, latency percentiles, slots, queue, models, errors")
     .option("--url <url>", "server base URL", "http://127.0.0.1:8000")
     .option("--interval <ms>", "refresh period", numberFlag("--interval", { min: 100, unit: " ms" }), 1000)
-    .action(async (flags: { url: string; interval: number }) => {
+    .option("--api-key <key>", "a key, when the server requires one (default: HEARTH_ADMIN_KEY)")
+    .action(async (flags: { url: string; interval: number; apiKey?: string }) => {
       // ink reads CI/CONTINUOUS_INTEGRATION once, when it loads, and then holds every frame until
       // exit: a dashboard in a terminal whose shell sets CI (CI runners, some dev containers) would
       // stay blank. A terminal on stdout means someone is watching, so the flag is dropped for ink.
@@ -17,7 +18,8 @@ export function registerMonitor(program: Command): void {
       }
       // Loaded here, not at the top: `hearth serve` should not pay for React and ink.
       const [{ render }, { createElement }, { Monitor }] = await Promise.all([import("ink"), import("react"), import("../monitor/Monitor.ts")]);
-      const app = render(createElement(Monitor, { url: flags.url, intervalMs: flags.interval }));
+      const apiKey = flags.apiKey ?? process.env.HEARTH_ADMIN_KEY;
+      const app = render(createElement(Monitor, { url: flags.url, intervalMs: flags.interval, ...(apiKey ? { apiKey } : {}) }));
       await app.waitUntilExit();
     });
 }

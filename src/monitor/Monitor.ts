@@ -6,6 +6,8 @@ import { gauge, sparkline } from "./sparkline.ts";
 export interface MonitorProps {
   url: string;
   intervalMs: number;
+  /** Sent as a bearer token, for a server with `auth: required`. */
+  apiKey?: string;
 }
 
 type State =
@@ -17,7 +19,7 @@ const ms = (v: number | null) => (v === null ? "-" : v >= 10_000 ? `${(v / 1000)
 const mib = (b: number) => `${(b / 1048576).toFixed(0)} MiB`;
 
 /** The live dashboard: polls GET /v1/stats every interval; keeps retrying while the server is down. */
-export function Monitor({ url, intervalMs }: MonitorProps): ReactElement {
+export function Monitor({ url, intervalMs, apiKey }: MonitorProps): ReactElement {
   const { exit } = useApp();
   const [state, setState] = useState<State>({ kind: "connecting" });
   useInput((input, key) => {
@@ -31,7 +33,10 @@ export function Monitor({ url, intervalMs }: MonitorProps): ReactElement {
     // reason: a loaded server that answers in a second is slow, not unreachable.
     const poll = async () => {
       try {
-        const res = await fetch(`${url.replace(/\/+$/, "")}/v1/stats`, { signal: AbortSignal.timeout(Math.max(5000, 2 * intervalMs)) });
+        const res = await fetch(`${url.replace(/\/+$/, "")}/v1/stats`, {
+          signal: AbortSignal.timeout(Math.max(5000, 2 * intervalMs)),
+          ...(apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {}),
+        });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const stats = (await res.json()) as StatsJson;
         if (!stopped) setState({ kind: "ok", stats, at: new Date() });
@@ -44,7 +49,7 @@ export function Monitor({ url, intervalMs }: MonitorProps): ReactElement {
     };
     void poll();
     return () => { stopped = true; clearTimeout(timer); };
-  }, [url, intervalMs]);
+  }, [url, intervalMs, apiKey]);
 
   const header = h(Box, { justifyContent: "space-between" },
     h(Text, { bold: true }, `Hearth monitor  ${url}`),
