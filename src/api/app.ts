@@ -17,12 +17,14 @@ import { adminRoutes } from "./routes/admin.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
 import type { InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
+import { embeddingsRoute } from "./routes/embeddings/route.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { healthRoute } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelsRoute } from "./routes/models.ts";
 import { pullRoute } from "./routes/pull.ts";
 import { slotsRoute } from "./routes/slots.ts";
+import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { usageRoute } from "./routes/usage.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -84,6 +86,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   void app.register(async (scope) => {
     chatCompletionsRoute(scope, deps);
     completionsRoute(scope, deps);
+    embeddingsRoute(scope, deps);
+    tokenizeRoutes(scope, deps);
     modelsRoute(scope, deps);
     pullRoute(scope, deps);
     healthRoute(scope, deps);

@@ -60,7 +60,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
       }
     }
     request.caller = caller;
-    const guarded = opts.mode === "required" && (path.startsWith("/v1/") || path === "/metrics");
+    const guarded = opts.mode === "required" && (path.startsWith("/v1/") || path === "/metrics" || path === "/tokenize" || path === "/detokenize");
     if (guarded && token === null) throw errors.missingApiKey();
     if (isAdminRoute(request.method, path) && admin && !caller.admin) throw errors.adminRequired();
   });

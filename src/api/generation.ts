@@ -4,7 +4,7 @@ import { cacheKey } from "../cache/cacheKey.ts";
 import { errors } from "../errors.ts";
 import type { RateLimitHeaders } from "../limits/types.ts";
 import { mayUse } from "./auth.ts";
-import { replay, respond, type OpenAIFinishReason, type ResponseFormat, type StreamOptions } from "./respond.ts";
+import { isCompleted, replay, respond, type OpenAIFinishReason, type ResponseFormat, type StreamOptions } from "./respond.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 
 declare module "fastify" {
@@ -61,7 +61,7 @@ export async function serveGeneration(
     request.engineCalled = true;
     const { final, text } = await respond(deps.engine, request, reply, job, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
     if (final) used = final.usage.promptTokens + final.usage.completionTokens;
-    if (cacheKey && final && (final.reason === "stop" || final.reason === "length")) {
+    if (cacheKey && final && isCompleted(final.reason)) {
       const stored: Stored = { text, finishReason: final.reason, usage: final.usage };
       await deps.cache!.set(cacheKey, JSON.stringify(stored), deps.cacheTtlSeconds);
     }
@@ -90,8 +90,8 @@ function deterministic(job: GenerateRequest): boolean {
 
 /** The cache key: the model and everything that shapes the answer; not the request id, key, user or keep_alive. */
 function responseKey(model: string, job: GenerateRequest): string {
-  const { prompt, maxTokens, stop, sampling } = job;
-  return cacheKey({ model, prompt, maxTokens: maxTokens ?? null, stop, sampling });
+  const { prompt, maxTokens, stop, sampling, constraint } = job;
+  return cacheKey({ model, prompt, maxTokens: maxTokens ?? null, stop, sampling, ...(constraint ? { constraint } : {}) });
 }
 
 /**

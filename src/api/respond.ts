@@ -7,13 +7,17 @@ import { startSse } from "./sse.ts";
 import { serverTimingHeader } from "./routes/common.ts";
 
 /** The finish reasons a client sees; requests that end otherwise end with an error. */
-export type OpenAIFinishReason = "stop" | "length";
+export type OpenAIFinishReason = "stop" | "length" | "tool_calls";
+
+/** The engine's reasons that end a request normally. */
+export const isCompleted = (reason: string): reason is OpenAIFinishReason => reason === "stop" || reason === "length" || reason === "tool_calls";
 
 /** How one endpoint shapes its JSON response and its stream chunks (OpenAI's formats differ). */
 export interface ResponseFormat {
   /** The stream's first chunk, before any text (chat sends the assistant role there). */
   opening(): object | null;
-  chunk(text: string): object;
+  /** The chunks for new text: one, several, or none (text held back until it can be shaped). */
+  chunk(text: string): object | object[] | null;
   closing(finishReason: OpenAIFinishReason, timings: Timings): object;
   usageChunk(usage: Usage): object;
   complete(text: string, finishReason: OpenAIFinishReason, usage: Usage, timings: Timings): object;
@@ -93,7 +97,7 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
     async text(t) { text += t; },
     async end(final) {
       if (final.reason === "cancelled") return; // nobody is listening
-      if (final.reason !== "stop" && final.reason !== "length") throw errorOf(final);
+      if (!isCompleted(final.reason)) throw errorOf(final);
       void reply.header("server-timing", serverTimingHeader(final.timings));
       void reply.send(format.complete(text, final.reason, final.usage, final.timings));
     },
@@ -121,10 +125,13 @@ async function sseSink(request: FastifyRequest, reply: FastifyReply, format: Res
   const opening = format.opening();
   if (opening) await send(opening);
   return {
-    text: (t) => send(format.chunk(t)),
+    async text(t) {
+      const chunks = format.chunk(t);
+      for (const c of chunks === null ? [] : Array.isArray(chunks) ? chunks : [chunks]) await send(c);
+    },
     async end(final) {
       if (final.reason === "cancelled") return close();
-      if (final.reason !== "stop" && final.reason !== "length") return fail(errorOf(final));
+      if (!isCompleted(final.reason)) return fail(errorOf(final));
       await send(format.closing(final.reason, final.timings));
       if (includeUsage) await send(format.usageChunk(final.usage));
       await close();

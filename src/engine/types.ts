@@ -10,7 +10,36 @@ import type { SlotInfo } from "../scheduler/types.ts";
 export interface ChatMessage {
   role: "system" | "developer" | "user" | "assistant" | "tool";
   content: string;
+  /** An assistant message's tool calls (OpenAI's `tool_calls`): arguments are JSON text. */
+  toolCalls?: ToolCall[];
+  /** A tool message's answer to this call id (OpenAI's `tool_call_id`). */
+  toolCallId?: string;
 }
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text, as the model (or the client) wrote it. */
+  arguments: string;
+}
+
+/** A function the model may call, rendered into the prompt by the chat template. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** A JSON schema of the arguments object. */
+  parameters?: object;
+}
+
+/**
+ * A grammar that constrains what the model may emit, built and cached in the runner. `json`: any
+ * JSON object; `json_schema`: JSON matching the schema (checked beforehand against the keywords
+ * the grammar can express). Generation ends when the grammar completes. With `toolCall`, the
+ * output is a tool call and a completed grammar ends the request with reason `tool_calls`.
+ */
+export type OutputConstraint =
+  | { kind: "json" }
+  | { kind: "json_schema"; schema: object; toolCall?: boolean };
 
 export interface SamplingParams {
   /** 0 means greedy. */
@@ -25,7 +54,7 @@ export interface SamplingParams {
 }
 
 export type Prompt =
-  | { kind: "chat"; messages: ChatMessage[] }
+  | { kind: "chat"; messages: ChatMessage[]; tools?: ToolDefinition[] }
   | { kind: "text"; text: string }
   | { kind: "tokens"; tokens: number[] };
 
@@ -48,13 +77,16 @@ export interface GenerateRequest {
   tenant?: string;
   /** The client's own end-user id (OpenAI's `user`), for the usage log. */
   user?: string;
+  /** Constrains the output with a grammar (structured output, forced tool calls). */
+  constraint?: OutputConstraint;
 }
 
 /**
- * Why a request ended. `stop` and `length` are OpenAI's; `cancelled` (the client went away),
+ * Why a request ended. `stop`, `length` and `tool_calls` (a constrained tool call completed) are
+ * OpenAI's; `cancelled` (the client went away),
  * `timeout` and `error` end a request that a client never sees finish normally.
  */
-export type FinishReason = "stop" | "length" | "cancelled" | "timeout" | "error";
+export type FinishReason = "stop" | "length" | "tool_calls" | "cancelled" | "timeout" | "error";
 
 export interface Usage {
   promptTokens: number;
@@ -168,6 +200,17 @@ export interface Engine {
   models(): ModelInfo[];
   snapshot(): Promise<EngineSnapshot>;
   close(): Promise<void>;
+  /**
+   * One embedding vector per input (text, or token ids), in order, L2-normalized, each the model's
+   * embedding width; `promptTokens` counts the tokens evaluated (BOS/EOS the model adds included).
+   * Loads the model on demand. Rejects with a 400 HearthError (param `input`) for an empty input,
+   * a token id outside the vocabulary or an input longer than the context.
+   */
+  embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }>;
+  /** The model's tokens for a text (special tokens parsed; `addSpecial` adds BOS when the model wants it), with each token's text when asked. */
+  tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }>;
+  /** The text of token ids (special tokens rendered); 400 (param `tokens`) for an id outside the vocabulary. */
+  detokenize(model: string, tokens: number[]): Promise<string>;
 }
 
 /** One request as it ended: what metrics and the usage log record. */

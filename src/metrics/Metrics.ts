@@ -74,7 +74,7 @@ export class Metrics {
     const model = this.modelLabel(r.model);
     this.#finished.inc({ model, reason: r.reason });
     // Tokens of cancelled and failed requests were computed too; latencies describe completed ones.
-    if (r.reason !== "stop" && r.reason !== "length") {
+    if (r.reason !== "stop" && r.reason !== "length" && r.reason !== "tool_calls") {
       const labels = { model };
       this.#promptTokens.inc(labels, r.usage.promptTokens);
       this.#completionTokens.inc(labels, r.usage.completionTokens);

@@ -42,6 +42,8 @@ interface Handle {
   sizeBytes?: number;
   memoryBytes?: number;
   loads: number;
+  /** The runner whose embedding context is counted in reservedBytes (created on its first embed). */
+  embeddingCounted?: RunnerEngine;
 }
 
 /**
@@ -137,6 +139,30 @@ export class ModelRouter implements ServingEngine {
     return trackRequest((s) => this.#serve(h, routed, s), routed, signal, (r) => { for (const l of this.#listeners) l(r); });
   }
 
+  /** Embeddings from a model (name or alias), loaded on demand; it counts as serving meanwhile. */
+  embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+    return this.#use(model, async (runner, id, h) => {
+      try {
+        return await runner.embed(id, inputs, signal);
+      } finally {
+        // The embedding context is a second llama.cpp context: count what it took against the budget.
+        const m = runner.embeddingMemory;
+        if (m && h.embeddingCounted !== runner && h.runner === runner && h.reservedBytes > 0) {
+          h.embeddingCounted = runner;
+          h.reservedBytes += Math.max(0, m.afterBytes - m.beforeBytes);
+        }
+      }
+    });
+  }
+
+  tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
+    return this.#use(model, (runner, id) => runner.tokenize(id, text, opts));
+  }
+
+  detokenize(model: string, tokens: number[]): Promise<string> {
+    return this.#use(model, (runner, id) => runner.detokenize(id, tokens));
+  }
+
   models(): ModelInfo[] {
     return [...this.#handles.values()].map((h) => this.#info(h));
   }
@@ -169,6 +195,19 @@ export class ModelRouter implements ServingEngine {
     try {
       const runner = await this.#ensureLoaded(h);
       yield* runner.generate(req, signal);
+    } finally {
+      this.#release(h);
+    }
+  }
+
+  /** One call on a model's runner, as #serve does for generation: loaded on demand, not evicted meanwhile. */
+  async #use<T>(name: string, work: (runner: RunnerEngine, id: string, h: Handle) => Promise<T>): Promise<T> {
+    const h = this.#handle(name);
+    if (!h) throw errors.modelNotFound(name);
+    h.active++;
+    try {
+      const runner = await this.#ensureLoaded(h);
+      return await work(runner, h.entry.id, h);
     } finally {
       this.#release(h);
     }

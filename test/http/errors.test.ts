@@ -84,8 +84,10 @@ test("fields OpenAI accepts that Hearth does not use are accepted and ignored", 
 });
 
 test("features not supported yet are refused clearly instead of ignored", async () => {
-  await expectError({ ...ok, tools: [{ type: "function", function: { name: "f" } }] }, 400, { param: "tools" });
-  await expectError({ ...ok, response_format: { type: "json_object" } }, 400, { param: "response_format.type" });
+  // Tools and JSON output are supported now (test/model/structured-output.test.ts); these are not.
+  await expectError({ ...ok, logprobs: true }, 400, { param: "logprobs" });
+  await expectError({ ...ok, response_format: { type: "xml" } }, 400, { param: "response_format.type" });
+  await expectError({ ...ok, response_format: { type: "json_schema", json_schema: { name: "s", schema: { type: "string", pattern: "a+" } } } }, 400, { param: "response_format.json_schema.schema.pattern", code: "unsupported_parameter" });
   await expectError({ model: "tiny", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "file:///etc/passwd" } }] }] }, 400, { param: "messages.[0].content.[0].type" });
   await expectError({ model: "tiny", prompt: [1, 2, 3, 10_000_000] }, 400, { param: "prompt" }, completions);
 });

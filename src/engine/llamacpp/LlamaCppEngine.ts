@@ -1,11 +1,12 @@
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaEmbeddingContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
 import type { GenerateRequest, ModelSnapshot } from "../types.ts";
 import { emptyStepStats } from "../stepStats.ts";
+import { Grammars } from "./Grammars.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
 import { StepLoop, type Outcome } from "./StepLoop.ts";
 
@@ -52,6 +53,8 @@ export class LlamaCppEngine {
   #loadError: string | undefined;
   #threads = 0;
   #loading: Promise<void> | undefined;
+  /** Created on the first embed request: a second llama.cpp context, with embeddings on. */
+  #embedding: Promise<LlamaEmbeddingContext> | undefined;
   /** llama.cpp's error lines: node-llama-cpp's own load error only says "Failed to load model". */
   readonly #llamaErrors: string[] = [];
 
@@ -119,6 +122,69 @@ export class LlamaCppEngine {
     return { promptTokens: built.tokens.length };
   }
 
+  /**
+   * Embeddings for a list of inputs, one vector each (L2-normalized, as OpenAI's and llama-server's
+   * are). node-llama-cpp's embedding context has one sequence and reads sequence 0's output, so the
+   * inputs are evaluated one after another; the whole list is still one call (one IPC round trip).
+   * Every input is checked before any is evaluated. `onContext` is told the resident memory before
+   * and after the embedding context is created, the first time.
+   */
+  async embed(
+    model: string, inputs: readonly (string | readonly number[])[], signal?: AbortSignal,
+    onContext?: (rssBeforeBytes: number, rssAfterBytes: number) => void,
+  ): Promise<{ vectors: number[][]; promptTokens: number }> {
+    const loaded = this.#require(model);
+    if (inputs.length === 0) throw errors.invalidRequest("'input' must not be empty.", "input");
+    const ctx = await this.#embeddingContext(loaded, onContext);
+    // node-llama-cpp refuses an input as long as the context: the last position stays free.
+    const limit = loaded.context.contextSize - 1;
+    const tokenized = inputs.map((input, i) => {
+      const param = inputs.length === 1 ? "input" : `input[${i}]`;
+      let tokens: Token[];
+      if (typeof input === "string") {
+        if (input.length === 0) throw errors.invalidRequest(`'${param}' is an empty string; embeddings need some text.`, param);
+        tokens = loaded.model.tokenize(input, false);
+      } else {
+        if (input.length === 0) throw errors.invalidRequest(`'${param}' is an empty list of token ids.`, param);
+        const bad = input.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= loaded.prompts.vocabularySize);
+        if (bad >= 0) throw errors.invalidRequest(`Token id ${input[bad]} at ${param}[${bad}] is outside the vocabulary (size ${loaded.prompts.vocabularySize}).`, param);
+        tokens = input.slice() as Token[];
+      }
+      const length = ctx.calculateInputLength(tokens);
+      if (length > limit) throw errors.contextLengthExceeded(length, undefined, limit, param);
+      return { tokens, length };
+    });
+    const vectors: number[][] = [];
+    let promptTokens = 0;
+    for (const { tokens, length } of tokenized) {
+      if (signal?.aborted) throw errors.invalidRequest("The request was cancelled.");
+      const { vector } = await ctx.getEmbeddingFor(tokens);
+      vectors.push(normalize(vector));
+      promptTokens += length;
+    }
+    return { vectors, promptTokens };
+  }
+
+  /** The model's tokens for a text, special tokens parsed (as llama-server's /tokenize). */
+  tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): { tokens: number[]; pieces?: string[] } {
+    const { model: m } = this.#require(model);
+    const tokens = m.tokenize(text, true);
+    const bos = m.tokens.bos;
+    if (opts.addSpecial && bos != null && m.tokens.shouldPrependBosToken && tokens[0] !== bos) tokens.unshift(bos);
+    const eos = m.tokens.eos;
+    if (opts.addSpecial && eos != null && m.tokens.shouldAppendEosToken && tokens.at(-1) !== eos) tokens.push(eos);
+    return { tokens, ...(opts.withPieces ? { pieces: tokens.map((t) => m.detokenize([t], true)) } : {}) };
+  }
+
+  /** The text of token ids, special tokens rendered (as llama-server's /detokenize). */
+  detokenize(model: string, tokens: readonly number[]): string {
+    const loaded = this.#require(model);
+    const size = loaded.prompts.vocabularySize;
+    const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= size);
+    if (bad >= 0) throw errors.invalidRequest(`Token id ${tokens[bad]} at tokens[${bad}] is outside the vocabulary (size ${size}).`, "tokens");
+    return loaded.model.detokenize(tokens as Token[], true);
+  }
+
   /** Cancels a request; its final event (reason `cancelled`) still reaches its listener. */
   abort(id: string): void {
     this.#loaded?.loop.cancel(id);
@@ -129,6 +195,7 @@ export class LlamaCppEngine {
     if (this.#loaded) {
       for (const id of [...this.#listeners.keys()]) this.abort(id);
       await this.#loaded.loop.drain();
+      await (await this.#embedding?.catch(() => undefined))?.dispose();
       await this.#loaded.context.dispose();
       await this.#loaded.model.dispose();
     }
@@ -142,6 +209,26 @@ export class LlamaCppEngine {
       if (o.event.type === "final") this.#listeners.delete(o.id);
       listener(o);
     }
+  }
+
+  /**
+   * The embedding context, created on first use with the generation context's size (an input may be
+   * as long as a prompt) and a batch that holds a whole input (models without causal attention need
+   * it in one batch). A failed creation is retried on the next request.
+   */
+  #embeddingContext(loaded: Loaded, onContext?: (rssBeforeBytes: number, rssAfterBytes: number) => void): Promise<LlamaEmbeddingContext> {
+    if (!this.#embedding) {
+      const before = process.memoryUsage.rss();
+      const size = loaded.context.contextSize;
+      this.#embedding = loaded.model.createEmbeddingContext({ contextSize: size, batchSize: size, threads: this.#threads }).then((ctx) => {
+        onContext?.(before, process.memoryUsage.rss());
+        return ctx;
+      }, (err: unknown) => {
+        this.#embedding = undefined;
+        throw errors.engineFailed(`could not create the embedding context: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    }
+    return this.#embedding;
   }
 
   #require(model: string): Loaded {
@@ -181,13 +268,23 @@ export class LlamaCppEngine {
         slots: o.slots, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, stepTokens: o.batchSize, minPrefixReuse: o.minPrefixReuse, now: () => performance.now(),
       });
       const endTokens = new Set([model.tokens.eos, model.tokens.eot].filter((t): t is Token => t != null));
-      const loop = new StepLoop({ model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, emit: (batch) => this.#emit(batch) });
+      const grammars = new Grammars(this.#llama, model);
+      const loop = new StepLoop({ model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, grammars, emit: (batch) => this.#emit(batch) });
       this.#loaded = { model, context, prompts: new PromptBuilder(model), scheduler, loop };
     } catch (err) {
       await model.dispose();
       throw err;
     }
   }
+}
+
+/** Scaled to unit length (a zero vector stays as it is), so that a dot product is the cosine similarity; float32 precision. */
+function normalize(vector: readonly number[]): number[] {
+  let sum = 0;
+  for (const x of vector) sum += x * x;
+  const norm = Math.sqrt(sum);
+  // float32 values, as the model computes them: `float` and `base64` answers then carry the same numbers.
+  return vector.map((x) => Math.fround(norm > 0 ? x / norm : x));
 }
 
 /** A load failure in words a client may see, with llama.cpp's reason: the file's base name, never its full path. */

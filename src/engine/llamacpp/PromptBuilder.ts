@@ -1,6 +1,6 @@
-import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
+import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
 import { errors } from "../../errors.ts";
-import type { ChatMessage, Prompt } from "../types.ts";
+import type { ChatMessage, Prompt, ToolDefinition } from "../types.ts";
 
 export interface BuiltPrompt {
   tokens: Token[];
@@ -31,7 +31,7 @@ export class PromptBuilder {
 
   build(prompt: Prompt): BuiltPrompt {
     switch (prompt.kind) {
-      case "chat": return chatPrompt(this.#model, this.#chatWrapper, prompt.messages);
+      case "chat": return chatPrompt(this.#model, this.#chatWrapper, prompt.messages, prompt.tools);
       case "text": return this.#text(prompt.text);
       case "tokens": return this.#tokens(prompt.tokens);
     }
@@ -54,19 +54,45 @@ export class PromptBuilder {
   }
 }
 
-function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, messages: readonly ChatMessage[]): BuiltPrompt {
-  const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === "system" || m.role === "developer" ? { type: "system", text: m.content }
-      : m.role === "assistant" ? { type: "model", response: [m.content] }
-        : { type: "user", text: m.content },
-  );
+function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, messages: readonly ChatMessage[], tools?: readonly ToolDefinition[]): BuiltPrompt {
+  const history: ChatHistoryItem[] = [];
+  // node-llama-cpp keeps a tool's result on the call itself: tool messages fill in their call's result.
+  const calls = new Map<string, ChatModelFunctionCall>();
+  for (const m of messages) {
+    if (m.role === "system" || m.role === "developer") history.push({ type: "system", text: m.content });
+    else if (m.role === "user") history.push({ type: "user", text: m.content });
+    else if (m.role === "assistant") {
+      const response: (string | ChatModelFunctionCall)[] = m.content ? [m.content] : [];
+      for (const tc of m.toolCalls ?? []) {
+        const call: ChatModelFunctionCall = { type: "functionCall", name: tc.name, params: parseJson(tc.arguments), result: undefined };
+        calls.set(tc.id, call);
+        response.push(call);
+      }
+      history.push({ type: "model", response });
+    } else {
+      const call = m.toolCallId !== undefined ? calls.get(m.toolCallId) : undefined;
+      if (call) call.result = parseJson(m.content);
+      else history.push({ type: "user", text: m.content }); // no matching call: the result as text
+    }
+  }
   // A trailing assistant message is a prefill the reply continues; otherwise open a new reply.
-  if (history.at(-1)?.type !== "model") history.push({ type: "model", response: [] });
-  const state = chatWrapper.generateContextState({ chatHistory: history });
+  if (history.at(-1)?.type !== "model" || (messages.at(-1)?.toolCalls?.length ?? 0) > 0) history.push({ type: "model", response: [] });
+  const availableFunctions: ChatModelFunctions | undefined = tools && tools.length > 0
+    ? Object.fromEntries(tools.map((t) => [t.name, { ...(t.description ? { description: t.description } : {}), ...(t.parameters ? { params: t.parameters as never } : {}) }]))
+    : undefined;
+  const state = chatWrapper.generateContextState({ chatHistory: history, ...(availableFunctions ? { availableFunctions, documentFunctionParams: true } : {}) });
   const stopTokens = new Set<Token>();
   for (const trigger of state.stopGenerationTriggers) {
     const tokens = LlamaText(trigger).tokenize(model.tokenizer, "trimLeadingSpace");
     if (tokens.length === 1 && model.isSpecialToken(tokens[0])) stopTokens.add(tokens[0]!);
   }
   return { tokens: state.contextText.tokenize(model.tokenizer), stopTokens };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

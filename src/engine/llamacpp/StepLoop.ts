@@ -1,9 +1,10 @@
-import type { LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
+import type { LlamaContextSequence, LlamaGrammarEvaluationState, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
 import { errors, HearthError } from "../../errors.ts";
 import { QueueFullError, Scheduler, type Work } from "../../scheduler/Scheduler.ts";
 import { Generation } from "../Generation.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import type { EngineEvent, FinalEvent, FinishReason, GenerateRequest, StepStats } from "../types.ts";
+import type { Grammars } from "./Grammars.ts";
 import type { BuiltPrompt } from "./PromptBuilder.ts";
 
 /** What the loop reports for one request: one of its events. */
@@ -18,6 +19,8 @@ export interface StepLoopOptions {
   /** Called once per step with every request's events of that step. */
   emit: (batch: Outcome[]) => void;
   endTokens: ReadonlySet<Token>;
+  /** Compiles requests' output constraints; requests with one are refused without it. */
+  grammars?: Grammars;
 }
 
 interface Active {
@@ -25,6 +28,8 @@ interface Active {
   prompt: Token[];
   generation: Generation;
   sampling: SequenceEvaluateOptions;
+  /** The grammar state of a constrained request, compiling since submission. */
+  grammar: Promise<LlamaGrammarEvaluationState> | null;
   generated: Token[];
   slot: number | null;
   reused: number;
@@ -77,7 +82,13 @@ export class StepLoop {
       }
       throw err;
     }
-    const { model, endTokens } = this.#o;
+    const { model, endTokens, grammars } = this.#o;
+    const constrained = req.constraint !== undefined;
+    let grammar: Promise<LlamaGrammarEvaluationState> | null = null;
+    if (req.constraint) {
+      grammar = grammars ? grammars.stateFor(req.constraint) : Promise.reject(errors.unsupported("This model does not support constrained output.", "response_format"));
+      grammar.catch(() => {}); // reported at admission
+    }
     const { presencePenalty = 0, frequencyPenalty = 0, ...s } = req.sampling;
     const generated: Token[] = [];
     this.#active.set(req.id, {
@@ -86,7 +97,8 @@ export class StepLoop {
       generated,
       generation: new Generation({
         detokenize: (tokens, previous) => model.detokenize(tokens as Token[], false, previous as Token[]),
-        isEndToken: (t) => endTokens.has(t as Token) || built.stopTokens.has(t as Token),
+        // A completed grammar allows only end-of-generation tokens, whichever the model has.
+        isEndToken: (t) => endTokens.has(t as Token) || built.stopTokens.has(t as Token) || (constrained && model.isEogToken(t as Token)),
         stop: req.stop,
         maxTokens: Math.min(req.maxTokens ?? Infinity, this.#o.sequences[0]!.contextSize - built.tokens.length),
       }),
@@ -101,6 +113,7 @@ export class StepLoop {
           ? { repeatPenalty: { punishTokens: () => generated.slice(-64), penalty: 1, presencePenalty, frequencyPenalty } }
           : {}),
       },
+      grammar,
       slot: null,
       reused: 0,
       iterator: null,
@@ -146,7 +159,7 @@ export class StepLoop {
     while (!scheduler.idle) {
       const batch: Outcome[] = [];
       await this.#endCancelledAndExpired(batch);
-      await this.#admit();
+      await this.#admit(batch);
       const work = scheduler.plan();
       if (work.length > 0) await this.#runStep(work, batch);
       if (batch.length > 0) this.#o.emit(batch);
@@ -175,10 +188,19 @@ export class StepLoop {
     }
   }
 
-  async #admit(): Promise<void> {
+  async #admit(batch: Outcome[]): Promise<void> {
     for (const { requestId, slot, reuse } of this.#o.scheduler.admit()) {
       const a = this.#active.get(requestId)!;
       a.slot = slot;
+      if (a.grammar) {
+        try {
+          a.sampling.grammarEvaluationState = await a.grammar;
+        } catch (err) {
+          batch.push(this.#final(a, "error", HearthError.is(err) ? err : errors.engineFailed(err instanceof Error ? err.message : String(err))));
+          await this.#release(a);
+          continue;
+        }
+      }
       a.reused = reuse;
       a.admittedAt = performance.now();
       this.#stats.cachedPromptTokens += reuse;
@@ -218,7 +240,9 @@ export class StepLoop {
     for (const a of finished) {
       if (!a.ended) {
         if (!a.cancelled) this.#avgRequestMs = 0.9 * this.#avgRequestMs + 0.1 * (performance.now() - a.submittedAt);
-        batch.push(this.#final(a, a.cancelled ? "cancelled" : a.generation.finishReason ?? "stop"));
+        const reason = a.cancelled ? "cancelled" : a.generation.finishReason ?? "stop";
+        const toolCall = a.req.constraint?.kind === "json_schema" && a.req.constraint.toolCall === true;
+        batch.push(this.#final(a, reason === "stop" && toolCall ? "tool_calls" : reason));
       }
       await this.#release(a);
     }

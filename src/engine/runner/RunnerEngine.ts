@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
 import type { Engine, EngineEvent, EngineSnapshot, GenerateRequest, ModelInfo, ModelSnapshot } from "../types.ts";
-import type { FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
+import type { CallResults, FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
 export interface RunnerEngineOptions extends RunnerOptions {
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
@@ -16,6 +16,11 @@ interface InFlight {
   texts: number;
   startedAt: number;
 }
+
+interface PendingCall { resolve(value: unknown): void; reject(err: unknown): void }
+
+/** A call the runner answers once: the message without its rid. */
+type CallMessage = Extract<ToRunner, { type: keyof CallResults }> extends infer M ? M extends { rid: number } ? Omit<M, "rid"> : never : never;
 
 const RUNNER = new URL("./runnerMain.ts", import.meta.url);
 /** Crashes in a row while loading, before the model is marked failed instead of restarted again. */
@@ -33,6 +38,8 @@ export class RunnerEngine implements Engine {
   readonly #created = Math.floor(Date.now() / 1000);
   readonly #inFlight = new Map<string, InFlight>();
   readonly #snapshots = new Map<number, (s: ModelSnapshot | null) => void>();
+  readonly #calls = new Map<number, PendingCall>();
+  #embeddingMemory: { beforeBytes: number; afterBytes: number } | undefined;
   #child: ChildProcess | null = null;
   #info: ModelInfo;
   #threads = 0;
@@ -57,6 +64,11 @@ export class RunnerEngine implements Engine {
   get inFlight(): number { return this.#inFlight.size; }
   /** The runner's resident memory right before and right after it loaded the model. */
   get loadMemory(): { beforeBytes: number; afterBytes: number } { return { ...this.#memory }; }
+
+  /** The runner's resident memory right before and after it created its embedding context, once it has. */
+  get embeddingMemory(): { beforeBytes: number; afterBytes: number } | undefined {
+    return this.#embeddingMemory ? { ...this.#embeddingMemory } : undefined;
+  }
 
   /** Starts the runner if needed; resolves when its model is loaded or has failed to load. */
   load(): Promise<void> {
@@ -104,6 +116,44 @@ export class RunnerEngine implements Engine {
       signal?.removeEventListener("abort", cancel);
       if (!ended) cancel(); // the consumer stopped reading: stop the work it no longer wants
     }
+  }
+
+  async embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+    return this.#call({ type: "embed", model, inputs }, signal) as Promise<CallResults["embed"]>;
+  }
+
+  async tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
+    return this.#call({ type: "tokenize", model, text, ...opts }) as Promise<CallResults["tokenize"]>;
+  }
+
+  async detokenize(model: string, tokens: number[]): Promise<string> {
+    return ((await this.#call({ type: "detokenize", model, tokens })) as CallResults["detokenize"]).content;
+  }
+
+  /**
+   * Sends one call and waits for its answer. Rejects with runner_crashed if the runner exits first;
+   * an aborted signal rejects at once and tells the runner to stop.
+   */
+  #call(msg: CallMessage, signal?: AbortSignal): Promise<unknown> {
+    if (msg.model !== this.#opts.modelId) return Promise.reject(errors.modelNotFound(msg.model));
+    if (this.#info.state === "failed") return Promise.reject(errors.modelLoadFailed(msg.model, this.#info.error ?? "unknown error"));
+    if (this.#info.state !== "loaded" || this.#closing || !this.#child) return Promise.reject(errors.modelLoading(msg.model));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const rid = ++this.#rid;
+    return new Promise<unknown>((resolve, reject) => {
+      const abort = () => {
+        this.#calls.delete(rid);
+        this.#send({ type: "abortCall", rid });
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", abort, { once: true });
+      const done = () => signal?.removeEventListener("abort", abort);
+      this.#calls.set(rid, {
+        resolve: (v) => { done(); resolve(v); },
+        reject: (e) => { done(); reject(e); },
+      });
+      this.#send({ ...msg, rid } as ToRunner);
+    });
   }
 
   /** Stops the runner: requests still in it end with a runner error. */
@@ -185,6 +235,18 @@ export class RunnerEngine implements Engine {
         this.#snapshots.get(msg.rid)?.(msg.snapshot);
         this.#snapshots.delete(msg.rid);
         return;
+      case "result":
+        this.#calls.get(msg.rid)?.resolve(msg.value);
+        this.#calls.delete(msg.rid);
+        return;
+      case "failed":
+        this.#calls.get(msg.rid)?.reject(HearthError.fromWire(msg.error));
+        this.#calls.delete(msg.rid);
+        return;
+      case "embeddingContext":
+        this.#embeddingMemory = { beforeBytes: msg.rssBeforeBytes, afterBytes: msg.rssAfterBytes };
+        this.#opts.log?.("info", `model ${this.#opts.modelId}: embedding context created (${Math.round((msg.rssAfterBytes - msg.rssBeforeBytes) / 1048576)} MiB more resident memory)`);
+        return;
       case "log":
         this.#opts.log?.(msg.level, msg.message);
         return;
@@ -213,6 +275,8 @@ export class RunnerEngine implements Engine {
     this.#inFlight.clear();
     for (const resolve of this.#snapshots.values()) resolve(null);
     this.#snapshots.clear();
+    for (const call of this.#calls.values()) call.reject(crash);
+    this.#calls.clear();
     if (this.#closing) return;
     const wasLoading = this.#info.state === "loading";
     if (this.#info.state === "failed") return; // a load failure the runner reported: restarting will not help

@@ -11,7 +11,20 @@ export type ToRunner =
   | { type: "generate"; req: GenerateRequest }
   | { type: "cancel"; id: string }
   | { type: "snapshot"; rid: number }
+  /** Requests answered by one `result` (or `failed`) message with the same rid. */
+  | { type: "embed"; rid: number; model: string; inputs: (string | number[])[] }
+  | { type: "tokenize"; rid: number; model: string; text: string; addSpecial: boolean; withPieces: boolean }
+  | { type: "detokenize"; rid: number; model: string; tokens: number[] }
+  /** The caller of an `embed` went away: stop before the next input. */
+  | { type: "abortCall"; rid: number }
   | { type: "shutdown" };
+
+/** What each rid-answered call resolves to. */
+export interface CallResults {
+  embed: { vectors: number[][]; promptTokens: number };
+  tokenize: { tokens: number[]; pieces?: string[] };
+  detokenize: { content: string };
+}
 
 /** One step's events for every request that had any: one message per step, not per token. */
 export interface StepItem { id: string; event: EngineEvent }
@@ -31,4 +44,8 @@ export type FromRunner =
   | { type: "rejected"; id: string; error: WireError }
   | { type: "step"; items: StepItem[] }
   | { type: "snapshot"; rid: number; snapshot: ModelSnapshot }
+  | { type: "result"; rid: number; value: CallResults[keyof CallResults] }
+  | { type: "failed"; rid: number; error: WireError }
+  /** Resident memory before and after the embedding context was created (on the first embed). */
+  | { type: "embeddingContext"; rssBeforeBytes: number; rssAfterBytes: number }
   | { type: "log"; level: "debug" | "warn" | "error"; message: string };

@@ -11,6 +11,8 @@ import type { FromRunner, StepItem, ToRunner } from "./protocol.ts";
 const send = (msg: FromRunner) => process.send!(msg);
 let engine: LlamaCppEngine | undefined;
 let step: StepItem[] = [];
+/** Embed calls under way, by rid: an `abortCall` stops one before its next input. */
+const calls = new Map<number, AbortController>();
 
 // Every outcome of one step is reported synchronously by the step loop: flushing on the next
 // microtask sends the whole step as one message.
@@ -56,6 +58,31 @@ async function handle(msg: ToRunner): Promise<void> {
     }
     case "cancel":
       engine?.abort(msg.id);
+      return;
+    case "embed":
+    case "tokenize":
+    case "detokenize": {
+      const controller = new AbortController();
+      calls.set(msg.rid, controller);
+      try {
+        if (!engine) throw errors.modelLoading(msg.model);
+        const e = engine;
+        const value = msg.type === "embed"
+          ? await e.embed(msg.model, msg.inputs, controller.signal, (rssBeforeBytes, rssAfterBytes) => send({ type: "embeddingContext", rssBeforeBytes, rssAfterBytes }))
+          : msg.type === "tokenize"
+            ? e.tokenize(msg.model, msg.text, { addSpecial: msg.addSpecial, withPieces: msg.withPieces })
+            : { content: e.detokenize(msg.model, msg.tokens) };
+        send({ type: "result", rid: msg.rid, value });
+      } catch (err) {
+        const error = HearthError.is(err) ? err : errors.engineFailed(err instanceof Error ? err.message : String(err));
+        send({ type: "failed", rid: msg.rid, error: error.toWire() });
+      } finally {
+        calls.delete(msg.rid);
+      }
+      return;
+    }
+    case "abortCall":
+      calls.get(msg.rid)?.abort();
       return;
     case "snapshot":
       if (engine) send({ type: "snapshot", rid: msg.rid, snapshot: engine.snapshot() });

@@ -1,20 +1,27 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { ChatMessage } from "../../../engine/types.ts";
+import type { ChatMessage, OutputConstraint, ToolDefinition } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
 import type { OpenAIFinishReason, ResponseFormat } from "../../respond.ts";
 import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
+import { checkJsonSchema } from "./jsonSchema.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
+import { newToolCallId, ToolCallReader } from "./toolCalls.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
   app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/chat/completions", { schema: { body: ChatCompletionRequest } }, async (request, reply) => {
     const body = request.body;
     rejectUnsupported(body);
-    const job = toGenerateRequest(body, { kind: "chat", messages: body.messages.map(toChatMessage) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
-    const format = chatFormat(`chatcmpl-${randomUUID().replaceAll("-", "")}`, body.model, body.stream_options?.include_usage === true);
+    const messages = toChatMessages(body.messages);
+    const plan = outputPlan(body);
+    const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
+    if (plan.constraint) job.constraint = plan.constraint;
+    const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
+    const includeUsage = body.stream_options?.include_usage === true;
+    const format = plan.toolCall ? toolCallFormat(id, body.model, includeUsage, plan.toolCall.name) : chatFormat(id, body.model, includeUsage);
     await serveGeneration(deps, request, reply, job, format, {
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
@@ -24,14 +31,78 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): voi
 
 /** Features OpenAI has and this engine does not yet: a clear 400 beats a silently ignored field. */
 function rejectUnsupported(body: ChatCompletionRequest): void {
-  if (body.tools != null && body.tools.length > 0) throw errors.unsupported("Tool calling is not supported yet.", "tools");
-  const format = body.response_format?.type;
-  if (format != null && format !== "text") throw errors.unsupported(`response_format '${format}' is not supported yet; use 'text'.`, "response_format.type");
   if (body.logprobs === true) throw errors.unsupported("logprobs are not supported yet.", "logprobs");
 }
 
+/** What the request asks the output to be: the tools to describe, a grammar, a forced tool call. */
+interface OutputPlan {
+  tools?: ToolDefinition[];
+  constraint?: OutputConstraint;
+  /** A forced call: its function's name, or null when the model picks one of several. */
+  toolCall?: { name: string | null };
+}
+
+function outputPlan(body: ChatCompletionRequest): OutputPlan {
+  const tools = toolDefinitions(body);
+  const choice = body.tool_choice ?? (tools.length > 0 ? "auto" : "none");
+  if (choice !== "none" && choice !== "auto" && tools.length === 0) throw errors.invalidRequest("'tool_choice' needs 'tools'.", "tool_choice");
+  let forced: ToolDefinition[] = [];
+  if (typeof choice === "object") {
+    const tool = tools.find((t) => t.name === choice.function.name);
+    if (!tool) throw errors.invalidRequest(`'tool_choice' names the function '${choice.function.name}', which is not in 'tools'.`, "tool_choice");
+    forced = [tool];
+  } else if (choice === "required") {
+    forced = tools;
+  }
+  if (forced.length > 0) {
+    if (body.stop != null && (typeof body.stop === "string" || body.stop.length > 0)) {
+      throw errors.unsupported("'stop' cannot be combined with a forced tool call: the arguments' grammar decides where the call ends.", "stop");
+    }
+    const schema = forced.length === 1
+      ? forced[0]!.parameters!
+      : { oneOf: forced.map((t) => ({ type: "object", properties: { name: { const: t.name }, arguments: t.parameters } })) };
+    return { tools, constraint: { kind: "json_schema", schema, toolCall: true }, toolCall: { name: forced.length === 1 ? forced[0]!.name : null } };
+  }
+  const rf = body.response_format;
+  const constraint: OutputConstraint | undefined = rf?.type === "json_object" ? { kind: "json" }
+    : rf?.type === "json_schema"
+      ? rf.json_schema.schema == null ? { kind: "json" } : { kind: "json_schema", schema: checkJsonSchema(rf.json_schema.schema, "response_format.json_schema.schema") }
+      : undefined;
+  // tool_choice none: the tools are left out of the prompt, so the model is not invited to call one.
+  return { ...(choice === "auto" ? { tools } : {}), ...(constraint ? { constraint } : {}) };
+}
+
+function toolDefinitions(body: ChatCompletionRequest): ToolDefinition[] {
+  const seen = new Set<string>();
+  return (body.tools ?? []).map((t, i) => {
+    const { name, description, parameters } = t.function;
+    if (seen.has(name)) throw errors.invalidRequest(`The function name '${name}' appears twice in 'tools'.`, `tools.[${i}].function.name`);
+    seen.add(name);
+    const param = `tools.[${i}].function.parameters`;
+    const schema = parameters == null ? { type: "object", properties: {} } : checkJsonSchema(parameters, param);
+    if ((schema as { type?: unknown }).type !== "object") throw errors.invalidRequest("A function's parameters must be a JSON schema of type 'object'.", param);
+    return { name, ...(description ? { description } : {}), parameters: schema };
+  });
+}
+
+function toChatMessages(input: readonly ChatMessageInput[]): ChatMessage[] {
+  const callIds = new Set<string>();
+  return input.map((m, i) => {
+    const message = toChatMessage(m, i);
+    if (m.role === "assistant" && m.tool_calls && m.tool_calls.length > 0) {
+      message.toolCalls = m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
+      for (const c of m.tool_calls) callIds.add(c.id);
+    }
+    if (m.role === "tool") {
+      if (m.tool_call_id == null) throw errors.invalidRequest("A 'tool' message needs 'tool_call_id'.", `messages.[${i}].tool_call_id`);
+      if (!callIds.has(m.tool_call_id)) throw errors.invalidRequest(`'tool_call_id' '${m.tool_call_id}' does not match a tool call of an earlier assistant message.`, `messages.[${i}].tool_call_id`);
+      message.toolCallId = m.tool_call_id;
+    }
+    return message;
+  });
+}
+
 function toChatMessage(m: ChatMessageInput, i: number): ChatMessage {
-  if (m.role === "tool") throw errors.unsupported("Tool messages are not supported yet.", `messages.[${i}].role`);
   if (m.content == null) {
     if (m.role === "assistant") return { role: m.role, content: "" };
     throw errors.invalidRequest(`Missing content for a '${m.role}' message.`, `messages.[${i}].content`);
@@ -43,6 +114,43 @@ function toChatMessage(m: ChatMessageInput, i: number): ChatMessage {
     return part.text;
   });
   return { role: m.role, content: texts.join("\n") };
+}
+
+/**
+ * OpenAI's chat.completion objects for a forced tool call: content null, one tool call whose
+ * arguments are the grammar-constrained output. Streamed: a first tool_calls delta with the id,
+ * type, name and empty arguments, then the arguments as they come.
+ */
+function toolCallFormat(id: string, model: string, includeUsage: boolean, name: string | null): ResponseFormat {
+  const created = unixNow();
+  const callId = newToolCallId();
+  const chunk = (delta: object, finishReason: OpenAIFinishReason | null) => ({
+    id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    ...(includeUsage ? { usage: null } : {}),
+  });
+  const reader = new ToolCallReader(name);
+  return {
+    opening: () => chunk({ role: "assistant", content: null, refusal: null }, null),
+    chunk: (text) => reader.push(text).map((piece) => chunk({
+      tool_calls: [piece.kind === "start"
+        ? { index: 0, id: callId, type: "function", function: { name: piece.name, arguments: "" } }
+        : { index: 0, function: { arguments: piece.text } }],
+    }, null)),
+    closing: (finishReason, timings) => ({ ...chunk({}, finishReason), timings: timingsJson(timings) }),
+    usageChunk: (usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
+    complete: (text, finishReason, usage, timings) => {
+      const whole = new ToolCallReader(name);
+      whole.push(text);
+      const calls = whole.name === null ? [] : [{ id: callId, type: "function", function: { name: whole.name, arguments: whole.arguments } }];
+      return {
+        id, object: "chat.completion", created, model, system_fingerprint: null,
+        choices: [{ index: 0, message: { role: "assistant", content: null, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) }, logprobs: null, finish_reason: finishReason }],
+        usage: usageJson(usage),
+        timings: timingsJson(timings),
+      };
+    },
+  };
 }
 
 /** OpenAI's chat.completion and chat.completion.chunk objects. */

@@ -6,11 +6,65 @@ const ContentPart = Type.Object({
   text: Type.Optional(Type.String()),
 });
 
+/** Caps on tool definitions; a JSON schema's own caps are in jsonSchema.ts (64 KB, 16 levels). */
+export const TOOL_LIMITS = { maxTools: 128, namePattern: "^[a-zA-Z0-9_-]{1,64}$", maxToolCallsPerMessage: 128 } as const;
+
+const FunctionName = Type.String({ pattern: TOOL_LIMITS.namePattern, minLength: 1, maxLength: 64 });
+/** A JSON schema; checked against what the output grammar can enforce (see jsonSchema.ts). */
+const JsonSchemaObject = Type.Record(Type.String(), Type.Unknown());
+
+const ToolCallInput = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 256 }),
+  type: Type.Literal("function"),
+  function: Type.Object({ name: FunctionName, arguments: Type.String() }),
+});
+
 const Message = Type.Object({
   role: Type.Enum(["system", "developer", "user", "assistant", "tool"]),
   content: Nullable(Type.Union([Type.String(), Type.Array(ContentPart, { maxItems: 1024 })])),
   name: Nullable(Type.String({ maxLength: 256 })),
+  /** Assistant messages: the tool calls the model made. */
+  tool_calls: Nullable(Type.Array(ToolCallInput, { maxItems: TOOL_LIMITS.maxToolCallsPerMessage })),
+  /** Tool messages: the call this message answers. */
+  tool_call_id: Nullable(Type.String({ minLength: 1, maxLength: 256 })),
 });
+
+const Tool = Type.Object({
+  type: Type.Literal("function"),
+  function: Type.Object({
+    name: FunctionName,
+    description: Nullable(Type.String({ maxLength: 65536 })),
+    /** The arguments' JSON schema; an object schema. Absent: no arguments (`{}`). */
+    parameters: Nullable(JsonSchemaObject),
+    /** Arguments always follow the schema, strict or not. */
+    strict: Nullable(Type.Boolean()),
+  }),
+});
+
+/**
+ * `none`: no tool is called; `auto`: the model answers in text, with the tools described in its
+ * prompt (calls it writes are not parsed); `required`: exactly one call to one of the tools,
+ * grammar-constrained; a named function: exactly one call to it.
+ */
+const ToolChoice = Type.Union([
+  Type.Enum(["none", "auto", "required"]),
+  Type.Object({ type: Type.Literal("function"), function: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }) }),
+]);
+
+/** `text`; `json_object`: any JSON object; `json_schema`: JSON following the schema (always enforced). */
+const ResponseFormatInput = Type.Union([
+  Type.Object({ type: Type.Literal("text") }),
+  Type.Object({ type: Type.Literal("json_object") }),
+  Type.Object({
+    type: Type.Literal("json_schema"),
+    json_schema: Type.Object({
+      name: FunctionName,
+      description: Nullable(Type.String({ maxLength: 65536 })),
+      schema: Nullable(JsonSchemaObject),
+      strict: Nullable(Type.Boolean()),
+    }),
+  }),
+]);
 
 /**
  * POST /v1/chat/completions. Fields OpenAI accepts that are not listed are accepted and ignored;
@@ -20,10 +74,14 @@ export const ChatCompletionRequest = Type.Object({
   ...GenerationFields,
   messages: Type.Array(Message, { minItems: 1, maxItems: LIMITS.maxMessages }),
   max_completion_tokens: Nullable(Type.Integer({ minimum: 1, maximum: LIMITS.maxTokens })),
-  tools: Nullable(Type.Array(Type.Unknown())),
-  response_format: Nullable(Type.Object({ type: Type.String() })),
+  tools: Nullable(Type.Array(Tool, { maxItems: TOOL_LIMITS.maxTools })),
+  tool_choice: Nullable(ToolChoice),
+  /** Accepted; one call is generated per response. */
+  parallel_tool_calls: Nullable(Type.Boolean()),
+  response_format: Nullable(ResponseFormatInput),
   logprobs: Nullable(Type.Boolean()),
 });
 
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;
 export type ChatMessageInput = Static<typeof Message>;
+export type ToolInput = Static<typeof Tool>;

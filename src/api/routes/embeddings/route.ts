@@ -1,0 +1,44 @@
+import type { FastifyInstance } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { errors } from "../../../errors.ts";
+import { mayUse } from "../../auth.ts";
+import type { RouteDeps } from "../deps.ts";
+import { EmbeddingRequest } from "./schema.ts";
+
+/** POST /v1/embeddings, in OpenAI's shape: all inputs go to the model's runner in one call. */
+export function embeddingsRoute(app: FastifyInstance, deps: RouteDeps): void {
+  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/embeddings", { schema: { body: EmbeddingRequest } }, async (request, reply) => {
+    const body = request.body;
+    if (!mayUse(request.caller, body.model, deps.router.resolveId(body.model))) throw errors.modelNotAllowed(body.model);
+    const inputs = toInputs(body.input);
+    // The client going away stops the work before the next input.
+    const controller = new AbortController();
+    reply.raw.once("close", () => { if (!reply.raw.writableEnded) controller.abort(); });
+    const { vectors, promptTokens } = await deps.engine.embed(body.model, inputs, controller.signal);
+    const width = vectors[0]?.length ?? 0;
+    if (body.dimensions != null && body.dimensions !== width) {
+      throw errors.unsupported(`'dimensions' must be ${width}, this model's embedding size: its vectors cannot be shortened.`, "dimensions");
+    }
+    const base64 = body.encoding_format === "base64";
+    return {
+      object: "list",
+      data: vectors.map((v, index) => ({ object: "embedding", index, embedding: base64 ? float32Base64(v) : v })),
+      model: body.model,
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    };
+  });
+}
+
+/** OpenAI's four input forms as a list of inputs: a token-id array is one input. */
+function toInputs(input: EmbeddingRequest["input"]): (string | number[])[] {
+  if (typeof input === "string") return [input];
+  if (input.length > 0 && typeof input[0] === "number") return [input as number[]];
+  return input as string[] | number[][];
+}
+
+/** The vector as OpenAI's base64: little-endian float32s. */
+function float32Base64(v: readonly number[]): string {
+  const buf = Buffer.allocUnsafe(v.length * 4);
+  v.forEach((x, i) => buf.writeFloatLE(x, i * 4));
+  return buf.toString("base64");
+}
