@@ -15,7 +15,8 @@ import { errors } from "../../../errors.ts";
  *   generated), `minProperties`, `maxProperties`, `$defs`;
  * - `type: "array"`: `items`, `prefixItems`, `minItems`, `maxItems`, `$defs`;
  * - `type: "string"`: `minLength`, `maxLength`, or `format` (`date-time`, `date`, `time`) alone;
- * - `type` `number`, `integer`, `boolean`, `null`, or a list of these (no bounds);
+ * - `type` `number`, `integer`, `boolean`, `null`, or a list of these (no bounds, except an integer
+ *   between two bounds at most 1024 values apart, generated as the enum of its values);
  * - annotations anywhere: `title`, `description`, `$comment`, `examples`, `default`, and `$schema`,
  *   `$id` at the root. An empty schema generates `null`.
  */
@@ -181,6 +182,9 @@ function walk(schema: unknown, at: string, depth: number, defsInScope: ReadonlyS
     if (min !== undefined && max !== undefined && min > max) fail("'minLength' exceeds 'maxLength'.", p("minLength"));
     return { ...out, type, ...(min !== undefined ? { minLength: min } : {}), ...(max !== undefined ? { maxLength: max } : {}) };
   }
+  if (type === "integer" && ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].some((k) => s[k] !== undefined)) {
+    return { ...out, enum: integerRange(s, p) };
+  }
   allow(["type"]);
   if (type === undefined) return out;
   const types = Array.isArray(type) ? type : [type];
@@ -192,6 +196,34 @@ function walk(schema: unknown, at: string, depth: number, defsInScope: ReadonlyS
     }
   });
   return { ...out, type };
+}
+
+/** The largest bounded integer range enforced, as an enum of its values. */
+const MAX_INTEGER_RANGE = 1024;
+
+/**
+ * The grammar has no numeric bounds, but a bounded integer is a finite set: `{type: integer,
+ * minimum: 1, maximum: 7}` (what zod's `.int().min(1).max(7)` writes) is generated as the enum 1..7,
+ * which the grammar enforces exactly. Open or wide ranges are refused.
+ */
+function integerRange(s: Json, p: (k: string) => string): number[] {
+  for (const k of Object.keys(s)) {
+    if (!["type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].includes(k) && !ANNOTATIONS.has(k)) unsupported(k, p(k));
+  }
+  const bound = (k: string) => {
+    const v = s[k];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v))) fail(`'${k}' must be a number.`, p(k));
+    return v as number | undefined;
+  };
+  const [min, max, xmin, xmax] = [bound("minimum"), bound("maximum"), bound("exclusiveMinimum"), bound("exclusiveMaximum")];
+  const lo = Math.max(min !== undefined ? Math.ceil(min) : -Infinity, xmin !== undefined ? Math.floor(xmin) + 1 : -Infinity);
+  const hi = Math.min(max !== undefined ? Math.floor(max) : Infinity, xmax !== undefined ? Math.ceil(xmax) - 1 : Infinity);
+  const keyword = min !== undefined || xmin !== undefined ? (max !== undefined ? "maximum" : "exclusiveMaximum") : "minimum";
+  if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi - lo + 1 > MAX_INTEGER_RANGE) {
+    unsupported(s[keyword] !== undefined ? keyword : "minimum", p(s[keyword] !== undefined ? keyword : "minimum"), `an integer is enforced only between two bounds at most ${MAX_INTEGER_RANGE} values apart`);
+  }
+  if (lo > hi) fail("The integer bounds leave no value.", p("minimum"));
+  return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
 }
 
 function branchName(s: Json): string {
