@@ -20,19 +20,20 @@ declare module "fastify" {
 interface Stored { text: string; finishReason: OpenAIFinishReason; usage: Usage }
 
 /**
- * One generation request after validation: the key's model permission, its rate limits (with
+ * One generation request after validation (its `jobs`: one engine request per choice, `n`): the key's model permission, its rate limits (with
  * OpenAI's x-ratelimit-* headers), the response cache, then the engine. The key's limits are
  * charged the request's estimated tokens at admission and corrected to what it used at the end.
  */
 export async function serveGeneration(
   deps: RouteDeps, request: FastifyRequest, reply: FastifyReply,
-  job: GenerateRequest, format: ResponseFormat, opts: StreamOptions,
+  jobs: GenerateRequest[], format: ResponseFormat, opts: StreamOptions,
 ): Promise<void> {
   const { caller } = request;
+  const job = jobs[0]!;
   if (!mayUse(caller, job.model, deps.router.resolveId(job.model))) throw errors.modelNotAllowed(job.model);
-  if (caller.key) job.tenant = caller.key.name;
+  if (caller.key) for (const j of jobs) j.tenant = caller.key.name;
   const key = caller.key;
-  const estimate = estimateTokens(job);
+  const estimate = jobs.reduce((n, j) => n + estimateTokens(j), 0);
   let ticket: string | undefined;
   if (key && deps.limiter && (key.rpm !== null || key.tpm !== null || key.maxParallel !== null)) {
     const decision = await deps.limiter.acquire({ id: `key-${key.id}`, ...(key.rpm !== null ? { rpm: key.rpm } : {}), ...(key.tpm !== null ? { tpm: key.tpm } : {}), ...(key.maxParallel !== null ? { maxParallel: key.maxParallel } : {}) }, estimate);
@@ -45,7 +46,9 @@ export async function serveGeneration(
   }
   let used = 0;
   try {
-    const cacheKey = deps.cache && (deps.cacheSampled || deterministic(job)) ? responseKey(deps.router.resolveId(job.model) ?? job.model, job) : null;
+    // The cache keeps one choice's text: not for several choices, nor for logprobs, which it does not store.
+    const cacheable = jobs.length === 1 && job.logprobs === undefined;
+    const cacheKey = cacheable && deps.cache && (deps.cacheSampled || deterministic(job)) ? responseKey(deps.router.resolveId(job.model) ?? job.model, job) : null;
     if (cacheKey) {
       const hit = await deps.cache!.get(cacheKey);
       if (hit) {
@@ -59,7 +62,7 @@ export async function serveGeneration(
       deps.metrics.cache("miss");
     }
     request.engineCalled = true;
-    const { final, text } = await respond(deps.engine, request, reply, job, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
+    const { final, text } = await respond(deps.engine, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
     if (final) used = final.usage.promptTokens + final.usage.completionTokens;
     if (cacheKey && final && isCompleted(final.reason)) {
       const stored: Stored = { text, finishReason: final.reason, usage: final.usage };

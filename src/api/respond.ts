@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Engine, FinalEvent, GenerateRequest, Timings, Usage } from "../engine/types.ts";
+import type { Engine, EngineEvent, FinalEvent, GenerateRequest, GeneratedTokenLogprob, Timings, Usage } from "../engine/types.ts";
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
 import { toHearthError } from "./errorHandler.ts";
@@ -12,15 +12,25 @@ export type OpenAIFinishReason = "stop" | "length" | "tool_calls";
 /** The engine's reasons that end a request normally. */
 export const isCompleted = (reason: string): reason is OpenAIFinishReason => reason === "stop" || reason === "length" || reason === "tool_calls";
 
-/** How one endpoint shapes its JSON response and its stream chunks (OpenAI's formats differ). */
+/** One choice as it ended, for a JSON response. `logprobs` is null when they were not asked for. */
+export interface ChoiceOutput {
+  text: string;
+  finishReason: OpenAIFinishReason;
+  logprobs: GeneratedTokenLogprob[] | null;
+}
+
+/**
+ * How one endpoint shapes its JSON response and its stream chunks (OpenAI's formats differ). Every
+ * streamed method takes the choice's index (`n` choices are generated side by side).
+ */
 export interface ResponseFormat {
-  /** The stream's first chunk, before any text (chat sends the assistant role there). */
-  opening(): object | null;
-  /** The chunks for new text: one, several, or none (text held back until it can be shaped). */
-  chunk(text: string): object | object[] | null;
-  closing(finishReason: OpenAIFinishReason, timings: Timings): object;
+  /** A choice's first chunk, before any text (chat sends the assistant role there). */
+  opening(index: number): object | null;
+  /** The chunks for new text (and its tokens' logprobs, when asked): one, several, or none (text held back until it can be shaped). */
+  chunk(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): object | object[] | null;
+  closing(index: number, finishReason: OpenAIFinishReason, timings: Timings): object;
   usageChunk(usage: Usage): object;
-  complete(text: string, finishReason: OpenAIFinishReason, usage: Usage, timings: Timings): object;
+  complete(choices: ChoiceOutput[], usage: Usage, timings: Timings): object;
 }
 
 export interface StreamOptions {
@@ -33,51 +43,107 @@ export interface RespondContext {
   bodyLimit: number;
 }
 
+interface ChoiceState { final: FinalEvent | null; text: string; logprobs: GeneratedTokenLogprob[] | null }
+
 /** Where one request's events go: a JSON body at the end, or SSE as they come. */
 interface Sink {
-  text(text: string): Promise<void>;
-  end(final: FinalEvent): Promise<void>;
+  text(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): Promise<void>;
+  /** One choice ended. */
+  end(index: number, final: FinalEvent): Promise<void>;
+  /** Every choice ended. */
+  finish(choices: ChoiceState[]): Promise<void>;
   /** The engine broke its contract (threw after accepting): the client still gets an error. */
   fail(err: unknown): Promise<void>;
 }
 
 /**
- * Runs one generation for one HTTP request. A refusal before generation starts (unknown model,
- * prompt too long, queue full) becomes an ordinary HTTP error; after that, the request's final
- * event decides the ending: a response, an HTTP error (JSON), or an SSE error event then `[DONE]`.
- * A client that goes away cancels its generation; its final event is still read, so what it used
- * is reported.
+ * Runs the generations of one HTTP request (one per choice: `n` of them, side by side). A refusal
+ * before generation starts (unknown model, prompt too long, queue full) becomes an ordinary HTTP
+ * error, and cancels the choices that were accepted; after that, the final events decide the
+ * ending: a response, an HTTP error (JSON), or an SSE error event then `[DONE]`. A choice that ends
+ * in an error cancels the others. A client that goes away cancels every generation; their final
+ * events are still read, so what they used is reported. `final` merges the choices' final events
+ * (prompt tokens counted once, completion tokens summed); null if any choice had none.
  */
 export async function respond(
   engine: Engine, request: FastifyRequest, reply: FastifyReply,
-  job: GenerateRequest, format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
-): Promise<{ final: FinalEvent | null; text: string }> {
+  jobs: GenerateRequest[], format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
+): Promise<{ final: FinalEvent | null; text: string; choices: ChoiceState[] }> {
   const controller = new AbortController();
   reply.raw.once("close", () => {
     if (!reply.raw.writableEnded) controller.abort();
   });
-  const events = engine.generate(job, controller.signal)[Symbol.asyncIterator]();
-  const first = await events.next(); // throws to Fastify's error handler before anything is sent
-  const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, ctx) : jsonSink(reply, format);
-  let text = "";
-  let final: FinalEvent | null = null;
-  try {
-    for (let r = first; !r.done; r = await events.next()) {
-      const ev = r.value;
-      if (ev.type === "text") {
-        text += ev.text;
-        await sink.text(ev.text);
-      } else if (ev.type === "final") {
-        final = ev;
-        await sink.end(ev);
+  const iterators = jobs.map((job) => engine.generate(job, controller.signal)[Symbol.asyncIterator]());
+  const firsts = await Promise.allSettled(iterators.map((it) => it.next()));
+  const refused = firsts.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (refused) {
+    // Throws to Fastify's error handler before anything is sent; the accepted choices are cancelled and read to their end.
+    controller.abort();
+    await Promise.all(iterators.map(async (it, i) => {
+      const first = firsts[i]!;
+      if (first.status !== "fulfilled") return;
+      try {
+        for (let r = first.value; !r.done; r = await it.next()) { /* drain */ }
+      } catch { /* already failing */ } finally {
+        await it.return?.(undefined);
       }
-    }
-  } catch (err) {
-    await sink.fail(err);
-  } finally {
-    await events.return?.(undefined);
+    }));
+    throw refused.reason;
   }
-  return { final, text };
+  const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, jobs.length, ctx) : jsonSink(reply, format);
+  const choices: ChoiceState[] = jobs.map((job) => ({ final: null, text: "", logprobs: job.logprobs !== undefined ? [] : null }));
+  let broken: { err: unknown } | null = null;
+  await Promise.all(iterators.map(async (it, i) => {
+    const choice = choices[i]!;
+    try {
+      for (let r = (firsts[i] as PromiseFulfilledResult<IteratorResult<EngineEvent>>).value; !r.done; r = await it.next()) {
+        const ev = r.value;
+        if (ev.type === "text") {
+          choice.text += ev.text;
+          if (ev.logprobs && choice.logprobs) choice.logprobs.push(...ev.logprobs);
+          await sink.text(i, ev.text, ev.logprobs);
+        } else if (ev.type === "final") {
+          choice.final = ev;
+          if (ev.reason !== "cancelled" && !isCompleted(ev.reason)) controller.abort();
+          await sink.end(i, ev);
+        }
+      }
+    } catch (err) {
+      broken ??= { err };
+      controller.abort();
+    } finally {
+      await it.return?.(undefined);
+    }
+  }));
+  if (broken) await sink.fail((broken as { err: unknown }).err);
+  else await sink.finish(choices);
+  return { final: mergeFinals(choices), text: choices[0]!.text, choices };
+}
+
+/** The choices' final events as one: prompt tokens once, completion tokens summed, the slowest times. */
+export function mergeFinals(choices: readonly { final: FinalEvent | null }[]): FinalEvent | null {
+  const finals = choices.map((c) => c.final);
+  if (finals.some((f) => f === null)) return null;
+  const all = finals as FinalEvent[];
+  if (all.length === 1) return all[0]!;
+  const first = all[0]!;
+  const bad = all.find((f) => !isCompleted(f.reason));
+  const sum = (get: (f: FinalEvent) => number) => all.reduce((n, f) => n + get(f), 0);
+  const max = (get: (f: FinalEvent) => number) => Math.max(...all.map(get));
+  return {
+    type: "final",
+    reason: bad?.reason ?? first.reason,
+    usage: { promptTokens: first.usage.promptTokens, completionTokens: sum((f) => f.usage.completionTokens), cachedPromptTokens: first.usage.cachedPromptTokens },
+    timings: {
+      queueMs: max((f) => f.timings.queueMs),
+      promptMs: max((f) => f.timings.promptMs),
+      generationMs: max((f) => f.timings.generationMs),
+      promptEvaluated: sum((f) => f.timings.promptEvaluated),
+      promptCached: sum((f) => f.timings.promptCached),
+      completionTokens: sum((f) => f.timings.completionTokens),
+    },
+    ...(bad?.error ? { error: bad.error } : {}),
+  };
 }
 
 /** Answers with a stored completion, as JSON or as a stream, exactly as a generated one would be sent. */
@@ -86,54 +152,69 @@ export async function replay(
   stored: { text: string; finishReason: OpenAIFinishReason; usage: Usage },
 ): Promise<void> {
   const final: FinalEvent = { type: "final", reason: stored.finishReason, usage: stored.usage, timings: { queueMs: 0, promptMs: 0, generationMs: 0, promptEvaluated: 0, promptCached: stored.usage.promptTokens, completionTokens: stored.usage.completionTokens } };
-  const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, ctx) : jsonSink(reply, format);
-  if (stored.text) await sink.text(stored.text);
-  await sink.end(final);
+  const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
+  if (stored.text) await sink.text(0, stored.text);
+  await sink.end(0, final);
+  await sink.finish([{ final, text: stored.text, logprobs: null }]);
 }
 
 function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
-  let text = ""; // the sink's own copy: respond() keeps one for its caller too
   return {
-    async text(t) { text += t; },
-    async end(final) {
-      if (final.reason === "cancelled") return; // nobody is listening
-      if (!isCompleted(final.reason)) throw errorOf(final);
-      void reply.header("server-timing", serverTimingHeader(final.timings));
-      void reply.send(format.complete(text, final.reason, final.usage, final.timings));
+    async text() {},
+    async end() {},
+    async finish(choices) {
+      if (choices.some((c) => c.final?.reason === "cancelled")) return; // nobody is listening
+      const merged = mergeFinals(choices);
+      if (!merged) throw errors.engineFailed("a generation ended without a final event");
+      if (!isCompleted(merged.reason)) throw errorOf(merged);
+      void reply.header("server-timing", serverTimingHeader(merged.timings));
+      const out = choices.map((c) => ({ text: c.text, finishReason: c.final!.reason as OpenAIFinishReason, logprobs: c.logprobs }));
+      void reply.send(format.complete(out, merged.usage, merged.timings));
     },
     async fail(err) { throw err; },
   };
 }
 
-async function sseSink(request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, includeUsage: boolean, ctx: RespondContext): Promise<Sink> {
+async function sseSink(request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, includeUsage: boolean, n: number, ctx: RespondContext): Promise<Sink> {
   reply.hijack();
   const res = reply.raw;
   startSse(res, reply.getHeaders());
+  let closed = false;
   const send = (data: object | string) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
   const close = async () => {
+    if (closed) return;
+    closed = true;
     if (res.destroyed) return;
     await send("[DONE]");
     res.end();
   };
   const fail = async (err: unknown) => {
+    if (closed) return;
     const mapped = toHearthError(err, ctx.bodyLimit);
     if (mapped.statusCode >= 500) request.log.error({ err }, "generation failed mid-stream");
     ctx.metrics.error(mapped.code);
     await send(mapped.toJSON());
     await close();
   };
-  const opening = format.opening();
-  if (opening) await send(opening);
+  for (let i = 0; i < n; i++) {
+    const opening = format.opening(i);
+    if (opening) await send(opening);
+  }
   return {
-    async text(t) {
-      const chunks = format.chunk(t);
+    async text(i, t, logprobs) {
+      if (closed) return;
+      const chunks = format.chunk(i, t, logprobs);
       for (const c of chunks === null ? [] : Array.isArray(chunks) ? chunks : [chunks]) await send(c);
     },
-    async end(final) {
-      if (final.reason === "cancelled") return close();
+    async end(i, final) {
+      if (closed || final.reason === "cancelled") return;
       if (!isCompleted(final.reason)) return fail(errorOf(final));
-      await send(format.closing(final.reason, final.timings));
-      if (includeUsage) await send(format.usageChunk(final.usage));
+      await send(format.closing(i, final.reason, final.timings));
+    },
+    async finish(choices) {
+      if (closed) return;
+      const merged = mergeFinals(choices);
+      if (merged && isCompleted(merged.reason) && includeUsage) await send(format.usageChunk(merged.usage));
       await close();
     },
     fail,

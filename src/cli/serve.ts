@@ -113,6 +113,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     defaults: {
       temperature: config.inference.temperature,
       topK: config.inference.top_k,
+      maxN: config.inference.max_n,
       ...(config.inference.max_tokens != null ? { maxTokens: config.inference.max_tokens } : {}),
     },
   });

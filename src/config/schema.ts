@@ -102,6 +102,8 @@ export const ConfigSchema = Type.Object({
      * a CPU, more than a decode step. 0 samples from the whole vocabulary.
      */
     top_k: Type.Integer({ default: 40, minimum: 0, maximum: 1 << 20 }),
+    /** The most choices (`n`) one request may ask for; each is generated as its own request. */
+    max_n: Type.Integer({ default: 8, minimum: 1, maximum: 128 }),
   }, { ...Strict, default: {} }),
   batching: Type.Object({
     /** Requests decoded together (slots of one llama.cpp context). */

@@ -49,8 +49,28 @@ export interface SamplingParams {
   minP?: number;
   /** uint32; fixed seeds make sampling repeatable. */
   seed?: number;
+  /** OpenAI's: subtracted from a token's logit once it appeared in the completion, whole completion. */
   presencePenalty?: number;
+  /** OpenAI's: subtracted from a token's logit per time it appeared in the completion, whole completion. */
   frequencyPenalty?: number;
+  /**
+   * OpenAI's `logit_bias`: token id (decimal string) -> bias -100..100, added to the token's logit
+   * (-100 about bans it, +100 about forces it). Ids are checked against the vocabulary at submission.
+   */
+  logitBias?: Record<string, number>;
+}
+
+/** One token with its log probability (natural log), as OpenAI reports it. */
+export interface TokenLogprob {
+  token: string;
+  /** The token's UTF-8 bytes (a token may hold part of a character). */
+  bytes: number[];
+  logprob: number;
+}
+
+/** A generated token's log probability and the most likely alternatives at its position, most likely first. */
+export interface GeneratedTokenLogprob extends TokenLogprob {
+  top: TokenLogprob[];
 }
 
 export type Prompt =
@@ -79,6 +99,13 @@ export interface GenerateRequest {
   user?: string;
   /** Constrains the output with a grammar (structured output, forced tool calls). */
   constraint?: OutputConstraint;
+  /**
+   * Report each generated token's log probability with this many alternatives (0..20) in the text
+   * events; undefined: none. They are the probabilities of the distribution the token was sampled
+   * from (after logit bias, penalties, grammar, top-k/top-p/min-p and temperature; greedy: the whole
+   * vocabulary after bias and penalties).
+   */
+  logprobs?: number;
 }
 
 /**
@@ -126,8 +153,13 @@ export interface FinalEvent {
 export type EngineEvent =
   /** The request is accepted (model known, prompt fits); sent once, first, before any work is queued. */
   | { type: "accepted"; promptTokens: number }
-  /** New text; a character split over several tokens arrives whole. */
-  | { type: "text"; text: string }
+  /**
+   * New text; a character split over several tokens arrives whole. With `logprobs` asked for: the
+   * tokens whose text this event completes (a token held back, for an incomplete character or a
+   * possible stop string, is reported with the event that releases the last of its text; tokens of
+   * a stop string and end tokens are not reported).
+   */
+  | { type: "text"; text: string; logprobs?: GeneratedTokenLogprob[] }
   | FinalEvent;
 
 /**

@@ -45,7 +45,9 @@ test("a missing or wrongly typed field is a 400 naming the field in param", asyn
   await expectError({ model: "tiny", messages: [{ role: "user" }, { content: "x" }] }, 400, { param: "messages.[1].role" });
   await expectError({ ...ok, stream: "yes" }, 400, { param: "stream" });
   await expectError({ ...ok, stop: ["a", "b", "c", "d", "e"] }, 400, { param: "stop" });
-  await expectError({ ...ok, n: 2 }, 400, { param: "n" });
+  await expectError({ ...ok, n: 9 }, 400, { param: "n" }); // over inference.max_n (8)
+  await expectError({ ...ok, logprobs: true, top_logprobs: 21 }, 400, { param: "top_logprobs" });
+  await expectError({ ...ok, logit_bias: { "5": 101 } }, 400, { param: "logit_bias.[5]" });
 });
 
 test("empty messages and an unknown role are 400s", async () => {
@@ -84,8 +86,7 @@ test("fields OpenAI accepts that Hearth does not use are accepted and ignored", 
 });
 
 test("features not supported yet are refused clearly instead of ignored", async () => {
-  // Tools and JSON output are supported now (test/model/structured-output.test.ts); these are not.
-  await expectError({ ...ok, logprobs: true }, 400, { param: "logprobs" });
+  // Tools, JSON output, logprobs and n are supported now (test/model/structured-output.test.ts, sampling.test.ts); these are not.
   await expectError({ ...ok, response_format: { type: "xml" } }, 400, { param: "response_format.type" });
   await expectError({ ...ok, response_format: { type: "json_schema", json_schema: { name: "s", schema: { type: "string", pattern: "a+" } } } }, 400, { param: "response_format.json_schema.schema.pattern", code: "unsupported_parameter" });
   await expectError({ model: "tiny", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "file:///etc/passwd" } }] }] }, 400, { param: "messages.[0].content.[0].type" });

@@ -15,6 +15,13 @@ export const LIMITS = {
   maxMessages: 4096,
   maxPromptTokenIds: 1 << 20,
   maxTokens: 1 << 30,
+  maxLogitBias: 300,
+  /** `n` when the config sets no `inference.max_n`. */
+  defaultMaxN: 8,
+  /** Chat's `top_logprobs`. */
+  maxTopLogprobs: 20,
+  /** Completions' legacy `logprobs`. */
+  maxCompletionLogprobs: 5,
 } as const;
 
 /** Fields shared by /v1/chat/completions and /v1/completions. */
@@ -35,8 +42,10 @@ export const GenerationFields = {
   frequency_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
   stream: Nullable(Type.Boolean()),
   stream_options: Nullable(Type.Object({ include_usage: Nullable(Type.Boolean()) })),
-  /** Only one choice per request is generated. */
-  n: Nullable(Type.Integer({ minimum: 1, maximum: 1 })),
+  /** Choices to generate, each its own engine request; the route narrows the maximum to `inference.max_n`. */
+  n: Nullable(Type.Integer({ minimum: 1, maximum: LIMITS.defaultMaxN })),
+  /** Token id (decimal string) -> bias added to its logit, -100 (about a ban) to 100 (about forcing it); ids are checked against the vocabulary. */
+  logit_bias: Nullable(Type.Record(Type.String({ pattern: "^(0|[1-9][0-9]{0,9})$" }), Type.Number({ minimum: -100, maximum: 100 }), { maxProperties: LIMITS.maxLogitBias })),
   user: Nullable(Type.String({ maxLength: 512 })),
   /**
    * Not in OpenAI's API; Ollama's: how long the model stays loaded after this request ("5m", 300,
@@ -56,6 +65,8 @@ export interface InferenceDefaults {
   topK: number;
   topP?: number;
   minP?: number;
+  /** The most choices (`n`) a request may ask for (config `inference.max_n`; default 8). */
+  maxN?: number;
 }
 
 /** Maps the OpenAI fields both endpoints share onto an engine request. */
@@ -80,6 +91,7 @@ export function toGenerateRequest(
       ...(body.seed != null ? { seed: toUint32(body.seed) } : {}),
       ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
       ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
+      ...(body.logit_bias != null && Object.keys(body.logit_bias).length > 0 ? { logitBias: body.logit_bias } : {}),
     },
     ...(body.keep_alive != null ? { keepAliveSeconds: keepAliveSeconds(body.keep_alive) } : {}),
     ...(body.user != null ? { user: body.user } : {}),
@@ -92,6 +104,28 @@ function keepAliveSeconds(value: string | number): number {
   } catch (err) {
     throw errors.invalidRequest(`Invalid value for 'keep_alive': ${(err as Error).message}.`, "keep_alive");
   }
+}
+
+/**
+ * A route's body schema with `n` capped at `maxN` (config `inference.max_n`), so that validation
+ * and the OpenAPI document both say what is accepted.
+ */
+export function withMaxN<T extends TObjectLike>(schema: T, maxN: number): T {
+  return Type.Object({ ...schema.properties, n: Nullable(Type.Integer({ minimum: 1, maximum: maxN })) }) as unknown as T;
+}
+type TObjectLike = TSchema & { properties: Record<string, TSchema> };
+
+/**
+ * The engine requests of one HTTP request: one per choice (`n`), ids `<id>-<i>`; with a seed,
+ * choice i uses seed + i so that the choices differ.
+ */
+export function fanOut(job: GenerateRequest, n: number): GenerateRequest[] {
+  if (n <= 1) return [job];
+  return Array.from({ length: n }, (_, i) => ({
+    ...job,
+    id: `${job.id}-${i}`,
+    sampling: { ...job.sampling, ...(job.sampling.seed !== undefined ? { seed: (job.sampling.seed + i) % 4294967296 } : {}) },
+  }));
 }
 
 /** OpenAI seeds are 64-bit; llama.cpp's are 32-bit. Distinct small seeds stay distinct. */

@@ -107,6 +107,7 @@ export class LlamaCppEngine {
    */
   submit(req: GenerateRequest, listener: (o: Outcome) => void): { promptTokens: number } {
     const loaded = this.#require(req.model);
+    checkLogitBias(req.sampling.logitBias, loaded.prompts.vocabularySize);
     const built = loaded.prompts.build(req.prompt);
     const contextSize = loaded.context.contextSize;
     if (built.tokens.length + (req.maxTokens ?? 1) > contextSize) {
@@ -275,6 +276,18 @@ export class LlamaCppEngine {
       await model.dispose();
       throw err;
     }
+  }
+}
+
+/** OpenAI's logit_bias: token ids inside the vocabulary, biases -100..100 (a refusal before acceptance). */
+function checkLogitBias(bias: Record<string, number> | undefined, vocabularySize: number): void {
+  if (!bias) return;
+  for (const [key, value] of Object.entries(bias)) {
+    const id = Number(key);
+    if (!/^(0|[1-9][0-9]*)$/.test(key) || id >= vocabularySize) {
+      throw errors.invalidRequest(`'logit_bias' has the key '${key}', which is not a token id of this model (0 to ${vocabularySize - 1}).`, "logit_bias");
+    }
+    if (typeof value !== "number" || !(value >= -100 && value <= 100)) throw errors.invalidRequest(`'logit_bias' maps token ${key} to ${value}; biases are -100 to 100.`, "logit_bias");
   }
 }
 

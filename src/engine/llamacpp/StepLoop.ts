@@ -1,11 +1,12 @@
-import type { LlamaContextSequence, LlamaGrammarEvaluationState, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
+import { TokenBias, type LlamaContextSequence, type LlamaGrammarEvaluationState, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
 import { errors, HearthError } from "../../errors.ts";
 import { QueueFullError, Scheduler, type Work } from "../../scheduler/Scheduler.ts";
 import { Generation } from "../Generation.ts";
 import { emptyStepStats } from "../stepStats.ts";
-import type { EngineEvent, FinalEvent, FinishReason, GenerateRequest, StepStats } from "../types.ts";
+import type { EngineEvent, FinalEvent, FinishReason, GenerateRequest, GeneratedTokenLogprob, StepStats } from "../types.ts";
 import type { Grammars } from "./Grammars.ts";
 import type { BuiltPrompt } from "./PromptBuilder.ts";
+import { TokenPieces } from "./TokenPieces.ts";
 
 /** What the loop reports for one request: one of its events. */
 export interface Outcome { id: string; event: EngineEvent }
@@ -23,17 +24,20 @@ export interface StepLoopOptions {
   grammars?: Grammars;
 }
 
+/** What node-llama-cpp's evaluateWithMetadata yields: the token, and its probabilities when asked. */
+interface Sampled { token: Token; probabilities?: Map<Token, number> }
+
 interface Active {
   req: GenerateRequest;
   prompt: Token[];
-  generation: Generation;
+  generation: Generation<GeneratedTokenLogprob>;
   sampling: SequenceEvaluateOptions;
   /** The grammar state of a constrained request, compiling since submission. */
   grammar: Promise<LlamaGrammarEvaluationState> | null;
   generated: Token[];
   slot: number | null;
   reused: number;
-  iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null;
+  iterator: AsyncGenerator<Sampled, void, void | Token | Token[]> | null;
   cancelled: boolean;
   /** Its final event is out: nothing more is reported for it. */
   ended: boolean;
@@ -43,7 +47,7 @@ interface Active {
 }
 
 type StepResult =
-  | { work: Work; ok: true; token?: Token; ended?: boolean }
+  | { work: Work; ok: true; token?: Token; probabilities?: Map<Token, number>; ended?: boolean }
   | { work: Work; ok: false; error: unknown };
 
 /**
@@ -60,6 +64,8 @@ export class StepLoop {
   /** Moving average of request duration, for Retry-After. */
   #avgRequestMs = 1000;
   readonly #stats: StepStats = emptyStepStats();
+  /** Tokens' text and bytes, for logprobs; made on first use. */
+  #pieces: TokenPieces | null = null;
 
   get stats(): StepStats { return { ...this.#stats }; }
 
@@ -89,8 +95,9 @@ export class StepLoop {
       grammar = grammars ? grammars.stateFor(req.constraint) : Promise.reject(errors.unsupported("This model does not support constrained output.", "response_format"));
       grammar.catch(() => {}); // reported at admission
     }
-    const { presencePenalty = 0, frequencyPenalty = 0, ...s } = req.sampling;
+    const { presencePenalty = 0, frequencyPenalty = 0, logitBias, ...s } = req.sampling;
     const generated: Token[] = [];
+    const maxTokens = Math.min(req.maxTokens ?? Infinity, this.#o.sequences[0]!.contextSize - built.tokens.length);
     this.#active.set(req.id, {
       req,
       prompt: built.tokens,
@@ -100,7 +107,7 @@ export class StepLoop {
         // A completed grammar allows only end-of-generation tokens, whichever the model has.
         isEndToken: (t) => endTokens.has(t as Token) || built.stopTokens.has(t as Token) || (constrained && model.isEogToken(t as Token)),
         stop: req.stop,
-        maxTokens: Math.min(req.maxTokens ?? Infinity, this.#o.sequences[0]!.contextSize - built.tokens.length),
+        maxTokens,
       }),
       sampling: {
         temperature: s.temperature,
@@ -109,9 +116,11 @@ export class StepLoop {
         minP: s.minP ?? 0,
         seed: s.seed ?? Math.floor(Math.random() * 0xffffffff),
         yieldEogToken: true,
+        // OpenAI's penalties count every token of the completion so far, not a recent window.
         ...(presencePenalty !== 0 || frequencyPenalty !== 0
-          ? { repeatPenalty: { punishTokens: () => generated.slice(-64), penalty: 1, presencePenalty, frequencyPenalty } }
+          ? { repeatPenalty: { punishTokens: () => generated, maxPunishTokens: Math.max(1, maxTokens), penalty: 1, presencePenalty, frequencyPenalty } }
           : {}),
+        ...(logitBias && Object.keys(logitBias).length > 0 ? { tokenBias: tokenBias(model, logitBias) } : {}),
       },
       grammar,
       slot: null,
@@ -233,8 +242,11 @@ export class StepLoop {
       if (a.cancelled) continue;
       if (a.generated.length === 0) a.firstTokenAt = performance.now();
       a.generated.push(r.token);
-      const text = a.generation.accept(r.token);
-      if (text) batch.push({ id: a.req.id, event: { type: "text", text } });
+      const top = a.req.logprobs;
+      const meta = top !== undefined && r.probabilities ? (this.#pieces ??= new TokenPieces(this.#o.model)).logprobs(r.token, r.probabilities, top) : undefined;
+      const text = a.generation.accept(r.token, meta);
+      const logprobs = a.generation.takeReleased();
+      if (text || logprobs.length > 0) batch.push({ id: a.req.id, event: { type: "text", text, ...(top !== undefined ? { logprobs } : {}) } });
       if (a.generation.finishReason) finished.push(a);
     }
     for (const a of finished) {
@@ -277,8 +289,12 @@ export class StepLoop {
     if (w.kind === "prefill" && !w.last) {
       return seq.evaluateWithoutGeneratingNewTokens(a.prompt.slice(w.from, w.to)).then(() => ({ work: w, ok: true }), fail);
     }
-    if (w.kind === "prefill") a.iterator = seq.evaluate(a.prompt.slice(w.from, w.to), a.sampling);
-    return a.iterator!.next().then((r) => (r.done ? { work: w, ok: true, ended: true } : { work: w, ok: true, token: r.value }), fail);
+    if (w.kind === "prefill") {
+      a.iterator = seq.evaluateWithMetadata(a.prompt.slice(w.from, w.to), a.req.logprobs !== undefined ? { probabilities: true } : {}, a.sampling) as AsyncGenerator<Sampled, void, void | Token | Token[]>;
+    }
+    return a.iterator!.next().then((r): StepResult => (r.done
+      ? { work: w, ok: true, ended: true }
+      : { work: w, ok: true, token: r.value.token, ...(r.value.probabilities ? { probabilities: r.value.probabilities } : {}) }), fail);
   }
 
   #progress(w: Work): void {
@@ -299,4 +315,19 @@ export class StepLoop {
     await a.iterator?.return();
     this.#o.scheduler.release(slot, this.#o.sequences[slot]!.contextTokens);
   }
+}
+
+/**
+ * OpenAI's logit_bias as node-llama-cpp's TokenBias: each bias is added to the token's logit.
+ * TokenBias.set() skips end-of-generation tokens; OpenAI lets a client bias (ban) those too, so the
+ * biases go in its map directly (the map node-llama-cpp 3.21.1 hands to llama.cpp's logit-bias sampler).
+ */
+function tokenBias(model: LlamaModel, logitBias: Record<string, number>): TokenBias {
+  const bias = TokenBias.for(model);
+  const map = (bias as unknown as { _biases?: Map<Token, number> })._biases;
+  for (const [id, value] of Object.entries(logitBias)) {
+    if (map instanceof Map) map.set(Number(id) as Token, value);
+    else bias.set(Number(id) as Token, { logit: value });
+  }
+  return bias;
 }

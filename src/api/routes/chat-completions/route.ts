@@ -1,37 +1,48 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { ChatMessage, OutputConstraint, ToolDefinition } from "../../../engine/types.ts";
+import type { ChatMessage, GeneratedTokenLogprob, OutputConstraint, ToolDefinition } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
 import type { OpenAIFinishReason, ResponseFormat } from "../../respond.ts";
-import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
+import { fanOut, LIMITS, timingsJson, toGenerateRequest, unixNow, usageJson, withMaxN } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { checkJsonSchema } from "./jsonSchema.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 import { newToolCallId, ToolCallReader } from "./toolCalls.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
-  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/chat/completions", { schema: { body: ChatCompletionRequest } }, async (request, reply) => {
+  const schema = withMaxN(ChatCompletionRequest, deps.defaults.maxN ?? LIMITS.defaultMaxN);
+  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/chat/completions", { schema: { body: schema } }, async (request, reply) => {
     const body = request.body;
-    rejectUnsupported(body);
+    const topLogprobs = logprobsOf(body);
     const messages = toChatMessages(body.messages);
     const plan = outputPlan(body);
     const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
     if (plan.constraint) job.constraint = plan.constraint;
+    if (topLogprobs !== undefined) job.logprobs = topLogprobs;
     const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
     const includeUsage = body.stream_options?.include_usage === true;
     const format = plan.toolCall ? toolCallFormat(id, body.model, includeUsage, plan.toolCall.name) : chatFormat(id, body.model, includeUsage);
-    await serveGeneration(deps, request, reply, job, format, {
+    await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), format, {
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
     });
   });
 }
 
-/** Features OpenAI has and this engine does not yet: a clear 400 beats a silently ignored field. */
-function rejectUnsupported(body: ChatCompletionRequest): void {
-  if (body.logprobs === true) throw errors.unsupported("logprobs are not supported yet.", "logprobs");
+/** OpenAI's `logprobs: true` with `top_logprobs` (0..20, which needs `logprobs`): how many alternatives to report, or undefined. */
+function logprobsOf(body: ChatCompletionRequest): number | undefined {
+  if (body.top_logprobs != null && body.logprobs !== true) throw errors.invalidRequest("'top_logprobs' needs 'logprobs' set to true.", "top_logprobs");
+  return body.logprobs === true ? body.top_logprobs ?? 0 : undefined;
+}
+
+/** OpenAI's chat `logprobs` object for some tokens. */
+function chatLogprobs(tokens: readonly GeneratedTokenLogprob[]) {
+  return {
+    content: tokens.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes, top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: a.bytes })) })),
+    refusal: null,
+  };
 }
 
 /** What the request asks the output to be: the tools to describe, a grammar, a forced tool call. */
@@ -123,52 +134,70 @@ function toChatMessage(m: ChatMessageInput, i: number): ChatMessage {
  */
 function toolCallFormat(id: string, model: string, includeUsage: boolean, name: string | null): ResponseFormat {
   const created = unixNow();
-  const callId = newToolCallId();
-  const chunk = (delta: object, finishReason: OpenAIFinishReason | null) => ({
+  const callIds: string[] = [];
+  const callId = (index: number) => (callIds[index] ??= newToolCallId());
+  const chunk = (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
     id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
   });
-  const reader = new ToolCallReader(name);
+  const readers: ToolCallReader[] = [];
+  /** Logprobs of tokens whose text the reader still holds: sent with the next chunk of that choice. */
+  const held: GeneratedTokenLogprob[][] = [];
+  const takeHeld = (index: number) => {
+    const lp = held[index];
+    held[index] = [];
+    return lp && lp.length > 0 ? lp : undefined;
+  };
   return {
-    opening: () => chunk({ role: "assistant", content: null, refusal: null }, null),
-    chunk: (text) => reader.push(text).map((piece) => chunk({
-      tool_calls: [piece.kind === "start"
-        ? { index: 0, id: callId, type: "function", function: { name: piece.name, arguments: "" } }
-        : { index: 0, function: { arguments: piece.text } }],
-    }, null)),
-    closing: (finishReason, timings) => ({ ...chunk({}, finishReason), timings: timingsJson(timings) }),
-    usageChunk: (usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
-    complete: (text, finishReason, usage, timings) => {
-      const whole = new ToolCallReader(name);
-      whole.push(text);
-      const calls = whole.name === null ? [] : [{ id: callId, type: "function", function: { name: whole.name, arguments: whole.arguments } }];
-      return {
-        id, object: "chat.completion", created, model, system_fingerprint: null,
-        choices: [{ index: 0, message: { role: "assistant", content: null, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) }, logprobs: null, finish_reason: finishReason }],
-        usage: usageJson(usage),
-        timings: timingsJson(timings),
-      };
+    opening: (index) => chunk(index, { role: "assistant", content: null, refusal: null }, null),
+    chunk: (index, text, logprobs) => {
+      if (logprobs) (held[index] ??= []).push(...logprobs);
+      return (readers[index] ??= new ToolCallReader(name)).push(text).map((piece) => chunk(index, {
+        tool_calls: [piece.kind === "start"
+          ? { index: 0, id: callId(index), type: "function", function: { name: piece.name, arguments: "" } }
+          : { index: 0, function: { arguments: piece.text } }],
+      }, null, takeHeld(index)));
     },
+    closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason, takeHeld(index)), timings: timingsJson(timings) }),
+    usageChunk: (usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
+    complete: (choices, usage, timings) => ({
+      id, object: "chat.completion", created, model, system_fingerprint: null,
+      choices: choices.map((c, index) => {
+        const whole = new ToolCallReader(name);
+        whole.push(c.text);
+        const calls = whole.name === null ? [] : [{ id: callId(index), type: "function", function: { name: whole.name, arguments: whole.arguments } }];
+        return {
+          index,
+          message: { role: "assistant", content: null, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
+          logprobs: c.logprobs ? chatLogprobs(c.logprobs) : null,
+          finish_reason: c.finishReason,
+        };
+      }),
+      usage: usageJson(usage),
+      timings: timingsJson(timings),
+    }),
   };
 }
 
 /** OpenAI's chat.completion and chat.completion.chunk objects. */
 function chatFormat(id: string, model: string, includeUsage: boolean): ResponseFormat {
   const created = unixNow();
-  const chunk = (delta: object, finishReason: OpenAIFinishReason | null) => ({
+  const chunk = (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
     id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
   });
   return {
-    opening: () => chunk({ role: "assistant", content: "", refusal: null }, null),
-    chunk: (text) => chunk({ content: text }, null),
-    closing: (finishReason, timings) => ({ ...chunk({}, finishReason), timings: timingsJson(timings) }),
+    opening: (index) => chunk(index, { role: "assistant", content: "", refusal: null }, null),
+    chunk: (index, text, logprobs) => chunk(index, { content: text }, null, logprobs),
+    closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason), timings: timingsJson(timings) }),
     usageChunk: (usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
-    complete: (text, finishReason, usage, timings) => ({
+    complete: (choices, usage, timings) => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
-      choices: [{ index: 0, message: { role: "assistant", content: text, refusal: null }, logprobs: null, finish_reason: finishReason }],
+      choices: choices.map((c, index) => ({
+        index, message: { role: "assistant", content: c.text, refusal: null }, logprobs: c.logprobs ? chatLogprobs(c.logprobs) : null, finish_reason: c.finishReason,
+      })),
       usage: usageJson(usage),
       timings: timingsJson(timings),
     }),

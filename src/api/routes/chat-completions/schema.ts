@@ -79,7 +79,10 @@ export const ChatCompletionRequest = Type.Object({
   /** Accepted; one call is generated per response. */
   parallel_tool_calls: Nullable(Type.Boolean()),
   response_format: Nullable(ResponseFormatInput),
+  /** Report each generated token's log probability. */
   logprobs: Nullable(Type.Boolean()),
+  /** With `logprobs`: the most likely alternatives to report at each position, 0 to 20. */
+  top_logprobs: Nullable(Type.Integer({ minimum: 0, maximum: LIMITS.maxTopLogprobs })),
 });
 
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;

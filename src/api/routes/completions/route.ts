@@ -1,23 +1,25 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { Prompt } from "../../../engine/types.ts";
+import type { GeneratedTokenLogprob, Prompt } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
 import type { OpenAIFinishReason, ResponseFormat } from "../../respond.ts";
-import { timingsJson, toGenerateRequest, unixNow, usageJson } from "../common.ts";
+import { fanOut, LIMITS, timingsJson, toGenerateRequest, unixNow, usageJson, withMaxN } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { CompletionRequest } from "./schema.ts";
 
 export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
-  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/completions", { schema: { body: CompletionRequest } }, async (request, reply) => {
+  const schema = withMaxN(CompletionRequest, deps.defaults.maxN ?? LIMITS.defaultMaxN);
+  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/completions", { schema: { body: schema } }, async (request, reply) => {
     const body = request.body;
     if (body.echo === true) throw errors.unsupported("echo is not supported yet.", "echo");
     if (body.suffix != null && body.suffix !== "") throw errors.unsupported("suffix (insertion) is not supported yet.", "suffix");
-    if (body.logprobs != null) throw errors.unsupported("logprobs are not supported yet.", "logprobs");
     const job = toGenerateRequest(body, toPrompt(body.prompt), defaultsFor(deps, body.model), body.max_tokens);
+    // The legacy field: the number of alternatives (0 to 5); the chosen token's logprob is always given.
+    if (body.logprobs != null) job.logprobs = body.logprobs;
     const includeUsage = body.stream_options?.include_usage === true;
-    await serveGeneration(deps, request, reply, job, completionFormat(`cmpl-${randomUUID().replaceAll("-", "")}`, body.model, includeUsage), {
+    await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), completionFormat(`cmpl-${randomUUID().replaceAll("-", "")}`, body.model, includeUsage), {
       stream: body.stream === true,
       includeUsage,
     });
@@ -33,16 +35,43 @@ function toPrompt(prompt: CompletionRequest["prompt"]): Prompt {
 /** OpenAI's text_completion object, streamed as the same object with partial text. */
 function completionFormat(id: string, model: string, includeUsage: boolean): ResponseFormat {
   const created = unixNow();
-  const chunk = (text: string, finishReason: OpenAIFinishReason | null) => ({
+  const chunk = (index: number, text: string, finishReason: OpenAIFinishReason | null, logprobs: object | null = null) => ({
     id, object: "text_completion", created, model, system_fingerprint: null,
-    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index, text, logprobs, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
   });
+  /** Each streamed choice's text so far, in characters: where its next token's text_offset starts. */
+  const offsets: number[] = [];
   return {
     opening: () => null,
-    chunk: (text) => chunk(text, null),
-    closing: (finishReason, timings) => ({ ...chunk("", finishReason), timings: timingsJson(timings) }),
+    chunk: (index, text, logprobs) => {
+      const lp = logprobs ? legacyLogprobs(logprobs, offsets[index] ?? 0) : null;
+      if (logprobs) offsets[index] = (offsets[index] ?? 0) + logprobs.reduce((n, t) => n + t.token.length, 0);
+      return chunk(index, text, null, lp);
+    },
+    closing: (index, finishReason, timings) => ({ ...chunk(index, "", finishReason), timings: timingsJson(timings) }),
     usageChunk: (usage) => ({ id, object: "text_completion", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
-    complete: (text, finishReason, usage, timings) => ({ ...chunk(text, finishReason), usage: usageJson(usage), timings: timingsJson(timings) }),
+    complete: (choices, usage, timings) => ({
+      id, object: "text_completion", created, model, system_fingerprint: null,
+      choices: choices.map((c, index) => ({ index, text: c.text, logprobs: c.logprobs ? legacyLogprobs(c.logprobs, 0) : null, finish_reason: c.finishReason })),
+      usage: usageJson(usage),
+      timings: timingsJson(timings),
+    }),
   };
+
+  /** OpenAI's legacy completions `logprobs` object, text offsets counted from `start`. */
+  function legacyLogprobs(tokens: readonly GeneratedTokenLogprob[], start: number) {
+    let offset = start;
+    const textOffset = tokens.map((t) => {
+      const at = offset;
+      offset += t.token.length;
+      return at;
+    });
+    return {
+      tokens: tokens.map((t) => t.token),
+      token_logprobs: tokens.map((t) => t.logprob),
+      top_logprobs: tokens.map((t) => Object.fromEntries(t.top.map((a) => [a.token, a.logprob]))),
+      text_offset: textOffset,
+    };
+  }
 }

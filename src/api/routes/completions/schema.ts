@@ -14,7 +14,8 @@ export const CompletionRequest = Type.Object({
   ]),
   echo: Nullable(Type.Boolean()),
   suffix: Nullable(Type.String()),
-  logprobs: Nullable(Type.Integer()),
+  /** Report each generated token's log probability with this many alternatives (0 to 5). */
+  logprobs: Nullable(Type.Integer({ minimum: 0, maximum: LIMITS.maxCompletionLogprobs })),
   best_of: Nullable(Type.Integer({ minimum: 1, maximum: 1 })),
 });
 
