@@ -43,7 +43,8 @@ export interface AppOptions {
 }
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
-const GENERATION_ROUTES = new Set<string>(Object.values(ROUTE_OF));
+/** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
+const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings"]);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
@@ -73,7 +74,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const body = request.body as { model?: unknown; user?: unknown } | undefined;
     const route = request.routeOptions.url ?? "unmatched";
     metrics.response(route, metrics.modelLabel(body?.model), reply.statusCode);
-    if (GENERATION_ROUTES.has(route) && !request.engineCalled) opts.usage.log.record(usageRowOf(request, route, reply.statusCode, reply.elapsedTime, body));
+    if (USAGE_ROUTES.has(route) && !request.engineCalled) opts.usage.log.record(usageRowOf(request, route, reply.statusCode, reply.elapsedTime, body));
   });
 
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
@@ -107,7 +108,7 @@ function statusOf(r: FinishedRequest): number {
 }
 
 function usageRowOf(request: FastifyRequest, route: string, status: number, durationMs: number, body: { model?: unknown; user?: unknown } | undefined): UsageRow {
-  const hit = request.cacheHit;
+  const used = request.answered?.usage;
   return {
     ts: new Date(),
     requestId: request.id,
@@ -116,14 +117,14 @@ function usageRowOf(request: FastifyRequest, route: string, status: number, dura
     route,
     status,
     finishReason: null,
-    promptTokens: hit?.promptTokens ?? 0,
-    cachedTokens: hit?.promptTokens ?? 0,
-    completionTokens: hit?.completionTokens ?? 0,
+    promptTokens: used?.promptTokens ?? 0,
+    cachedTokens: used?.cachedPromptTokens ?? 0,
+    completionTokens: used?.completionTokens ?? 0,
     queueMs: 0,
     ttftMs: null,
     durationMs,
     errorType: request.errorCode ?? null,
     userId: typeof body?.user === "string" ? body.user.slice(0, 512) : null,
-    cacheHit: hit !== undefined,
+    cacheHit: request.answered?.cacheHit ?? false,
   };
 }

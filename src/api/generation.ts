@@ -11,8 +11,11 @@ declare module "fastify" {
   interface FastifyRequest {
     /** Set once the request went to the engine, which then reports it finished itself. */
     engineCalled?: boolean;
-    /** Answered from the response cache, with the usage of the answer it replayed. */
-    cacheHit?: Usage;
+    /**
+     * What a request answered without the generation engine used (a cache hit replays its answer's
+     * usage; embeddings count their input tokens), for its usage row.
+     */
+    answered?: { usage: Usage; cacheHit: boolean };
   }
 }
 
@@ -32,18 +35,7 @@ export async function serveGeneration(
   const job = jobs[0]!;
   if (!mayUse(caller, job.model, deps.router.resolveId(job.model))) throw errors.modelNotAllowed(job.model);
   if (caller.key) for (const j of jobs) j.tenant = caller.key.name;
-  const key = caller.key;
-  const estimate = jobs.reduce((n, j) => n + estimateTokens(j), 0);
-  let ticket: string | undefined;
-  if (key && deps.limiter && (key.rpm !== null || key.tpm !== null || key.maxParallel !== null)) {
-    const decision = await deps.limiter.acquire({ id: `key-${key.id}`, ...(key.rpm !== null ? { rpm: key.rpm } : {}), ...(key.tpm !== null ? { tpm: key.tpm } : {}), ...(key.maxParallel !== null ? { maxParallel: key.maxParallel } : {}) }, estimate);
-    rateLimitHeaders(reply, decision.headers);
-    if (!decision.allowed) {
-      if (decision.retryAfterMs !== undefined) void reply.header("retry-after-ms", String(decision.retryAfterMs));
-      throw errors.rateLimitExceeded(decision.limit ?? "requests", decision.retryAfterSeconds ?? 60);
-    }
-    ticket = decision.ticket;
-  }
+  const release = await chargeKey(deps, request, reply, jobs.reduce((n, j) => n + estimateTokens(j), 0));
   let used = 0;
   try {
     // The cache keeps one choice's text: not for several choices, nor for logprobs, which it does not store.
@@ -54,7 +46,7 @@ export async function serveGeneration(
       if (hit) {
         const stored = JSON.parse(hit.toString()) as Stored;
         void reply.header("x-hearth-cache", "hit");
-        request.cacheHit = stored.usage;
+        request.answered = { usage: stored.usage, cacheHit: true };
         deps.metrics.cache("hit");
         return await replay(request, reply, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit }, stored);
       }
@@ -69,8 +61,26 @@ export async function serveGeneration(
       await deps.cache!.set(cacheKey, JSON.stringify(stored), deps.cacheTtlSeconds);
     }
   } finally {
-    if (key && ticket !== undefined) await deps.limiter!.release(`key-${key.id}`, { ticket, actualTokens: used });
+    await release(used);
   }
+}
+
+/**
+ * Charges a request to its key's rate limits (with OpenAI's x-ratelimit-* headers), or refuses it
+ * with 429; returns what settles the charge when the request ends, with the tokens it really used.
+ */
+export async function chargeKey(deps: RouteDeps, request: FastifyRequest, reply: FastifyReply, estimate: number): Promise<(actualTokens: number) => Promise<void>> {
+  const key = request.caller.key;
+  if (!key || !deps.limiter || (key.rpm === null && key.tpm === null && key.maxParallel === null)) return async () => {};
+  const id = `key-${key.id}`;
+  const decision = await deps.limiter.acquire({ id, ...(key.rpm !== null ? { rpm: key.rpm } : {}), ...(key.tpm !== null ? { tpm: key.tpm } : {}), ...(key.maxParallel !== null ? { maxParallel: key.maxParallel } : {}) }, estimate);
+  rateLimitHeaders(reply, decision.headers);
+  if (!decision.allowed) {
+    if (decision.retryAfterMs !== undefined) void reply.header("retry-after-ms", String(decision.retryAfterMs));
+    throw errors.rateLimitExceeded(decision.limit ?? "requests", decision.retryAfterSeconds ?? 60);
+  }
+  const ticket = decision.ticket!;
+  return (actualTokens) => deps.limiter!.release(id, { ticket, actualTokens });
 }
 
 /** OpenAI's x-ratelimit-* headers, for the limits the key has. */

@@ -198,3 +198,19 @@ test("a graceful shutdown writes every finished request's usage row", async () =
     await rm(data, { recursive: true, force: true });
   }
 });
+
+test("embeddings count against the key's limits and have usage rows", async () => {
+  const key = await createKey({ name: "embedder", rpm: 2 });
+  let tokens = 0;
+  for (const input of ["one", ["two", "three"]]) tokens += (await as(key).embeddings.create({ model: "tiny", input })).usage.prompt_tokens;
+  const third = await call("POST", "/v1/embeddings", key, { model: "tiny", input: "four" });
+  assert.equal(third.status, 429);
+  assert.equal(third.json.error?.code, "rate_limit_exceeded");
+  type Row = { group: string; requests: number; prompt_tokens: number; errors: number };
+  let row: Row | undefined;
+  await waitUntil(async () => {
+    row = ((await call("GET", "/v1/usage?group_by=key", key)).json.data as Row[]).find((r) => r.group === "embedder");
+    return row?.requests === 3;
+  }, "three rows", 10_000);
+  assert.deepEqual([row!.prompt_tokens, row!.errors], [tokens, 1]);
+});

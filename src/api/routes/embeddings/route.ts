@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { errors } from "../../../errors.ts";
 import { mayUse } from "../../auth.ts";
+import { chargeKey } from "../../generation.ts";
 import type { RouteDeps } from "../deps.ts";
 import { EmbeddingRequest } from "./schema.ts";
 
@@ -11,10 +12,19 @@ export function embeddingsRoute(app: FastifyInstance, deps: RouteDeps): void {
     const body = request.body;
     if (!mayUse(request.caller, body.model, deps.router.resolveId(body.model))) throw errors.modelNotAllowed(body.model);
     const inputs = toInputs(body.input);
+    // Charged at about 4 characters a token; settled with the real count.
+    const release = await chargeKey(deps, request, reply, inputs.reduce((n, i) => n + (typeof i === "string" ? Math.ceil(i.length / 4) + 1 : i.length), 0));
     // The client going away stops the work before the next input.
     const controller = new AbortController();
     reply.raw.once("close", () => { if (!reply.raw.writableEnded) controller.abort(); });
-    const { vectors, promptTokens } = await deps.engine.embed(body.model, inputs, controller.signal);
+    let promptTokens = 0;
+    let vectors: number[][];
+    try {
+      ({ vectors, promptTokens } = await deps.engine.embed(body.model, inputs, controller.signal));
+    } finally {
+      await release(promptTokens);
+    }
+    request.answered = { usage: { promptTokens, completionTokens: 0, cachedPromptTokens: 0 }, cacheHit: false };
     const width = vectors[0]?.length ?? 0;
     if (body.dimensions != null && body.dimensions !== width) {
       throw errors.unsupported(`'dimensions' must be ${width}, this model's embedding size: its vectors cannot be shortened.`, "dimensions");
