@@ -54,9 +54,10 @@ export async function serveGeneration(
       deps.metrics.cache("miss");
     }
     request.engineCalled = true;
-    const { final, text } = await respond(deps.engine, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
+    const { final, text, choices } = await respond(deps.engine, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
     if (final) used = final.usage.promptTokens + final.usage.completionTokens;
-    if (cacheKey && final && isCompleted(final.reason)) {
+    // The cache keeps text: an answer with tool calls the model wrote (tool_choice auto) is not kept.
+    if (cacheKey && final && isCompleted(final.reason) && choices.every((c) => c.toolCalls.length === 0)) {
       const stored: Stored = { text, finishReason: final.reason, usage: final.usage };
       await deps.cache!.set(cacheKey, JSON.stringify(stored), deps.cacheTtlSeconds);
     }

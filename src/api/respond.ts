@@ -17,7 +17,12 @@ export interface ChoiceOutput {
   text: string;
   finishReason: OpenAIFinishReason;
   logprobs: GeneratedTokenLogprob[] | null;
+  /** Tool calls the model wrote (tool_choice auto), after the text. */
+  toolCalls?: EngineToolCall[];
 }
+
+/** A tool call read from a model's output: a name and its arguments (JSON text). */
+export interface EngineToolCall { name: string; arguments: string }
 
 /**
  * How one endpoint shapes its JSON response and its stream chunks (OpenAI's formats differ). Every
@@ -28,6 +33,8 @@ export interface ResponseFormat {
   opening(index: number): object | null;
   /** The chunks for new text (and its tokens' logprobs, when asked): one, several, or none (text held back until it can be shaped). */
   chunk(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): object | object[] | null;
+  /** The chunk for a tool call the model wrote, the `position`th of its choice; formats without tools leave it out. */
+  toolCall?(index: number, call: EngineToolCall, position: number): object | null;
   closing(index: number, finishReason: OpenAIFinishReason, timings: Timings): object;
   usageChunk(usage: Usage): object;
   complete(choices: ChoiceOutput[], usage: Usage, timings: Timings): object;
@@ -43,11 +50,12 @@ export interface RespondContext {
   bodyLimit: number;
 }
 
-interface ChoiceState { final: FinalEvent | null; text: string; logprobs: GeneratedTokenLogprob[] | null }
+interface ChoiceState { final: FinalEvent | null; text: string; logprobs: GeneratedTokenLogprob[] | null; toolCalls: EngineToolCall[] }
 
 /** Where one request's events go: a JSON body at the end, or SSE as they come. */
 interface Sink {
   text(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): Promise<void>;
+  toolCall(index: number, call: EngineToolCall, position: number): Promise<void>;
   /** One choice ended. */
   end(index: number, final: FinalEvent): Promise<void>;
   /** Every choice ended. */
@@ -91,7 +99,7 @@ export async function respond(
     throw refused.reason;
   }
   const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, jobs.length, ctx) : jsonSink(reply, format);
-  const choices: ChoiceState[] = jobs.map((job) => ({ final: null, text: "", logprobs: job.logprobs !== undefined ? [] : null }));
+  const choices: ChoiceState[] = jobs.map((job) => ({ final: null, text: "", logprobs: job.logprobs !== undefined ? [] : null, toolCalls: [] as EngineToolCall[] }));
   let broken: { err: unknown } | null = null;
   await Promise.all(iterators.map(async (it, i) => {
     const choice = choices[i]!;
@@ -102,6 +110,10 @@ export async function respond(
           choice.text += ev.text;
           if (ev.logprobs && choice.logprobs) choice.logprobs.push(...ev.logprobs);
           await sink.text(i, ev.text, ev.logprobs);
+        } else if (ev.type === "tool_call") {
+          const call = { name: ev.name, arguments: ev.arguments };
+          choice.toolCalls.push(call);
+          await sink.toolCall(i, call, choice.toolCalls.length - 1);
         } else if (ev.type === "final") {
           choice.final = ev;
           if (ev.reason !== "cancelled" && !isCompleted(ev.reason)) controller.abort();
@@ -155,12 +167,13 @@ export async function replay(
   const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
   if (stored.text) await sink.text(0, stored.text);
   await sink.end(0, final);
-  await sink.finish([{ final, text: stored.text, logprobs: null }]);
+  await sink.finish([{ final, text: stored.text, logprobs: null, toolCalls: [] }]);
 }
 
 function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
   return {
     async text() {},
+    async toolCall() {},
     async end() {},
     async finish(choices) {
       if (choices.some((c) => c.final?.reason === "cancelled")) return; // nobody is listening
@@ -168,7 +181,7 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
       if (!merged) throw errors.engineFailed("a generation ended without a final event");
       if (!isCompleted(merged.reason)) throw errorOf(merged);
       void reply.header("server-timing", serverTimingHeader(merged.timings));
-      const out = choices.map((c) => ({ text: c.text, finishReason: c.final!.reason as OpenAIFinishReason, logprobs: c.logprobs }));
+      const out = choices.map((c) => ({ text: c.text, finishReason: c.final!.reason as OpenAIFinishReason, logprobs: c.logprobs, ...(c.toolCalls.length > 0 ? { toolCalls: c.toolCalls } : {}) }));
       void reply.send(format.complete(out, merged.usage, merged.timings));
     },
     async fail(err) { throw err; },
@@ -205,6 +218,11 @@ async function sseSink(request: FastifyRequest, reply: FastifyReply, format: Res
       if (closed) return;
       const chunks = format.chunk(i, t, logprobs);
       for (const c of chunks === null ? [] : Array.isArray(chunks) ? chunks : [chunks]) await send(c);
+    },
+    async toolCall(i, call, position) {
+      if (closed) return;
+      const chunk = format.toolCall?.(i, call, position);
+      if (chunk) await send(chunk);
     },
     async end(i, final) {
       if (closed || final.reason === "cancelled") return;

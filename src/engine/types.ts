@@ -160,6 +160,12 @@ export type EngineEvent =
    * a stop string and end tokens are not reported).
    */
   | { type: "text"; text: string; logprobs?: GeneratedTokenLogprob[] }
+  /**
+   * A tool call the model wrote in its chat template's syntax (`tool_choice` auto), read and
+   * grammar-constrained once its prefix appeared: the request then ends with reason `tool_calls`.
+   * Text before it is the message content.
+   */
+  | { type: "tool_call"; name: string; arguments: string }
   | FinalEvent;
 
 /**

@@ -197,3 +197,29 @@ test("bad tools and tool_choice are refused with a 400", async () => {
   await expect400({ tools: [fn("f")], tool_choice: "required", stop: ["x"] }, "stop");
   await expect400({ response_format: { type: "xml" } }, "response_format.type");
 });
+
+test("tool_choice auto: a model that does not call answers in text (stop or length), streamed the same as not", async () => {
+  for (const seed of [1, 2, 3]) {
+    const body = { model: server.model, messages, tools, temperature: 1, seed, max_tokens: 40 };
+    const whole = await server.client.chat.completions.create(body);
+    const choice = whole.choices[0]!;
+    assert.ok(choice.finish_reason === "stop" || choice.finish_reason === "length", `finish ${choice.finish_reason}`);
+    assert.equal(typeof choice.message.content, "string");
+    assert.equal(choice.message.tool_calls, undefined);
+    let streamed = "";
+    let finish: string | null = null;
+    for await (const chunk of await server.client.chat.completions.create({ ...body, stream: true })) {
+      const c = chunk.choices[0];
+      if (!c) continue;
+      assert.equal(c.delta.tool_calls, undefined);
+      streamed += c.delta.content ?? "";
+      finish = c.finish_reason ?? finish;
+    }
+    assert.equal(streamed, choice.message.content);
+    assert.equal(finish, choice.finish_reason);
+  }
+  // The tools are still described in the prompt: tool_choice none leaves them out, so the prompts differ.
+  const auto = await server.client.chat.completions.create({ model: server.model, messages, tools, max_tokens: 1 });
+  const none = await server.client.chat.completions.create({ model: server.model, messages, tools, tool_choice: "none", max_tokens: 1 });
+  assert.ok(auto.usage!.prompt_tokens > none.usage!.prompt_tokens);
+});

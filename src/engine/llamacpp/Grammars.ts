@@ -1,4 +1,4 @@
-import { LlamaGrammarEvaluationState, type Llama, type LlamaGrammar, type LlamaModel } from "node-llama-cpp";
+import { LlamaGrammar, LlamaGrammarEvaluationState, type Llama, type LlamaModel } from "node-llama-cpp";
 import { errors } from "../../errors.ts";
 import type { OutputConstraint } from "../types.ts";
 
@@ -32,6 +32,18 @@ export class Grammars {
   async stateFor(constraint: OutputConstraint): Promise<LlamaGrammarEvaluationState> {
     const grammar = await this.grammarFor(constraint);
     return new LlamaGrammarEvaluationState({ model: this.#model, grammar });
+  }
+
+  /** A state for a grammar compiled beforehand (switching grammars mid-generation must not wait). */
+  stateOf(grammar: LlamaGrammar): LlamaGrammarEvaluationState {
+    return new LlamaGrammarEvaluationState({ model: this.#model, grammar });
+  }
+
+  /** A state whose grammar allows exactly one of these strings (a tool call's name and what follows it). */
+  oneOf(alternatives: readonly string[]): LlamaGrammarEvaluationState {
+    const literal = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t")}"`;
+    const grammar = new LlamaGrammar(this.#llama, { grammar: `root ::= ${alternatives.map(literal).join(" | ")}` });
+    return this.stateOf(grammar);
   }
 
   grammarFor(constraint: OutputConstraint): Promise<LlamaGrammar> {

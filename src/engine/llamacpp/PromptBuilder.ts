@@ -1,11 +1,14 @@
 import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
 import { errors } from "../../errors.ts";
+import type { ToolCallSyntax } from "../ToolCallDetector.ts";
 import type { ChatMessage, Prompt, ToolDefinition } from "../types.ts";
 
 export interface BuiltPrompt {
   tokens: Token[];
   /** Tokens that end a turn in this prompt's format, beyond the model's own EOS/EOT. */
   stopTokens: ReadonlySet<Token>;
+  /** A chat prompt with tools: the template's function-call syntax, for reading calls the model writes. */
+  toolCallSyntax?: ToolCallSyntax;
 }
 
 const NO_STOP_TOKENS: ReadonlySet<Token> = new Set();
@@ -86,7 +89,20 @@ function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, messages: reado
     const tokens = LlamaText(trigger).tokenize(model.tokenizer, "trimLeadingSpace");
     if (tokens.length === 1 && model.isSpecialToken(tokens[0])) stopTokens.add(tokens[0]!);
   }
-  return { tokens: state.contextText.tokenize(model.tokenizer), stopTokens };
+  const tokens = state.contextText.tokenize(model.tokenizer);
+  return availableFunctions ? { tokens, stopTokens, toolCallSyntax: toolCallSyntax(chatWrapper) } : { tokens, stopTokens };
+}
+
+/** The wrapper's call syntax (node-llama-cpp's `settings.functions.call`) as plain text. */
+function toolCallSyntax(chatWrapper: ChatWrapper): ToolCallSyntax {
+  const call = chatWrapper.settings.functions.call;
+  const text = (t: unknown) => LlamaText(t as never).toString();
+  const prefix = text(call.prefix);
+  return {
+    prefixes: [prefix, ...(call.prefixAlternateMatches ?? []).map(text)].filter((p, i, all) => p !== "" && all.indexOf(p) === i),
+    paramsPrefix: text(call.paramsPrefix),
+    optionalPrefixSpace: call.optionalPrefixSpace === true,
+  };
 }
 
 function parseJson(text: string): unknown {

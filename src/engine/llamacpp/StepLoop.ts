@@ -1,7 +1,8 @@
-import { TokenBias, type LlamaContextSequence, type LlamaGrammarEvaluationState, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
+import { TokenBias, type LlamaContextSequence, type LlamaGrammar, type LlamaGrammarEvaluationState, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
 import { errors, HearthError } from "../../errors.ts";
 import { QueueFullError, Scheduler, type Work } from "../../scheduler/Scheduler.ts";
 import { Generation } from "../Generation.ts";
+import { ToolCallDetector } from "../ToolCallDetector.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import type { EngineEvent, FinalEvent, FinishReason, GenerateRequest, GeneratedTokenLogprob, StepStats } from "../types.ts";
 import type { Grammars } from "./Grammars.ts";
@@ -27,8 +28,20 @@ export interface StepLoopOptions {
 /** What node-llama-cpp's evaluateWithMetadata yields: the token, and its probabilities when asked. */
 interface Sampled { token: Token; probabilities?: Map<Token, number> }
 
+/** Reading a tool call the model may write (`tool_choice` auto), with the grammars that constrain it once it starts. */
+interface ToolReading {
+  detector: ToolCallDetector;
+  /** Each tool's arguments grammar, compiling since submission; switched to mid-generation. */
+  pending: Promise<Map<string, LlamaGrammar>>;
+  params: Map<string, LlamaGrammar> | null;
+  /** The grammar now in force (none while the model writes text), and the detector phase it is for. */
+  state: LlamaGrammarEvaluationState | undefined;
+  phase: "text" | "name" | "params" | "done";
+}
+
 interface Active {
   req: GenerateRequest;
+  tools: ToolReading | null;
   prompt: Token[];
   generation: Generation<GeneratedTokenLogprob>;
   sampling: SequenceEvaluateOptions;
@@ -95,6 +108,14 @@ export class StepLoop {
       grammar = grammars ? grammars.stateFor(req.constraint) : Promise.reject(errors.unsupported("This model does not support constrained output.", "response_format"));
       grammar.catch(() => {}); // reported at admission
     }
+    let tools: ToolReading | null = null;
+    const declared = req.prompt.kind === "chat" ? req.prompt.tools ?? [] : [];
+    if (!constrained && grammars && built.toolCallSyntax && declared.length > 0) {
+      const pending = Promise.all(declared.map(async (t) => [t.name, await grammars.grammarFor({ kind: "json_schema", schema: t.parameters ?? { type: "object", properties: {} } })] as const))
+        .then((entries) => new Map(entries));
+      pending.catch(() => {}); // reported at admission
+      tools = { detector: new ToolCallDetector(built.toolCallSyntax, declared.map((t) => t.name)), pending, params: null, state: undefined, phase: "text" };
+    }
     const { presencePenalty = 0, frequencyPenalty = 0, logitBias, ...s } = req.sampling;
     const generated: Token[] = [];
     const maxTokens = Math.min(req.maxTokens ?? Infinity, this.#o.sequences[0]!.contextSize - built.tokens.length);
@@ -121,8 +142,11 @@ export class StepLoop {
           ? { repeatPenalty: { punishTokens: () => generated, maxPunishTokens: Math.max(1, maxTokens), penalty: 1, presencePenalty, frequencyPenalty } }
           : {}),
         ...(logitBias && Object.keys(logitBias).length > 0 ? { tokenBias: tokenBias(model, logitBias) } : {}),
+        // Auto tool calls: no grammar while the model writes text, the call's grammars once it starts one.
+        ...(tools ? { grammarEvaluationState: () => tools.state } : {}),
       },
       grammar,
+      tools,
       slot: null,
       reused: 0,
       iterator: null,
@@ -201,9 +225,10 @@ export class StepLoop {
     for (const { requestId, slot, reuse } of this.#o.scheduler.admit()) {
       const a = this.#active.get(requestId)!;
       a.slot = slot;
-      if (a.grammar) {
+      if (a.grammar || a.tools) {
         try {
-          a.sampling.grammarEvaluationState = await a.grammar;
+          if (a.grammar) a.sampling.grammarEvaluationState = await a.grammar;
+          if (a.tools) a.tools.params = await a.tools.pending;
         } catch (err) {
           batch.push(this.#final(a, "error", HearthError.is(err) ? err : errors.engineFailed(err instanceof Error ? err.message : String(err))));
           await this.#release(a);
@@ -236,7 +261,11 @@ export class StepLoop {
       }
       this.#progress(r.work);
       if (r.token === undefined) {
-        if (r.ended) finished.push(a); // the generator stopped on its own: treat as an end token
+        if (r.ended) {
+          const rest = a.tools?.detector.flush();
+          if (rest) batch.push({ id: a.req.id, event: { type: "text", text: rest } });
+          finished.push(a); // the generator stopped on its own: treat as an end token
+        }
         continue;
       }
       if (a.cancelled) continue;
@@ -244,20 +273,45 @@ export class StepLoop {
       a.generated.push(r.token);
       const top = a.req.logprobs;
       const meta = top !== undefined && r.probabilities ? (this.#pieces ??= new TokenPieces(this.#o.model)).logprobs(r.token, r.probabilities, top) : undefined;
-      const text = a.generation.accept(r.token, meta);
+      let text = a.generation.accept(r.token, meta);
+      if (a.tools) {
+        text = a.tools.detector.push(text);
+        if (a.generation.finishReason) text += a.tools.detector.flush();
+      }
       const logprobs = a.generation.takeReleased();
       if (text || logprobs.length > 0) batch.push({ id: a.req.id, event: { type: "text", text, ...(top !== undefined ? { logprobs } : {}) } });
-      if (a.generation.finishReason) finished.push(a);
+      const phase = a.tools?.detector.phase;
+      if (phase?.kind === "done") {
+        batch.push({ id: a.req.id, event: { type: "tool_call", name: phase.call.name, arguments: phase.call.arguments } });
+        a.tools!.phase = "done";
+        finished.push(a);
+      } else if (a.generation.finishReason) finished.push(a);
+      else if (a.tools) this.#switchToolGrammar(a.tools);
     }
     for (const a of finished) {
       if (!a.ended) {
         if (!a.cancelled) this.#avgRequestMs = 0.9 * this.#avgRequestMs + 0.1 * (performance.now() - a.submittedAt);
         const reason = a.cancelled ? "cancelled" : a.generation.finishReason ?? "stop";
-        const toolCall = a.req.constraint?.kind === "json_schema" && a.req.constraint.toolCall === true;
+        const toolCall = (a.req.constraint?.kind === "json_schema" && a.req.constraint.toolCall === true) || a.tools?.phase === "done";
         batch.push(this.#final(a, reason === "stop" && toolCall ? "tool_calls" : reason));
       }
       await this.#release(a);
     }
+  }
+
+  /**
+   * Puts the grammar for the detector's phase in force for the next token: none for text, the
+   * declared names (and the params prefix) once a call prefix appeared, then the named tool's
+   * arguments schema.
+   */
+  #switchToolGrammar(t: ToolReading): void {
+    const phase = t.detector.phase;
+    if (phase.kind === t.phase) return;
+    t.phase = phase.kind;
+    const grammars = this.#o.grammars!;
+    if (phase.kind === "text") t.state = undefined;
+    else if (phase.kind === "name") t.state = grammars.oneOf(phase.allowed);
+    else if (phase.kind === "params") t.state = grammars.stateOf(t.params!.get(phase.name)!);
   }
 
   /** The request's one final event, with what it used up to now. */

@@ -180,9 +180,15 @@ function toolCallFormat(id: string, model: string, includeUsage: boolean, name: 
   };
 }
 
-/** OpenAI's chat.completion and chat.completion.chunk objects. */
+/**
+ * OpenAI's chat.completion and chat.completion.chunk objects. A tool call the model wrote
+ * (tool_choice auto) comes after the content: streamed as one tool_calls delta (id, name and the
+ * whole arguments), in the message as `tool_calls` (content null when there was no text).
+ */
 function chatFormat(id: string, model: string, includeUsage: boolean): ResponseFormat {
   const created = unixNow();
+  const callIds: string[][] = [];
+  const callId = (index: number, position: number) => ((callIds[index] ??= [])[position] ??= newToolCallId());
   const chunk = (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
     id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
     choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
@@ -191,12 +197,23 @@ function chatFormat(id: string, model: string, includeUsage: boolean): ResponseF
   return {
     opening: (index) => chunk(index, { role: "assistant", content: "", refusal: null }, null),
     chunk: (index, text, logprobs) => chunk(index, { content: text }, null, logprobs),
+    toolCall: (index, call, position) => chunk(index, {
+      tool_calls: [{ index: position, id: callId(index, position), type: "function", function: { name: call.name, arguments: call.arguments } }],
+    }, null),
     closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason), timings: timingsJson(timings) }),
     usageChunk: (usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
     complete: (choices, usage, timings) => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
       choices: choices.map((c, index) => ({
-        index, message: { role: "assistant", content: c.text, refusal: null }, logprobs: c.logprobs ? chatLogprobs(c.logprobs) : null, finish_reason: c.finishReason,
+        index,
+        message: c.toolCalls && c.toolCalls.length > 0
+          ? {
+            role: "assistant", content: c.text === "" ? null : c.text, refusal: null,
+            tool_calls: c.toolCalls.map((call, position) => ({ id: callId(index, position), type: "function", function: { name: call.name, arguments: call.arguments } })),
+          }
+          : { role: "assistant", content: c.text, refusal: null },
+        logprobs: c.logprobs ? chatLogprobs(c.logprobs) : null,
+        finish_reason: c.finishReason,
       })),
       usage: usageJson(usage),
       timings: timingsJson(timings),

@@ -42,8 +42,8 @@ const Tool = Type.Object({
 });
 
 /**
- * `none`: no tool is called; `auto`: the model answers in text, with the tools described in its
- * prompt (calls it writes are not parsed); `required`: exactly one call to one of the tools,
+ * `none`: no tool is called; `auto`: the tools are described in the prompt; a call the model
+ * starts in its template's syntax is grammar-constrained and returned as `tool_calls`; `required`: exactly one call to one of the tools,
  * grammar-constrained; a named function: exactly one call to it.
  */
 const ToolChoice = Type.Union([
@@ -76,7 +76,7 @@ export const ChatCompletionRequest = Type.Object({
   max_completion_tokens: Nullable(Type.Integer({ minimum: 1, maximum: LIMITS.maxTokens })),
   tools: Nullable(Type.Array(Tool, { maxItems: TOOL_LIMITS.maxTools })),
   tool_choice: Nullable(ToolChoice),
-  /** Accepted; one call is generated per response. */
+  /** Accepted; at most one call is generated per response. */
   parallel_tool_calls: Nullable(Type.Boolean()),
   response_format: Nullable(ResponseFormatInput),
   /** Report each generated token's log probability. */

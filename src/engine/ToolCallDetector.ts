@@ -1,0 +1,158 @@
+/**
+ * A chat template's function-call syntax, as node-llama-cpp's chat wrappers define it
+ * (`settings.functions.call`): text, then `prefix` name `paramsPrefix` {JSON arguments} `suffix`.
+ */
+export interface ToolCallSyntax {
+  /** The call prefix and the alternate forms that also start a call (`prefixAlternateMatches`). */
+  prefixes: string[];
+  paramsPrefix: string;
+  /** A space may come between the prefix and the name. */
+  optionalPrefixSpace: boolean;
+}
+
+/** A completed call: the function's name and its arguments, JSON text. */
+export interface DetectedCall { name: string; arguments: string }
+
+/** What the grammar must allow next: nothing special (`text`), one of these strings (`name`), the tool's arguments (`params`). */
+export type DetectorPhase =
+  | { kind: "text" }
+  | { kind: "name"; allowed: string[] }
+  | { kind: "params"; name: string }
+  | { kind: "done"; call: DetectedCall };
+
+/**
+ * Reads generated text for a tool call in the template's syntax. Text that cannot be part of a call
+ * prefix is released as it comes; text that could be the start of one is held back until it is
+ * either a whole prefix (the call starts) or not (it is released). Once the call starts, the name
+ * and then the arguments are read (the engine constrains them with grammars: `phase` says which),
+ * and the call is done when the arguments object closes.
+ */
+export class ToolCallDetector {
+  readonly #syntax: ToolCallSyntax;
+  readonly #names: readonly string[];
+  #phase: DetectorPhase = { kind: "text" };
+  /** Text held back: a possible prefix (text phase), or everything since the prefix (name, params). */
+  #held = "";
+  /** Where the call's prefix starts in the held text of the name phase (the prefix itself is held too). */
+  #callStart = 0;
+  /** The call's text up to its arguments (prefix, name, params prefix), content again if the call never completes. */
+  #raw = "";
+  #arguments = "";
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+
+  constructor(syntax: ToolCallSyntax, names: readonly string[]) {
+    this.#syntax = { ...syntax, prefixes: syntax.prefixes.filter((p) => p.length > 0) };
+    this.#names = names;
+  }
+
+  get phase(): DetectorPhase { return this.#phase; }
+
+  /** Takes released text; returns the part of it that is message content. */
+  push(text: string): string {
+    switch (this.#phase.kind) {
+      case "done": return "";
+      case "text": return this.#text(text);
+      case "name": return this.#name(text);
+      case "params": this.#params(text); return "";
+    }
+  }
+
+  /** Generation ended: whatever is held (a possible prefix, an unfinished call) is content after all. */
+  flush(): string {
+    if (this.#phase.kind === "done") return "";
+    const out = this.#raw + this.#held + this.#arguments;
+    this.#raw = "";
+    this.#held = "";
+    this.#arguments = "";
+    this.#phase = { kind: "text" };
+    return out;
+  }
+
+  #text(text: string): string {
+    const buffer = this.#held + text;
+    let at = -1;
+    let prefix = "";
+    for (const p of this.#syntax.prefixes) {
+      const i = buffer.indexOf(p);
+      if (i >= 0 && (at < 0 || i < at || (i === at && p.length > prefix.length))) {
+        at = i;
+        prefix = p;
+      }
+    }
+    if (at >= 0) {
+      this.#held = buffer.slice(at, at + prefix.length);
+      this.#callStart = this.#held.length;
+      this.#phase = { kind: "name", allowed: [] };
+      return buffer.slice(0, at) + this.#name(buffer.slice(at + prefix.length));
+    }
+    const keep = this.#possiblePrefixLength(buffer);
+    this.#held = buffer.slice(buffer.length - keep);
+    return buffer.slice(0, buffer.length - keep);
+  }
+
+  /** The longest end of `text` that is the start of a prefix (held back: it may become one). */
+  #possiblePrefixLength(text: string): number {
+    let best = 0;
+    for (const p of this.#syntax.prefixes) {
+      for (let n = Math.min(p.length - 1, text.length); n > best; n--) {
+        if (text.endsWith(p.slice(0, n))) {
+          best = n;
+          break;
+        }
+      }
+    }
+    return best;
+  }
+
+  #name(text: string): string {
+    this.#held += text;
+    const typed = this.#held.slice(this.#callStart);
+    const { paramsPrefix, optionalPrefixSpace } = this.#syntax;
+    const fulls = this.#names.flatMap((n) => (optionalPrefixSpace ? [n + paramsPrefix, ` ${n}${paramsPrefix}`] : [n + paramsPrefix]).map((full) => ({ n, full })));
+    const whole = fulls.find((f) => typed.startsWith(f.full));
+    if (whole) {
+      const rest = typed.slice(whole.full.length);
+      this.#raw = this.#held.slice(0, this.#held.length - rest.length);
+      this.#held = "";
+      this.#phase = { kind: "params", name: whole.n };
+      if (rest !== "") this.#params(rest);
+      return "";
+    }
+    const allowed = fulls.filter((f) => f.full.startsWith(typed)).map((f) => f.full.slice(typed.length));
+    if (allowed.length === 0) return this.#falseStart();
+    this.#phase = { kind: "name", allowed };
+    return "";
+  }
+
+  /** What looked like a call is not one: its text is content, read again for a later prefix. */
+  #falseStart(): string {
+    const held = this.#held;
+    this.#held = "";
+    this.#phase = { kind: "text" };
+    // The first character cannot start the same prefix again: release it, then read on.
+    return held.slice(0, 1) + this.#text(held.slice(1));
+  }
+
+  #params(text: string): void {
+    let i = 0;
+    for (; i < text.length; i++) {
+      const c = text[i]!;
+      if (this.#depth === 0 && this.#arguments === "" && /\s/.test(c)) continue;
+      if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (c === "\\") this.#escaped = true;
+        else if (c === "\"") this.#inString = false;
+      } else if (c === "\"") this.#inString = true;
+      else if (c === "{" || c === "[") this.#depth++;
+      else if (c === "}" || c === "]") this.#depth--;
+      this.#arguments += c;
+      if (this.#depth === 0 && !this.#inString) {
+        const name = (this.#phase as { name: string }).name;
+        this.#phase = { kind: "done", call: { name, arguments: this.#arguments } };
+        return;
+      }
+    }
+  }
+}
