@@ -1,3 +1,5 @@
+import { JsonNesting } from "../util/JsonNesting.ts";
+
 /**
  * A chat template's function-call syntax, as node-llama-cpp's chat wrappers define it
  * (`settings.functions.call`): text, then `prefix` name `paramsPrefix` {JSON arguments} `suffix`.
@@ -38,9 +40,7 @@ export class ToolCallDetector {
   /** The call's text up to its arguments (prefix, name, params prefix), content again if the call never completes. */
   #raw = "";
   #arguments = "";
-  #depth = 0;
-  #inString = false;
-  #escaped = false;
+  #nesting = new JsonNesting();
 
   constructor(syntax: ToolCallSyntax, names: readonly string[]) {
     this.#syntax = { ...syntax, prefixes: syntax.prefixes.filter((p) => p.length > 0) };
@@ -139,16 +139,10 @@ export class ToolCallDetector {
     let i = 0;
     for (; i < text.length; i++) {
       const c = text[i]!;
-      if (this.#depth === 0 && this.#arguments === "" && /\s/.test(c)) continue;
-      if (this.#inString) {
-        if (this.#escaped) this.#escaped = false;
-        else if (c === "\\") this.#escaped = true;
-        else if (c === "\"") this.#inString = false;
-      } else if (c === "\"") this.#inString = true;
-      else if (c === "{" || c === "[") this.#depth++;
-      else if (c === "}" || c === "]") this.#depth--;
+      if (this.#nesting.depth === 0 && this.#arguments === "" && /\s/.test(c)) continue;
+      this.#nesting.push(c);
       this.#arguments += c;
-      if (this.#depth === 0 && !this.#inString) {
+      if (this.#nesting.depth === 0 && !this.#nesting.inString) {
         const name = (this.#phase as { name: string }).name;
         this.#phase = { kind: "done", call: { name, arguments: this.#arguments } };
         return;

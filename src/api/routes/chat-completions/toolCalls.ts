@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { JsonNesting } from "../../../util/JsonNesting.ts";
 
 /** Events of one tool call read from grammar-constrained output, as OpenAI streams them. */
 export type ToolCallPiece =
@@ -21,9 +22,7 @@ export class ToolCallReader {
   #buffer = "";
   #started = false;
   /** Scanning the arguments: nesting depth, inside a string, after a backslash, done. */
-  #depth = 0;
-  #inString = false;
-  #escaped = false;
+  #nesting = new JsonNesting();
   #done = false;
   #arguments = "";
 
@@ -66,17 +65,7 @@ export class ToolCallReader {
   #scan(text: string): string {
     let i = 0;
     for (; i < text.length && !this.#done; i++) {
-      const c = text[i]!;
-      if (this.#inString) {
-        if (this.#escaped) this.#escaped = false;
-        else if (c === "\\") this.#escaped = true;
-        else if (c === "\"") this.#inString = false;
-      } else if (c === "\"") this.#inString = true;
-      else if (c === "{" || c === "[") this.#depth++;
-      else if (c === "}" || c === "]") {
-        this.#depth--;
-        if (this.#depth === 0) this.#done = true;
-      }
+      if (this.#nesting.push(text[i]!)) this.#done = true;
     }
     return text.slice(0, i);
   }
