@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
-import { lockDir, type DirLock, type DirLockOptions } from "./dirLock.ts";
+import { lockFile, type LockFile, type LockFileOptions } from "../util/lockFile.ts";
 import { StoreClosedError, type Queryable, type QueryResult, type Store } from "./Store.ts";
 
 export interface PgliteStoreOptions {
@@ -9,7 +9,7 @@ export interface PgliteStoreOptions {
   dir: string;
   /** Hearth's tables live in this schema; created if missing. Defaults to `public`. */
   schema?: string;
-  lock?: DirLockOptions;
+  lock?: LockFileOptions;
 }
 
 interface PgliteResult {
@@ -26,17 +26,21 @@ const toResult = <T>(r: PgliteResult): QueryResult<T> => ({ rows: r.rows as T[],
 export class PgliteStore implements Store {
   readonly kind = "pglite";
   readonly #db: PGlite;
-  readonly #lock: DirLock;
+  readonly #lock: LockFile;
   #closed = false;
 
-  private constructor(db: PGlite, lock: DirLock) {
+  private constructor(db: PGlite, lock: LockFile) {
     this.#db = db;
     this.#lock = lock;
   }
 
   static async open(opts: PgliteStoreOptions): Promise<PgliteStore> {
     await mkdir(dirname(opts.dir), { recursive: true });
-    const lock = await lockDir(`${opts.dir}.lock`, `The embedded database ${opts.dir}`, opts.lock);
+    const lock = await lockFile(`${opts.dir}.lock`, `The embedded database ${opts.dir}`, {
+      hint: "Only one Hearth process can use an embedded database: stop the other one, give this one another data dir, " +
+        "or set a PostgreSQL database URL to share one database between processes.",
+      ...opts.lock,
+    });
     try {
       await mkdir(opts.dir, { recursive: true });
       // Loaded here, not at the top: a PostgreSQL deployment never pays for the WebAssembly module.

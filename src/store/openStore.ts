@@ -3,7 +3,7 @@ import { migrate } from "./migrate.ts";
 import { PgliteStore } from "./PgliteStore.ts";
 import { PgStore, type PgStoreOptions } from "./PgStore.ts";
 import { checkSchemaName, type Store, type StoreLog } from "./Store.ts";
-import type { DirLockOptions } from "./dirLock.ts";
+import type { LockFileOptions } from "../util/lockFile.ts";
 
 export interface OpenStoreOptions {
   /** PostgreSQL URL. Unset: an embedded database (PGlite) in `<dataDir>/pglite`, for this process only. */
@@ -15,7 +15,7 @@ export interface OpenStoreOptions {
   /** PostgreSQL pool size and timeouts (see `PgStoreOptions`). */
   postgres?: Pick<PgStoreOptions, "poolSize" | "connectionTimeoutMs" | "statementTimeoutMs" | "queryTimeoutMs">;
   /** The embedded database's lock file timing. */
-  lock?: DirLockOptions;
+  lock?: Pick<LockFileOptions, "heartbeatMs" | "staleMs">;
   log?: StoreLog;
 }
 

@@ -1,6 +1,7 @@
-import { lstat, open, readFile, rm, statfs, unlink, writeFile } from "node:fs/promises";
+import { lstat, readFile, rm, statfs, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errors } from "../../errors.ts";
+import { lockFile, LockHeldError } from "../../util/lockFile.ts";
 
 /**
  * The files a pull keeps next to the models while it runs. All are dotfiles not ending in `.gguf`,
@@ -58,39 +59,17 @@ export async function freeBytes(dir: string): Promise<number | null> {
   }
 }
 
-const held = new Set<string>();
-
 /**
  * One pull per name at a time, across processes (a CLI pull and the server's route share the
  * folder): two writers on one partial file would interleave their bytes. A lock left by a process
  * that died is taken over.
  */
 export async function acquireLock(path: string, name: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(path, "wx");
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      held.add(path);
-      return async () => {
-        held.delete(path);
-        await removeQuietly(path);
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const pid = Number(await readFile(path, "utf8").catch(() => ""));
-      if (held.has(path) || (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))) throw errors.pullInProgress(name);
-      await removeQuietly(path);
-    }
-  }
-  throw errors.pullInProgress(name);
-}
-
-function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const lock = await lockFile(path, `A pull of '${name}'`);
+    return () => lock.release();
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if (err instanceof LockHeldError) throw errors.pullInProgress(name);
+    throw err;
   }
 }

@@ -5,8 +5,8 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 
 /**
- * One process owns an embedded database: a lock file beside it says which. PGlite does not guard
- * its directory itself, and two processes writing one data directory corrupt it.
+ * One process at a time owns a thing on disk (an embedded database's folder, a pull's temporary
+ * file): a lock file beside it says which.
  *
  * The file holds the owner's pid, host and a random token; the owner touches it every
  * `heartbeatMs`. Another process may take the lock over only if it is stale: its owner is gone
@@ -14,14 +14,16 @@ import { resolve } from "node:path";
  * host sharing the volume, whose pid cannot be checked from here).
  */
 
-export interface DirLockOptions {
+export interface LockFileOptions {
+  /** What the holder of a conflicting lock should be told to do, after the standard message. */
+  hint?: string;
   /** Defaults to 10 s. */
   heartbeatMs?: number;
   /** A lock untouched for this long is stale whoever holds it. Defaults to 60 s. */
   staleMs?: number;
 }
 
-export interface DirLock {
+export interface LockFile {
   readonly path: string;
   release(): Promise<void>;
 }
@@ -33,14 +35,12 @@ interface LockInfo {
   since: string;
 }
 
-export class DataDirLockedError extends Error {
+export class LockHeldError extends Error {
   readonly lockPath: string;
-  constructor(lockPath: string, what: string, holder: Partial<LockInfo> | null) {
+  constructor(lockPath: string, what: string, holder: Partial<LockInfo> | null, hint = "") {
     const who = holder?.pid ? ` by process ${holder.pid} on ${holder.host ?? "an unknown host"}${holder.since ? ` since ${holder.since}` : ""}` : "";
-    super(`${what} is in use${who} (lock file ${lockPath}). Only one Hearth process can use an embedded database: ` +
-      "stop the other one, give this one another data dir, or set a PostgreSQL database URL to share one database between processes. " +
-      "If no other process is running, delete the lock file.");
-    this.name = "DataDirLockedError";
+    super(`${what} is in use${who} (lock file ${lockPath}).${hint ? ` ${hint}` : ""} If no other process is running, delete the lock file.`);
+    this.name = "LockHeldError";
     this.lockPath = lockPath;
   }
 }
@@ -48,15 +48,16 @@ export class DataDirLockedError extends Error {
 /** Locks held by this process: a second open of the same directory here fails too. */
 const held = new Set<string>();
 
-export async function lockDir(lockPath: string, what: string, opts: DirLockOptions = {}): Promise<DirLock> {
+export async function lockFile(lockPath: string, what: string, opts: LockFileOptions = {}): Promise<LockFile> {
   const path = resolve(lockPath);
   const heartbeatMs = opts.heartbeatMs ?? 10_000;
   const staleMs = opts.staleMs ?? 60_000;
-  if (held.has(path)) throw new DataDirLockedError(path, what, { pid: process.pid, host: hostname() });
+  const hint = opts.hint ?? "";
+  if (held.has(path)) throw new LockHeldError(path, what, { pid: process.pid, host: hostname() }, hint);
   const mine: LockInfo = { pid: process.pid, host: hostname(), token: randomUUID(), since: new Date().toISOString() };
   held.add(path);
   try {
-    await acquire(path, what, mine, staleMs);
+    await acquire(path, what, mine, staleMs, hint);
   } catch (err) {
     held.delete(path);
     throw err;
@@ -86,7 +87,7 @@ export async function lockDir(lockPath: string, what: string, opts: DirLockOptio
   };
 }
 
-async function acquire(path: string, what: string, mine: LockInfo, staleMs: number): Promise<void> {
+async function acquire(path: string, what: string, mine: LockInfo, staleMs: number, hint: string): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(path, "wx");
@@ -98,10 +99,10 @@ async function acquire(path: string, what: string, mine: LockInfo, staleMs: numb
     const holder = await readLock(path);
     const touched = await stat(path).then((s) => s.mtimeMs, () => null);
     if (touched === null) continue; // removed meanwhile: try again
-    if (!isStale(holder, touched, staleMs)) throw new DataDirLockedError(path, what, holder);
-    await takeOverStale(path, what, holder);
+    if (!isStale(holder, touched, staleMs)) throw new LockHeldError(path, what, holder, hint);
+    await takeOverStale(path, what, holder, hint);
   }
-  throw new DataDirLockedError(path, what, await readLock(path));
+  throw new LockHeldError(path, what, await readLock(path), hint);
 }
 
 function isStale(holder: LockInfo | null, touchedMs: number, staleMs: number): boolean {
@@ -128,7 +129,7 @@ function isRunning(pid: number): boolean {
  * if another process took the stale lock over first, we notice (the moved file is not the stale
  * one) and put theirs back instead of deleting a live lock.
  */
-async function takeOverStale(path: string, what: string, stale: LockInfo | null): Promise<void> {
+async function takeOverStale(path: string, what: string, stale: LockInfo | null, hint: string): Promise<void> {
   const aside = `${path}.${randomUUID()}.stale`;
   try {
     await rename(path, aside);
@@ -140,7 +141,7 @@ async function takeOverStale(path: string, what: string, stale: LockInfo | null)
   if (stale !== null && moved?.token !== stale.token) {
     await link(aside, path).catch(() => {});
     await unlink(aside).catch(() => {});
-    throw new DataDirLockedError(path, what, moved);
+    throw new LockHeldError(path, what, moved, hint);
   }
   await unlink(aside).catch(() => {});
 }
