@@ -1,26 +1,13 @@
 import assert from "node:assert/strict";
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import { createResponseCache } from "../../src/cache/createResponseCache.ts";
 import { RedisCache } from "../../src/cache/RedisCache.ts";
 import { CircuitBreaker } from "../../src/util/redis.ts";
-import { startTcpProxy } from "../helpers/tcpProxy.ts";
-import { boundedCalls, connectRedis, deleteKeysUnder, eventually, recordingLogger, REDIS, testPrefix } from "../limits/redisFixture.ts";
+import { boundedCalls, eventually, proxiedRedis, recordingLogger } from "../limits/redisFixture.ts";
 
 const BOUND_MS = 100;
 
-async function setup(t: TestContext, name: string) {
-  const proxy = await startTcpProxy(REDIS);
-  const client = await connectRedis(proxy.port);
-  const direct = await connectRedis();
-  const prefix = testPrefix(name);
-  t.after(async () => {
-    client.disconnect();
-    await proxy.close();
-    await deleteKeysUnder(direct, prefix);
-    direct.disconnect();
-  });
-  return { proxy, client, prefix };
-}
+const setup = proxiedRedis;
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = performance.now();

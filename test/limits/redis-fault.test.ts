@@ -7,26 +7,17 @@ import type { RateLimitKey } from "../../src/limits/types.ts";
 import { CircuitBreaker, createRedisClient } from "../../src/util/redis.ts";
 import { startTcpProxy } from "../helpers/tcpProxy.ts";
 import { startFaultProxy } from "./faultProxy.ts";
-import { boundedCalls, connectRedis, deleteKeysUnder, eventually, recordingLogger, REDIS, sleep, testPrefix } from "./redisFixture.ts";
+import { boundedCalls, connectRedis, deleteKeysUnder, eventually, proxiedRedis, recordingLogger, REDIS, sleep, testPrefix } from "./redisFixture.ts";
 
 const BOUND_MS = 100;
 
 /** A FallbackLimiter whose Redis connection goes through a proxy the test can cut or stall. */
 async function setup(t: TestContext, name: string) {
-  const proxy = await startTcpProxy(REDIS);
-  const client = await connectRedis(proxy.port);
-  const direct = await connectRedis();
-  const prefix = testPrefix(name);
+  const redis = await proxiedRedis(t, name);
   const logger = recordingLogger();
   const breaker = new CircuitBreaker({ name: "rate limiter", logger, cooldownMs: 200 });
-  const limiter = new FallbackLimiter({ redis: new RedisLimiter({ client, prefix }), local: new MemoryLimiter(), breaker });
-  t.after(async () => {
-    client.disconnect();
-    await proxy.close();
-    await deleteKeysUnder(direct, prefix);
-    direct.disconnect();
-  });
-  return { proxy, client, direct, prefix, logger, breaker, limiter };
+  const limiter = new FallbackLimiter({ redis: new RedisLimiter({ client: redis.client, prefix: redis.prefix }), local: new MemoryLimiter(), breaker });
+  return { ...redis, logger, breaker, limiter };
 }
 
 /** One admitted-and-released request, timed. */

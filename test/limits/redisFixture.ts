@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { TestContext } from "node:test";
 import type { Redis } from "ioredis";
+import { startTcpProxy } from "../helpers/tcpProxy.ts";
 import { createRedisClient, redisReady, type BreakerLogger, type RedisClientOptions } from "../../src/util/redis.ts";
 
 /** The machine's Redis; tests never stop it (faults go through test/helpers/tcpProxy.ts). */
@@ -77,4 +79,22 @@ export function boundedCalls(boundMs: number) {
     },
     stop: () => lag.disable(),
   };
+}
+
+/**
+ * A client whose connection goes through a TCP proxy the test can cut or stall, a direct client, and
+ * a key prefix of the test's own; all removed when the test ends.
+ */
+export async function proxiedRedis(t: TestContext, name: string) {
+  const proxy = await startTcpProxy(REDIS);
+  const client = await connectRedis(proxy.port);
+  const direct = await connectRedis();
+  const prefix = testPrefix(name);
+  t.after(async () => {
+    client.disconnect();
+    await proxy.close();
+    await deleteKeysUnder(direct, prefix);
+    direct.disconnect();
+  });
+  return { proxy, client, direct, prefix };
 }
