@@ -56,7 +56,7 @@ for (const [name, path] of cases) {
   const loads: number[] = [];
   const speeds: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const runner = new RunnerEngine({ modelPath: path, modelId: "m", threads, contextSize: ctx, slots, maxQueue: 8, timeoutMs: 600_000, batchSize: 512, minPrefixReuse: 256, gpu: "cpu" });
+    const runner = new RunnerEngine({ modelPath: path, modelId: "m", threads, contextSize: ctx, slots, maxQueue: 8, timeoutMs: 600_000, batchSize: 512, minPrefixReuse: 256, minPrefixCopy: 32, gpu: "cpu" });
     const t0 = performance.now();
     await runner.load();
     loads.push(performance.now() - t0);

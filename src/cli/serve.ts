@@ -90,6 +90,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
       timeoutMs: config.batching.timeout_ms,
       batchSize: config.batching.step_tokens,
       minPrefixReuse: config.batching.prefix_reuse_min_tokens,
+      minPrefixCopy: config.batching.prefix_copy_min_tokens,
       gpu: config.model.gpu,
     },
     log,

@@ -121,6 +121,12 @@ export const ConfigSchema = Type.Object({
     step_tokens: Type.Integer({ default: 512, minimum: 1, maximum: 1 << 16 }),
     /** A shared prompt prefix this long (tokens) picks its slot even if that leaves a gap among busy slots. */
     prefix_reuse_min_tokens: Type.Integer({ default: 256, minimum: 1, maximum: 1 << 20 }),
+    /**
+     * Prompt tokens another slot must hold (or be evaluating) beyond the chosen slot's own for them
+     * to be copied from it instead of evaluated again; 0 turns copying off. A copy costs about as
+     * much as evaluating 1 token per 100 copied (see docs/benchmarks.md).
+     */
+    prefix_copy_min_tokens: Type.Integer({ default: 32, minimum: 0, maximum: 1 << 20 }),
   }, { ...Strict, default: {} }),
 }, Strict);
 

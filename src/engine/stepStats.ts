@@ -1,7 +1,7 @@
 import type { ModelSnapshot, StepStats } from "./types.ts";
 
 export function emptyStepStats(): StepStats {
-  return { steps: 0, stepMs: 0, decodedTokens: 0, promptTokens: 0, cachedPromptTokens: 0 };
+  return { steps: 0, stepMs: 0, decodedTokens: 0, promptTokens: 0, cachedPromptTokens: 0, stateCopies: 0, copiedPromptTokens: 0, stateCopyMs: 0 };
 }
 
 /** A loaded model's figures before its runner has answered. */

@@ -202,8 +202,12 @@ export interface StepStats {
   decodedTokens: number;
   /** Prompt tokens evaluated. */
   promptTokens: number;
-  /** Prompt tokens reused from a slot's KV cells instead of evaluated. */
+  /** Prompt tokens reused from a slot's KV cells instead of evaluated (copied ones included). */
   cachedPromptTokens: number;
+  /** KV state copies from one slot into another, the prompt tokens they brought, and their time. */
+  stateCopies: number;
+  copiedPromptTokens: number;
+  stateCopyMs: number;
 }
 
 /** Live state of one loaded model, for /health, /v1/slots and /metrics. */

@@ -178,6 +178,9 @@ export class Metrics {
     perModel("hearth_runner_resident_memory_bytes", "Resident memory of the model's runner process", (s) => s.rssBytes);
     perModel("hearth_runner_cpu_seconds_total", "CPU time of the model's runner process since it started (a gauge: runners restart)", (s) => s.cpuSeconds);
     perModel("hearth_runner_steps", "Steps the model's step loop has run since its runner started (read from the runner, so a gauge)", (s) => s.stats.steps);
+    perModel("hearth_prompt_tokens_evaluated", "Prompt tokens the model's runner evaluated since it started (a gauge: runners restart)", (s) => s.stats.promptTokens);
+    perModel("hearth_prompt_state_copies", "Prompt prefixes copied from one slot's KV state into another's instead of evaluated, since the runner started", (s) => s.stats.stateCopies);
+    perModel("hearth_prompt_tokens_copied", "Prompt tokens those copies brought, since the runner started", (s) => s.stats.copiedPromptTokens);
     const engine = this.#engine;
     new Gauge({
       name: "hearth_models_loaded", help: "Models loaded and ready", registers,

@@ -1,4 +1,4 @@
-import { chooseSlot } from "./chooseSlot.ts";
+import { chooseSlot, sharedPrefix } from "./chooseSlot.ts";
 
 import type { SlotInfo, SlotState } from "./types.ts";
 
@@ -12,6 +12,11 @@ export interface SchedulerOptions {
   stepTokens: number;
   /** See chooseSlot. */
   minPrefixReuse: number;
+  /**
+   * Prompt tokens another slot must hold beyond the chosen slot's own for its state to be copied
+   * instead of evaluated (and for a request to wait for a slot still evaluating them); 0: never.
+   */
+  minPrefixCopy?: number;
   /** Milliseconds; injected so that tests control time. */
   now: () => number;
 }
@@ -26,6 +31,11 @@ export interface Admission {
   slot: number;
   /** Prompt tokens already in the slot's KV cells; cells after them must be erased. */
   reuse: number;
+  /**
+   * The slot whose KV state to copy into this one first (its first `reuse` tokens are this prompt's):
+   * set when another slot holds more of the prompt than the chosen slot does.
+   */
+  copyFrom?: number;
 }
 
 export class QueueFullError extends Error {
@@ -86,13 +96,17 @@ export class Scheduler {
     this.#queue.push({ id, prompt, arrivedAt: this.#opts.now(), tenant });
   }
 
-  /** The queue index of the next request to admit: the tenant with the fewest running, oldest first. */
-  #nextTurn(): number {
+  /**
+   * The queue index of the next request to admit: the tenant with the fewest running, oldest first;
+   * -1 when every waiting request is held back.
+   */
+  #nextTurn(held: ReadonlySet<Waiting>): number {
     const running = new Map<string, number>();
     for (const s of this.#slots) if (s.request) running.set(s.request.tenant, (running.get(s.request.tenant) ?? 0) + 1);
-    let best = 0;
+    let best = -1;
     let bestRunning = Infinity;
     for (let i = 0; i < this.#queue.length; i++) {
+      if (held.has(this.#queue[i]!)) continue;
       const n = running.get(this.#queue[i]!.tenant) ?? 0;
       if (n < bestRunning) { best = i; bestRunning = n; } // the queue is in arrival order: the first such is the oldest
       if (n === 0) break;
@@ -125,22 +139,68 @@ export class Scheduler {
    * Moves waiting requests into free slots. Tenants take turns: a free slot goes to the oldest
    * request of the tenant holding the fewest slots, so one tenant's burst does not make the others
    * wait behind it; with one tenant this is first come, first served.
+   *
+   * A prompt prefix is evaluated once per server, not once per slot: when another slot holds more of
+   * a prompt than the chosen slot (by `minPrefixCopy` tokens), its state is copied; when a slot is
+   * still evaluating a prefix the request shares, the request waits for it (the `n` choices of one
+   * request, users sending the same system prompt at once) rather than evaluate it again beside it.
    */
   admit(): Admission[] {
     const admitted: Admission[] = [];
-    while (this.#queue.length > 0) {
+    const held = new Set<Waiting>();
+    const minCopy = this.#opts.minPrefixCopy ?? 0;
+    while (this.#queue.length > held.size) {
       const free = this.#slots.filter((s) => s.state === "idle");
       if (free.length === 0) break;
-      const waiting = this.#queue.splice(this.#nextTurn(), 1)[0]!;
-      const busy = this.#slots.filter((s) => s.state !== "idle").map((s) => s.id);
-      const { slot: id, shared } = chooseSlot(free.map((s) => ({ id: s.id, tokens: s.cached })), busy, waiting.prompt, this.#opts.minPrefixReuse);
-      const slot = this.#slots[id]!;
+      const turn = this.#nextTurn(held);
+      if (turn < 0) break;
+      const waiting = this.#queue[turn]!;
       // At least one prompt token is evaluated again: the first new token is sampled from its logits.
-      const reuse = Math.min(shared, waiting.prompt.length - 1);
+      const usable = (shared: number) => Math.min(shared, waiting.prompt.length - 1);
+      const busy = this.#slots.filter((s) => s.state !== "idle").map((s) => s.id);
+      let { slot: id, shared } = chooseSlot(free.map((s) => ({ id: s.id, tokens: s.cached })), busy, waiting.prompt, this.#opts.minPrefixReuse);
+      let copyFrom: number | undefined;
+      if (minCopy > 0) {
+        const donor = this.#bestDonor(waiting.prompt);
+        if (usable(donor.pending) - Math.max(usable(shared), usable(donor.held)) >= minCopy) {
+          held.add(waiting);
+          continue;
+        }
+        if (usable(donor.held) - usable(shared) >= minCopy) {
+          // The copy replaces whatever the slot held: only keeping busy slots together matters now.
+          ({ slot: id, shared } = chooseSlot(free.map((s) => ({ id: s.id, tokens: s.cached })), busy, waiting.prompt, Infinity));
+          if (usable(donor.held) - usable(shared) >= minCopy) {
+            copyFrom = donor.slot;
+            shared = donor.held;
+          }
+        }
+      }
+      this.#queue.splice(turn, 1);
+      const slot = this.#slots[id]!;
+      const reuse = usable(shared);
       Object.assign(slot, { state: "prefill", request: waiting, reuse, prefilled: reuse, generated: 0 });
-      admitted.push({ requestId: waiting.id, slot: id, reuse });
+      admitted.push({ requestId: waiting.id, slot: id, reuse, ...(copyFrom !== undefined ? { copyFrom } : {}) });
     }
     return admitted;
+  }
+
+  /**
+   * The slot holding the longest start of `prompt` in its KV cells (`held` tokens), and the most of
+   * it a slot evaluating its own prompt will hold once its prefill passes it (`pending`).
+   */
+  #bestDonor(prompt: readonly number[]): { slot: number; held: number; pending: number } {
+    let best = { slot: -1, held: 0, pending: 0 };
+    for (const s of this.#slots) {
+      const held = s.request ? sharedPrefix(s.request.prompt, prompt, s.prefilled) : sharedPrefix(s.cached, prompt);
+      if (held > best.held) best = { ...best, slot: s.id, held };
+      if (s.state === "prefill") best.pending = Math.max(best.pending, sharedPrefix(s.request!.prompt, prompt));
+    }
+    return best;
+  }
+
+  /** Records that a planned state copy failed: the slot evaluates its prompt from the start. */
+  copyFailed(slot: number): void {
+    Object.assign(this.#busySlot(slot), { reuse: 0, prefilled: 0 });
   }
 
   /**

@@ -25,8 +25,9 @@ export function chooseSlot(free: readonly FreeSlot[], busy: readonly number[], p
   return { slot: best.id, shared: best.shared };
 }
 
-export function sharedPrefix(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
+/** How many first tokens `a` and `b` have in common, counting at most `limit`. */
+export function sharedPrefix(a: readonly number[], b: readonly number[], limit = Infinity): number {
+  const n = Math.min(a.length, b.length, limit);
   let i = 0;
   while (i < n && a[i] === b[i]) i++;
   return i;

@@ -124,3 +124,65 @@ test("tenants take turns for free slots: one tenant's burst does not make anothe
   assert.ok(lastB < 10, `B's last request is admitted at position ${lastB} of ${order.length}, long before A's last`);
   assert.deepEqual(order.filter((id) => id.startsWith("a")), Array.from({ length: 40 }, (_, i) => `a${i}`), "each tenant is still first come, first served");
 });
+
+test("a prompt whose prefix another slot holds is admitted to copy that slot's state, keeping busy slots together", () => {
+  const { s } = scheduler({ slots: 4, minPrefixReuse: 8, minPrefixCopy: 4, stepTokens: 64 });
+  const system = prompt(20, 500);
+  s.add("first", [...system, 1, 2]);
+  s.admit();
+  s.prefilled(0, 22, true);
+  s.add("second", [...system, 3, 4, 5]);
+  // Slot 1 keeps the busy slots in one run; slot 0 holds the prefix.
+  assert.deepEqual(s.admit(), [{ requestId: "second", slot: 1, reuse: 20, copyFrom: 0 }]);
+  assert.deepEqual(s.plan()[1], { kind: "prefill", slot: 1, requestId: "second", from: 20, to: 23, last: true });
+});
+
+test("requests sharing a prefix a slot is still evaluating wait for it, then copy it; others pass them", () => {
+  const { s } = scheduler({ slots: 4, maxQueue: 8, minPrefixCopy: 4, stepTokens: 16 });
+  const same = prompt(40, 300);
+  for (const id of ["n0", "n1", "n2"]) s.add(id, same);
+  s.add("other", prompt(10, 900));
+  assert.deepEqual(s.admit().map((a) => [a.requestId, a.slot]), [["n0", 0], ["other", 1]], "n1 and n2 wait for n0's prompt");
+  s.prefilled(0, 16, false);
+  assert.deepEqual(s.admit(), [], "slot 0 holds 16 of the 40 tokens: still worth waiting");
+  s.prefilled(0, 40, true);
+  assert.deepEqual(s.admit(), [
+    { requestId: "n1", slot: 2, reuse: 39, copyFrom: 0 },
+    { requestId: "n2", slot: 3, reuse: 39, copyFrom: 0 },
+  ]);
+});
+
+test("a short shared prefix is evaluated, not copied, and copying can be turned off", () => {
+  for (const minPrefixCopy of [8, 0]) {
+    const { s } = scheduler({ slots: 2, minPrefixReuse: 100, minPrefixCopy, stepTokens: 64 });
+    s.add("a", prompt(minPrefixCopy === 0 ? 30 : 7));
+    s.admit();
+    s.add("b", prompt(minPrefixCopy === 0 ? 30 : 7));
+    assert.deepEqual(s.admit(), [{ requestId: "b", slot: 1, reuse: 0 }], `minPrefixCopy ${minPrefixCopy}`);
+  }
+});
+
+test("a request waiting for a prefix that its evaluating slot gives up copies what is left in that slot", () => {
+  const { s } = scheduler({ slots: 2, minPrefixCopy: 4, stepTokens: 16, minPrefixReuse: 1000 });
+  s.add("donor", prompt(40));
+  s.add("waiter", prompt(40));
+  s.admit();
+  s.prefilled(0, 16, false);
+  // The donor is cancelled: its slot keeps the 16 tokens it evaluated.
+  s.release(0, prompt(16));
+  const [admission] = s.admit();
+  assert.equal(admission!.requestId, "waiter");
+  assert.equal(admission!.reuse, 16);
+  assert.ok(admission!.slot === 0 || admission!.copyFrom === 0, "it starts from slot 0's 16 tokens");
+});
+
+test("a failed copy makes the slot evaluate its whole prompt", () => {
+  const { s } = scheduler({ slots: 2, minPrefixCopy: 4, stepTokens: 64 });
+  s.add("a", prompt(30));
+  s.admit();
+  s.prefilled(0, 30, true);
+  s.add("b", prompt(30));
+  assert.equal(s.admit()[0]!.copyFrom, 0);
+  s.copyFailed(1);
+  assert.deepEqual(s.plan()[1], { kind: "prefill", slot: 1, requestId: "b", from: 0, to: 30, last: true });
+});

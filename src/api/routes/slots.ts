@@ -22,6 +22,9 @@ export function slotsRoute(app: FastifyInstance, deps: RouteDeps): void {
           decoded_tokens: m.stats.decodedTokens,
           prompt_tokens: m.stats.promptTokens,
           cached_prompt_tokens: m.stats.cachedPromptTokens,
+          state_copies: m.stats.stateCopies,
+          copied_prompt_tokens: m.stats.copiedPromptTokens,
+          state_copy_ms: Math.round(m.stats.stateCopyMs),
         },
       })),
       data: models.flatMap((m) => m.slots.map((s) => ({

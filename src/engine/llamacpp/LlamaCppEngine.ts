@@ -8,6 +8,7 @@ import type { GenerateRequest, ModelSnapshot } from "../types.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { Grammars } from "./Grammars.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
+import { StateCopier } from "./StateCopier.ts";
 import { StepLoop, type Outcome } from "./StepLoop.ts";
 
 export interface LlamaCppEngineOptions {
@@ -28,6 +29,8 @@ export interface LlamaCppEngineOptions {
   batchSize: number;
   /** Shared prompt prefix, in tokens, worth choosing a slot for even if it leaves a gap. */
   minPrefixReuse: number;
+  /** See SchedulerOptions.minPrefixCopy. */
+  minPrefixCopy: number;
   gpu: "auto" | "cpu" | "cuda" | "vulkan";
   /** Receives llama.cpp's own log lines. */
   log?: (level: "debug" | "warn" | "error", message: string) => void;
@@ -57,6 +60,7 @@ export class LlamaCppEngine {
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
   /** llama.cpp's error lines: node-llama-cpp's own load error only says "Failed to load model". */
   readonly #llamaErrors: string[] = [];
+  readonly #copier = new StateCopier();
 
   constructor(opts: LlamaCppEngineOptions) {
     this.#opts = opts;
@@ -200,6 +204,7 @@ export class LlamaCppEngine {
       await this.#loaded.context.dispose();
       await this.#loaded.model.dispose();
     }
+    this.#copier.dispose();
     await this.#llama?.dispose();
   }
 
@@ -266,11 +271,11 @@ export class LlamaCppEngine {
       });
       const sequences = Array.from({ length: o.slots }, () => context.getSequence());
       const scheduler = new Scheduler({
-        slots: o.slots, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, stepTokens: o.batchSize, minPrefixReuse: o.minPrefixReuse, now: () => performance.now(),
+        slots: o.slots, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, stepTokens: o.batchSize, minPrefixReuse: o.minPrefixReuse, minPrefixCopy: o.minPrefixCopy, now: () => performance.now(),
       });
       const endTokens = new Set([model.tokens.eos, model.tokens.eot].filter((t): t is Token => t != null));
       const grammars = new Grammars(this.#llama, model);
-      const loop = new StepLoop({ model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, grammars, emit: (batch) => this.#emit(batch) });
+      const loop = new StepLoop({ model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, grammars, copier: this.#copier, emit: (batch) => this.#emit(batch) });
       this.#loaded = { model, context, prompts: new PromptBuilder(model), scheduler, loop };
     } catch (err) {
       await model.dispose();

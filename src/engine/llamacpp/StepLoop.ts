@@ -1,5 +1,6 @@
 import { TokenBias, type LlamaContextSequence, type LlamaGrammar, type LlamaGrammarEvaluationState, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
 import { errors, HearthError } from "../../errors.ts";
+import { sharedPrefix } from "../../scheduler/chooseSlot.ts";
 import { QueueFullError, Scheduler, type Work } from "../../scheduler/Scheduler.ts";
 import { Generation } from "../Generation.ts";
 import { ToolCallDetector } from "../ToolCallDetector.ts";
@@ -7,6 +8,7 @@ import { emptyStepStats } from "../stepStats.ts";
 import type { EngineEvent, FinalEvent, FinishReason, GenerateRequest, GeneratedTokenLogprob, StepStats } from "../types.ts";
 import type { Grammars } from "./Grammars.ts";
 import type { BuiltPrompt } from "./PromptBuilder.ts";
+import type { StateCopier } from "./StateCopier.ts";
 import { TokenPieces } from "./TokenPieces.ts";
 
 /** What the loop reports for one request: one of its events. */
@@ -23,6 +25,8 @@ export interface StepLoopOptions {
   endTokens: ReadonlySet<Token>;
   /** Compiles requests' output constraints; requests with one are refused without it. */
   grammars?: Grammars;
+  /** Copies a prompt prefix's KV state between slots when the scheduler plans it (see Scheduler.admit). */
+  copier?: StateCopier;
 }
 
 /** What node-llama-cpp's evaluateWithMetadata yields: the token, and its probabilities when asked. */
@@ -222,7 +226,7 @@ export class StepLoop {
   }
 
   async #admit(batch: Outcome[]): Promise<void> {
-    for (const { requestId, slot, reuse } of this.#o.scheduler.admit()) {
+    for (const { requestId, slot, reuse, copyFrom } of this.#o.scheduler.admit()) {
       const a = this.#active.get(requestId)!;
       a.slot = slot;
       if (a.grammar || a.tools) {
@@ -235,12 +239,35 @@ export class StepLoop {
           continue;
         }
       }
-      a.reused = reuse;
-      a.admittedAt = performance.now();
-      this.#stats.cachedPromptTokens += reuse;
       const seq = this.#o.sequences[slot]!;
-      if (seq.nextTokenIndex > reuse) await seq.eraseContextTokenRanges([{ start: reuse, end: seq.nextTokenIndex }]);
+      a.reused = copyFrom === undefined ? reuse : await this.#copyState(copyFrom, slot, a.prompt.slice(0, reuse));
+      a.admittedAt = performance.now();
+      this.#stats.cachedPromptTokens += a.reused;
+      if (seq.nextTokenIndex > a.reused) await seq.eraseContextTokenRanges([{ start: a.reused, end: seq.nextTokenIndex }]);
     }
+  }
+
+  /**
+   * Copies slot `from`'s state into slot `to` for a prompt starting with `prefix`; returns the prompt
+   * tokens it brought: all of `prefix`, or 0 when the copy failed or brought other tokens.
+   */
+  async #copyState(from: number, to: number, prefix: readonly Token[]): Promise<number> {
+    const started = performance.now();
+    const seq = this.#o.sequences[to]!;
+    try {
+      if (!this.#o.copier) throw new Error("no state copier");
+      await this.#o.copier.copy(this.#o.sequences[from]!, seq);
+      if (sharedPrefix(seq.contextTokens, prefix) < prefix.length) throw new Error("the copied state holds other tokens");
+    } catch {
+      // Evaluating the prompt is always possible: a failed copy only costs time.
+      await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
+      this.#o.scheduler.copyFailed(to);
+      return 0;
+    }
+    this.#stats.stateCopies++;
+    this.#stats.copiedPromptTokens += prefix.length;
+    this.#stats.stateCopyMs += performance.now() - started;
+    return prefix.length;
   }
 
   /** Issues every slot's work synchronously, in the scheduler's (ascending) order, then waits. */
