@@ -198,6 +198,41 @@ test("bad tools and tool_choice are refused with a 400", async () => {
   await expect400({ response_format: { type: "xml" } }, "response_format.type");
 });
 
+test("tool_choice auto: a call the reply writes in the template's syntax comes back as tool_calls whose arguments validate", async () => {
+  // Random weights never start a call on their own: an assistant prefill (continued by the reply)
+  // starts it in node-llama-cpp's syntax for this template, `||call: name(args)`; the reply must
+  // finish it, with the name and then the arguments constrained by the tools' grammars.
+  const validators = new Map(tools.map((t) => [t.function.name, ajv.compile(t.function.parameters)]));
+  for (const [seed, prefill] of [[1, "||call: "], [2, "||call: "], [3, "||call: get_weather("], [4, "Let me look. ||call:"]] as const) {
+    const body = { model: server.model, messages: [...messages, { role: "assistant" as const, content: prefill }], tools, temperature: 1, seed, max_tokens: 200 };
+    const whole = await server.client.chat.completions.create(body);
+    const choice = whole.choices[0]!;
+    assert.equal(choice.finish_reason, "tool_calls", `prefill ${JSON.stringify(prefill)}: ${JSON.stringify(choice.message)}`);
+    const [call, ...more] = choice.message.tool_calls ?? [];
+    assert.equal(more.length, 0);
+    assert.ok(call?.type === "function");
+    const validate = validators.get(call.function.name);
+    assert.ok(validate, `a declared tool: ${call.function.name}`);
+    if (prefill.includes("get_weather")) assert.equal(call.function.name, "get_weather");
+    assert.ok(validate(JSON.parse(call.function.arguments)), JSON.stringify(validate.errors));
+    assert.ok(!choice.message.content?.includes("||call"), "the call's syntax is not in the content");
+
+    let args = "";
+    let name = "";
+    let finish: string | null = null;
+    for await (const chunk of await server.client.chat.completions.create({ ...body, stream: true })) {
+      const c = chunk.choices[0];
+      for (const d of c?.delta.tool_calls ?? []) {
+        name += d.function?.name ?? "";
+        args += d.function?.arguments ?? "";
+      }
+      finish = c?.finish_reason ?? finish;
+    }
+    assert.equal(finish, "tool_calls");
+    assert.deepEqual({ name, args }, { name: call.function.name, args: call.function.arguments }, "streamed the same call");
+  }
+});
+
 test("tool_choice auto: a model that does not call answers in text (stop or length), streamed the same as not", async () => {
   for (const seed of [1, 2, 3]) {
     const body = { model: server.model, messages, tools, temperature: 1, seed, max_tokens: 40 };

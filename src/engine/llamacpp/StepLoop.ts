@@ -118,7 +118,12 @@ export class StepLoop {
       const pending = Promise.all(declared.map(async (t) => [t.name, await grammars.grammarFor({ kind: "json_schema", schema: t.parameters ?? { type: "object", properties: {} } })] as const))
         .then((entries) => new Map(entries));
       pending.catch(() => {}); // reported at admission
-      tools = { detector: new ToolCallDetector(built.toolCallSyntax, declared.map((t) => t.name)), pending, params: null, state: undefined, phase: "text" };
+      const detector = new ToolCallDetector(built.toolCallSyntax, declared.map((t) => t.name));
+      // An assistant prefill continued by the reply may already start a call: the detector reads it
+      // first (it is not part of the reply, so nothing it releases is reported).
+      const last = req.prompt.kind === "chat" ? req.prompt.messages.at(-1) : undefined;
+      if (last?.role === "assistant" && !last.toolCalls?.length && last.content) detector.push(last.content);
+      tools = { detector, pending, params: null, state: undefined, phase: "text" };
     }
     const { presencePenalty = 0, frequencyPenalty = 0, logitBias, ...s } = req.sampling;
     const generated: Token[] = [];
@@ -232,7 +237,10 @@ export class StepLoop {
       if (a.grammar || a.tools) {
         try {
           if (a.grammar) a.sampling.grammarEvaluationState = await a.grammar;
-          if (a.tools) a.tools.params = await a.tools.pending;
+          if (a.tools) {
+            a.tools.params = await a.tools.pending;
+            this.#switchToolGrammar(a.tools); // a prefill may have started a call
+          }
         } catch (err) {
           batch.push(this.#final(a, "error", HearthError.is(err) ? err : errors.engineFailed(err instanceof Error ? err.message : String(err))));
           await this.#release(a);
