@@ -48,39 +48,66 @@ function checkArgs(name: string, args: string): void {
   assert.ok(validate(value), `${args} follows ${name}'s schema: ${JSON.stringify(validate.errors)}`);
 }
 
-test("50 streamed tool_choice required calls: every concatenated arguments string parses and validates", async () => {
+test("50 streamed tool_choice required answers, parallel calls allowed or not: every call's concatenated arguments parse and validate", async () => {
   const names = new Set<string>();
   const run = async (i: number) => {
-    const stream = await server.client.chat.completions.create({ model: server.model, messages, tools, tool_choice: "required", temperature: 1, seed: i, max_tokens: 400, stream: true });
-    let id: string | undefined;
-    let name: string | undefined;
-    let args = "";
+    const parallel = i % 2 === 0;
+    const stream = await server.client.chat.completions.create({
+      model: server.model, messages, tools, tool_choice: "required", temperature: 1, seed: i, max_tokens: 2000, stream: true,
+      ...(parallel ? {} : { parallel_tool_calls: false }),
+    });
+    const calls: { id: string; name: string; args: string }[] = [];
     const finishes: (string | null)[] = [];
     for await (const chunk of stream) {
       const choice = chunk.choices[0];
       if (!choice) continue;
       assert.ok(!choice.delta.content, "no text content");
       for (const tc of choice.delta.tool_calls ?? []) {
-        assert.equal(tc.index, 0);
         if (tc.id) {
-          assert.equal(id, undefined, "one header chunk");
-          id = tc.id;
+          assert.equal(tc.index, calls.length, "calls start in order, one header chunk each");
           assert.equal(tc.type, "function");
           assert.equal(tc.function?.arguments, "");
-          name = tc.function?.name;
+          calls.push({ id: tc.id, name: tc.function!.name!, args: "" });
+        } else {
+          assert.equal(tc.index, calls.length - 1, "arguments belong to the call last started");
         }
-        args += tc.function?.arguments ?? "";
+        calls[tc.index]!.args += tc.function?.arguments ?? "";
       }
       if (choice.finish_reason) finishes.push(choice.finish_reason);
     }
-    assert.match(id ?? "", /^call_/);
     assert.deepEqual(finishes, ["tool_calls"]);
-    checkArgs(name!, args);
-    names.add(name!);
+    assert.ok(calls.length >= 1 && calls.length <= (parallel ? 8 : 1), `${calls.length} calls, parallel ${parallel}`);
+    assert.equal(new Set(calls.map((c) => c.id)).size, calls.length);
+    for (const c of calls) {
+      assert.match(c.id, /^call_/);
+      checkArgs(c.name, c.args);
+      names.add(c.name);
+    }
   };
   // Two at a time: the server has two slots.
   for (let i = 0; i < 50; i += 2) await Promise.all([run(i), run(i + 1)]);
   assert.ok(names.size >= 1);
+});
+
+test("tool_choice required with parallel calls, not streamed: every call is in tool_calls with its own id", async () => {
+  // Random weights end the array after its first call (test/unit/tool-call-reader.test.ts reads several).
+  for (let seed = 0; seed < 4; seed++) {
+    const body = { model: server.model, messages, tools, tool_choice: "required" as const, temperature: 1, seed, max_tokens: 2000 };
+    const res = await server.client.chat.completions.create(body);
+    const calls = res.choices[0]!.message.tool_calls ?? [];
+    assert.equal(res.choices[0]!.finish_reason, "tool_calls");
+    assert.ok(calls.length >= 1);
+    assert.equal(new Set(calls.map((c) => c.id)).size, calls.length);
+    for (const c of calls) {
+      assert.ok(c.type === "function");
+      checkArgs(c.function.name, c.function.arguments);
+    }
+    const streamed: string[] = [];
+    for await (const chunk of await server.client.chat.completions.create({ ...body, stream: true })) {
+      for (const tc of chunk.choices[0]?.delta.tool_calls ?? []) streamed[tc.index] = (streamed[tc.index] ?? "") + (tc.function?.arguments ?? "");
+    }
+    assert.deepEqual(streamed, calls.map((c) => c.type === "function" ? c.function.arguments : ""), "streamed the same calls");
+  }
 });
 
 test("a named tool_choice calls that function, streamed and not", async () => {

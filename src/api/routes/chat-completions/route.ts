@@ -9,7 +9,7 @@ import { fanOut, LIMITS, timingsJson, toGenerateRequest, unixNow, usageJson, wit
 import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { checkJsonSchema } from "./jsonSchema.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
-import { newToolCallId, ToolCallReader } from "./toolCalls.ts";
+import { newToolCallId, ToolCallReader, type ToolCallShape } from "./toolCalls.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
   const schema = withMaxN(ChatCompletionRequest, deps.defaults.maxN ?? LIMITS.defaultMaxN);
@@ -23,7 +23,7 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): voi
     if (topLogprobs !== undefined) job.logprobs = topLogprobs;
     const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
     const includeUsage = body.stream_options?.include_usage === true;
-    const format = plan.toolCall ? toolCallFormat(id, body.model, includeUsage, plan.toolCall.name) : chatFormat(id, body.model, includeUsage);
+    const format = plan.toolCall ? toolCallFormat(id, body.model, includeUsage, plan.toolCall) : chatFormat(id, body.model, includeUsage);
     await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), format, {
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
@@ -49,9 +49,12 @@ function chatLogprobs(tokens: readonly GeneratedTokenLogprob[]) {
 interface OutputPlan {
   tools?: ToolDefinition[];
   constraint?: OutputConstraint;
-  /** A forced call: its function's name, or null when the model picks one of several. */
-  toolCall?: { name: string | null };
+  /** A forced call, and how its output is shaped. */
+  toolCall?: ToolCallShape;
 }
+
+/** The most calls one forced `required` answer may hold (a bound, so that random weights finish). */
+const MAX_PARALLEL_CALLS = 8;
 
 function outputPlan(body: ChatCompletionRequest): OutputPlan {
   const tools = toolDefinitions(body);
@@ -69,10 +72,13 @@ function outputPlan(body: ChatCompletionRequest): OutputPlan {
     if (body.stop != null && (typeof body.stop === "string" || body.stop.length > 0)) {
       throw errors.unsupported("'stop' cannot be combined with a forced tool call: the arguments' grammar decides where the call ends.", "stop");
     }
-    const schema = forced.length === 1
-      ? forced[0]!.parameters!
-      : { oneOf: forced.map((t) => ({ type: "object", properties: { name: { const: t.name }, arguments: t.parameters } })) };
-    return { tools, constraint: { kind: "json_schema", schema, toolCall: true }, toolCall: { name: forced.length === 1 ? forced[0]!.name : null } };
+    // A named function: its arguments. `required`: one call of any tool, or (parallel calls allowed,
+    // OpenAI's default) 1 to MAX_PARALLEL_CALLS of them, as vLLM does.
+    if (choice !== "required") return { tools, constraint: { kind: "json_schema", schema: forced[0]!.parameters!, toolCall: true }, toolCall: { kind: "arguments", name: forced[0]!.name } };
+    const call = { oneOf: forced.map((t) => ({ type: "object", properties: { name: { const: t.name }, arguments: t.parameters } })) };
+    const parallel = body.parallel_tool_calls !== false;
+    const schema = parallel ? { type: "array", items: call, minItems: 1, maxItems: MAX_PARALLEL_CALLS } : call;
+    return { tools, constraint: { kind: "json_schema", schema, toolCall: true }, toolCall: parallel ? { kind: "array" } : { kind: "wrapped" } };
   }
   const rf = body.response_format;
   const constraint: OutputConstraint | undefined = rf?.type === "json_object" ? { kind: "json" }
@@ -128,14 +134,14 @@ function toChatMessage(m: ChatMessageInput, i: number): ChatMessage {
 }
 
 /**
- * OpenAI's chat.completion objects for a forced tool call: content null, one tool call whose
- * arguments are the grammar-constrained output. Streamed: a first tool_calls delta with the id,
- * type, name and empty arguments, then the arguments as they come.
+ * OpenAI's chat.completion objects for forced tool calls: content null, the calls read from the
+ * grammar-constrained output. Streamed: for each call a first tool_calls delta with its index, id,
+ * type, name and empty arguments, then its arguments as they come.
  */
-function toolCallFormat(id: string, model: string, includeUsage: boolean, name: string | null): ResponseFormat {
+function toolCallFormat(id: string, model: string, includeUsage: boolean, shape: ToolCallShape): ResponseFormat {
   const created = unixNow();
-  const callIds: string[] = [];
-  const callId = (index: number) => (callIds[index] ??= newToolCallId());
+  const callIds: string[][] = [];
+  const callId = (index: number, position: number) => ((callIds[index] ??= [])[position] ??= newToolCallId());
   const chunk = (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
     id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
     choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
@@ -153,10 +159,10 @@ function toolCallFormat(id: string, model: string, includeUsage: boolean, name: 
     opening: (index) => chunk(index, { role: "assistant", content: null, refusal: null }, null),
     chunk: (index, text, logprobs) => {
       if (logprobs) (held[index] ??= []).push(...logprobs);
-      return (readers[index] ??= new ToolCallReader(name)).push(text).map((piece) => chunk(index, {
+      return (readers[index] ??= new ToolCallReader(shape)).push(text).map((piece) => chunk(index, {
         tool_calls: [piece.kind === "start"
-          ? { index: 0, id: callId(index), type: "function", function: { name: piece.name, arguments: "" } }
-          : { index: 0, function: { arguments: piece.text } }],
+          ? { index: piece.position, id: callId(index, piece.position), type: "function", function: { name: piece.name, arguments: "" } }
+          : { index: piece.position, function: { arguments: piece.text } }],
       }, null, takeHeld(index)));
     },
     closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason, takeHeld(index)), timings: timingsJson(timings) }),
@@ -164,9 +170,9 @@ function toolCallFormat(id: string, model: string, includeUsage: boolean, name: 
     complete: (choices, usage, timings) => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
       choices: choices.map((c, index) => {
-        const whole = new ToolCallReader(name);
+        const whole = new ToolCallReader(shape);
         whole.push(c.text);
-        const calls = whole.name === null ? [] : [{ id: callId(index), type: "function", function: { name: whole.name, arguments: whole.arguments } }];
+        const calls = whole.calls.map((call, position) => ({ id: callId(index, position), type: "function", function: call }));
         return {
           index,
           message: { role: "assistant", content: null, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
