@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { sseData } from "../src/bench/sse.ts";
+import { sseData } from "../src/util/sseData.ts";
 
 /** `hearth serve` in a process of its own; resolves once its model is ready. */
 export async function startHearth(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; readyMs: number }> {

@@ -214,6 +214,12 @@ export const errors = {
     message: "The database that keeps API keys and usage cannot be reached now; retry shortly.",
   })),
   // ---- end of API keys and usage store ----
+  upstreamUnavailable: define("upstream_unavailable", 502, "service_unavailable", (model: string) => ({
+    message: `No upstream server of the model '${model}' could be reached; retry shortly.`,
+  })),
+  upstreamFailed: define("upstream_error", 502, "server_error", (model: string, reason: string) => ({
+    message: `The upstream server of the model '${model}' failed: ${reason}`,
+  })),
 } as const;
 
 export type ErrorName = keyof typeof errors;

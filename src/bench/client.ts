@@ -1,5 +1,5 @@
 import type { BenchPrompt } from "./scenarios.ts";
-import { sseData } from "./sse.ts";
+import { sseData } from "../util/sseData.ts";
 
 export interface RequestResult {
   ok: boolean;

@@ -37,7 +37,7 @@ const serveCommand = program
 
 // Every setting with a flag in the config schema, named there once.
 for (const o of configOptions) {
-  serveCommand.option(`${o.short ? `-${o.short}, ` : ""}--${o.flag} <${o.kind === "string" ? "value" : "n"}>`, `${o.description} (${o.env})`, parseOption(o));
+  serveCommand.option(`${o.short ? `-${o.short}, ` : ""}--${o.flag} <${o.kind === "string" || o.kind === "list" ? "value" : "n"}>`, `${o.description} (${o.env})`, parseOption(o));
 }
 
 registerGenModel(program);

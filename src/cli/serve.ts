@@ -5,6 +5,9 @@ import pino from "pino";
 import { buildApp } from "../api/app.ts";
 import { openServices } from "./services.ts";
 import { dataDir } from "../config/dataDir.ts";
+import { ConfigError } from "../config/loadConfig.ts";
+import { Tokenizer } from "../engine/upstream/Tokenizer.ts";
+import { UpstreamModel } from "../engine/upstream/UpstreamModel.ts";
 import type { Config } from "../config/schema.ts";
 import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
 import { ModelRouter } from "../models/ModelRouter.ts";
@@ -37,32 +40,55 @@ export function machineMemory(): number {
 export async function createHearth(config: Readonly<Config>, out: (line: string) => void = console.log): Promise<Hearth> {
   const logger = pino({ level: config.log_level, base: undefined });
   const modelsDir = resolve(config.models_dir ?? join(config.data_dir ?? dataDir(), "models"));
-  const declared = config.models.map((m): ModelEntry => ({
+  const inFolder = (path: string) => (isAbsolute(path) ? path : resolve(modelsDir, path));
+  const upstreams = config.models.filter((m) => m.upstreams).map((m) => new UpstreamModel({
     id: m.id,
-    path: isAbsolute(m.path) ? m.path : resolve(modelsDir, m.path),
     aliases: m.aliases,
-    source: "config",
-    settings: {
-      pinned: m.pinned,
-      ...(m.context_length !== undefined ? { contextSize: m.context_length } : {}),
-      ...(m.slots !== undefined ? { slots: m.slots } : {}),
-      ...(m.threads !== undefined ? { threads: m.threads } : {}),
-      ...(m.keep_alive !== undefined ? { keepAliveSeconds: parseDurationSeconds(m.keep_alive) } : {}),
-      defaults: {
-        ...(m.defaults?.temperature !== undefined ? { temperature: m.defaults.temperature } : {}),
-        ...(m.defaults?.top_k !== undefined ? { topK: m.defaults.top_k } : {}),
-        ...(m.defaults?.top_p !== undefined ? { topP: m.defaults.top_p } : {}),
-        ...(m.defaults?.min_p !== undefined ? { minP: m.defaults.min_p } : {}),
-        ...(m.defaults?.max_tokens !== undefined ? { maxTokens: m.defaults.max_tokens } : {}),
-      },
-    },
-    created: Math.floor(Date.now() / 1000),
+    affinity: m.affinity,
+    targets: m.upstreams!.map((u) => ({ url: u.url.replace(/\/+$/, ""), model: u.model ?? m.id, timeoutMs: u.timeout_ms, ...(u.api_key ? { apiKey: u.api_key } : {}) })),
+    ...(m.path ? { tokenizer: new Tokenizer(inFolder(m.path)) } : {}),
+    log: (level, message) => logger[level]({ component: "upstream" }, message),
   }));
+  // `hearth serve --upstream URL --model-name NAME`: one model, its servers given on the command line.
+  if (config.model.upstreams?.length) {
+    const id = config.model.name ?? "default";
+    upstreams.push(new UpstreamModel({
+      id, aliases: [], affinity: "none",
+      targets: config.model.upstreams.map((url) => ({ url: url.replace(/\/+$/, ""), model: id, timeoutMs: 30_000 })),
+      ...(config.model.path ? { tokenizer: new Tokenizer(resolve(config.model.path)) } : {}),
+      log: (level, message) => logger[level]({ component: "upstream" }, message),
+    }));
+  }
+  const declared = config.models.filter((m) => !m.upstreams).map((m): ModelEntry => {
+    if (!m.path) throw new ConfigError(`models: '${m.id}' needs a 'path' or 'upstreams'`);
+    return {
+      id: m.id,
+      path: inFolder(m.path),
+      aliases: m.aliases,
+      source: "config",
+      settings: {
+        pinned: m.pinned,
+        ...(m.context_length !== undefined ? { contextSize: m.context_length } : {}),
+        ...(m.slots !== undefined ? { slots: m.slots } : {}),
+        ...(m.threads !== undefined ? { threads: m.threads } : {}),
+        ...(m.keep_alive !== undefined ? { keepAliveSeconds: parseDurationSeconds(m.keep_alive) } : {}),
+        defaults: {
+          ...(m.defaults?.temperature !== undefined ? { temperature: m.defaults.temperature } : {}),
+          ...(m.defaults?.top_k !== undefined ? { topK: m.defaults.top_k } : {}),
+          ...(m.defaults?.top_p !== undefined ? { topP: m.defaults.top_p } : {}),
+          ...(m.defaults?.min_p !== undefined ? { minP: m.defaults.min_p } : {}),
+          ...(m.defaults?.max_tokens !== undefined ? { maxTokens: m.defaults.max_tokens } : {}),
+        },
+      },
+      created: Math.floor(Date.now() / 1000),
+    };
+  });
 
   // --model (or `model:`) is served from the start and never unloaded, as a single-model server is.
   let modelId: string | undefined;
-  let modelPath = config.model.path;
-  if (!modelPath && config.models.length === 0) {
+  // With --upstream, --model only lends its tokenizer to the upstream model.
+  let modelPath = config.model.upstreams?.length ? undefined : config.model.path;
+  if (!modelPath && config.models.length === 0 && upstreams.length === 0) {
     const demo = await ensureDemoModel();
     modelPath = demo.path;
     modelId = config.model.name ?? DEMO_MODEL_ID;
@@ -94,6 +120,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
       gpu: config.model.gpu,
     },
     log,
+    upstreams,
   });
   let services;
   try {

@@ -38,7 +38,8 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   const layer: ConfigLayer = {};
   for (const o of configOptions) {
     const raw = env[o.env];
-    if (raw !== undefined && raw !== "") setPath(layer, o.path, o.kind === "string" ? raw : coerceScalar(raw));
+    if (raw === undefined || raw === "") continue;
+    setPath(layer, o.path, o.kind === "string" ? raw : o.kind === "list" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : coerceScalar(raw));
   }
   return layer;
 }

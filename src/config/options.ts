@@ -12,7 +12,8 @@ export interface ConfigOption {
   /** HEARTH_ and the flag in capitals (HEARTH_SLOTS), or a conventional name the schema gives (DATABASE_URL). */
   env: string;
   description: string;
-  kind: "integer" | "number" | "string";
+  /** list: a repeatable flag, a comma-separated environment variable. */
+  kind: "integer" | "number" | "string" | "list";
 }
 
 interface Annotated { flag?: string; env?: string; short?: string; description?: string; type?: string; properties?: Record<string, TSchema>; anyOf?: TSchema[] }
@@ -22,7 +23,7 @@ export const configOptions: readonly ConfigOption[] = collect(ConfigSchema as un
 
 function collect(schema: Annotated, path: string[]): ConfigOption[] {
   if (schema.flag) {
-    const kind = schema.type === "integer" ? "integer" : schema.type === "number" ? "number" : "string";
+    const kind = schema.type === "integer" ? "integer" : schema.type === "number" ? "number" : schema.type === "array" ? "list" : "string";
     return [{
       path,
       flag: schema.flag,
@@ -36,9 +37,10 @@ function collect(schema: Annotated, path: string[]): ConfigOption[] {
   return Object.entries(schema.properties ?? {}).flatMap(([key, child]) => collect(child as Annotated, [...path, key]));
 }
 
-/** A commander argument parser for an option: numbers for numeric settings; the schema checks the rest. */
-export function parseOption(o: ConfigOption): (raw: string) => string | number {
+/** A commander argument parser for an option: numbers for numeric settings, a growing list for lists; the schema checks the rest. */
+export function parseOption(o: ConfigOption): (raw: string, previous?: unknown) => string | number | string[] {
   if (o.kind === "string") return (raw) => raw;
+  if (o.kind === "list") return (raw, previous) => [...(Array.isArray(previous) ? previous as string[] : []), raw];
   return (raw) => {
     const n = Number(raw);
     if (raw.trim() === "" || Number.isNaN(n) || (o.kind === "integer" && !Number.isInteger(n))) {

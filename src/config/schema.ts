@@ -14,11 +14,30 @@ const ModelDefaults = Type.Object({
   max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 20 })),
 }, Strict);
 
+/** An OpenAI-compatible server that serves a model for Hearth (vLLM, llama-server, another Hearth, ...). */
+export const UpstreamConfig = Type.Object({
+  /** Its base URL, up to and including /v1: http://10.0.0.5:8000/v1. */
+  url: Type.String({ minLength: 1, maxLength: 2048, pattern: "^https?://" }),
+  /** Sent as `Authorization: Bearer`; never logged. */
+  api_key: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  /** The model name it knows; default: the model's id. */
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  /** Until the response starts; a stream then runs as long as it keeps sending. */
+  timeout_ms: Type.Integer({ default: 30_000, minimum: 1, maximum: 3_600_000 }),
+}, Strict);
+
 /** One model of the `models:` list. Unset fields take the server-wide settings. */
 export const ModelConfig = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 256, pattern: "^[^/\\\\\\x00-\\x1f]+$" }),
-  /** A GGUF file; relative paths are relative to the models folder. */
-  path: Type.String({ minLength: 1 }),
+  /**
+   * A GGUF file; relative paths are relative to the models folder. With `upstreams`, optional: then
+   * only its tokenizer is loaded (to count tokens an upstream does not report).
+   */
+  path: Type.Optional(Type.String({ minLength: 1 })),
+  /** Serve this model through these servers instead of a local runner: least busy healthy one first. */
+  upstreams: Type.Optional(Type.Array(UpstreamConfig, { minItems: 1, maxItems: 64 })),
+  /** `prefix`: requests sharing a conversation's start go to the same upstream, so its prompt cache works. */
+  affinity: Type.Union([Type.Literal("none"), Type.Literal("prefix")], { default: "none" }),
   aliases: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { default: [], maxItems: 64 }),
   context_length: Type.Optional(Type.Integer({ minimum: 16, maximum: 1 << 20 })),
   slots: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
@@ -83,6 +102,8 @@ export const ConfigSchema = Type.Object({
     path: Type.Optional(Type.String({ minLength: 1, flag: "model", short: "m", description: "GGUF model file to serve" })),
     /** The id clients send as `model`. Defaults to the file name without `.gguf`. */
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 256, flag: "model-name", description: "model id clients send (default: the file name)" })),
+    /** Instead of a file: serve the model through these OpenAI-compatible servers (`--upstream URL`, repeatable). */
+    upstreams: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2048, pattern: "^https?://" }), { maxItems: 64, flag: "upstream", description: "OpenAI-compatible server (base URL with /v1) to serve --model-name through; repeat for several" })),
     /** CPU threads for llama.cpp. Defaults to the physical cores, and is never more than the cores. */
     threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, flag: "threads", short: "t", description: "CPU threads for llama.cpp (default: physical cores)" })),
     gpu: Type.Union([Type.Literal("auto"), Type.Literal("cpu"), Type.Literal("cuda"), Type.Literal("vulkan")], { default: "auto", flag: "gpu", description: "auto, cpu, cuda or vulkan" }),

@@ -276,7 +276,21 @@ export interface FinishedRequest {
   endpoint: "chat" | "text";
 }
 
+/** One upstream server of a model served through others, as metrics report it. */
+export interface UpstreamStatus {
+  model: string;
+  /** Its URL without credentials. */
+  upstream: string;
+  healthy: boolean;
+  inFlight: number;
+  /** Since the server started: attempts sent to it, and those that failed (connection, 5xx). */
+  requests: number;
+  errors: number;
+}
+
 /** The engine the HTTP layer talks to: the contract plus one event per finished request. */
 export interface ServingEngine extends Engine {
   onFinished(listener: (r: FinishedRequest) => void): () => void;
+  /** The upstream servers behind models served through them. */
+  upstreams?(): UpstreamStatus[];
 }

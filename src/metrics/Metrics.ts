@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { EngineSnapshot, FinishedRequest, ServingEngine } from "../engine/types.ts";
+import type { UpstreamStatus, EngineSnapshot, FinishedRequest, ServingEngine } from "../engine/types.ts";
 import { RecentRequests, type Percentiles } from "./RecentRequests.ts";
 
 /** One finished generation's figures. */
@@ -182,6 +182,18 @@ export class Metrics {
     perModel("hearth_prompt_state_copies", "Prompt prefixes copied from one slot's KV state into another's instead of evaluated, since the runner started", (s) => s.stats.stateCopies);
     perModel("hearth_prompt_tokens_copied", "Prompt tokens those copies brought, since the runner started", (s) => s.stats.copiedPromptTokens);
     const engine = this.#engine;
+    const perUpstream = (name: string, help: string, read: (u: UpstreamStatus) => number) =>
+      new Gauge({
+        name, help, labelNames: ["model", "upstream"], registers,
+        collect() {
+          this.reset();
+          for (const u of engine.upstreams?.() ?? []) this.set({ model: u.model, upstream: u.upstream }, read(u));
+        },
+      });
+    perUpstream("hearth_upstream_healthy", "1 while an upstream server answers, 0 while it is cooled down", (u) => (u.healthy ? 1 : 0));
+    perUpstream("hearth_upstream_requests_in_flight", "Requests an upstream server is answering now", (u) => u.inFlight);
+    perUpstream("hearth_upstream_requests", "Attempts sent to an upstream server since start (a gauge read from the pool)", (u) => u.requests);
+    perUpstream("hearth_upstream_errors", "Attempts that failed (connection error, 5xx) since start, each retried on another upstream if none of the answer was sent", (u) => u.errors);
     new Gauge({
       name: "hearth_models_loaded", help: "Models loaded and ready", registers,
       collect() { this.set(engine.models().filter((m) => m.state === "loaded").length); },

@@ -2,7 +2,8 @@ import { stat } from "node:fs/promises";
 import { errors, HearthError } from "../errors.ts";
 import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerEngine.ts";
 import { trackRequest } from "../engine/trackRequest.ts";
-import type { EngineEvent, EngineSnapshot, FinishedRequest, GenerateRequest, ModelInfo, ModelState, ServingEngine } from "../engine/types.ts";
+import type { UpstreamModel } from "../engine/upstream/UpstreamModel.ts";
+import type { EngineEvent, EngineSnapshot, FinishedRequest, GenerateRequest, ModelInfo, ModelState, ServingEngine, UpstreamStatus } from "../engine/types.ts";
 import { estimateMemory, type MemoryEstimate } from "./budget/estimateMemory.ts";
 import { planEviction, type Resident } from "./budget/planEviction.ts";
 import { ModelEvents } from "./ModelEvents.ts";
@@ -18,6 +19,8 @@ export interface ModelRouterOptions {
   keepAliveSeconds: number;
   runner: RunnerDefaults;
   log?: RunnerEngineOptions["log"];
+  /** Models served by OpenAI-compatible servers instead of local runners. */
+  upstreams?: readonly UpstreamModel[];
 }
 
 /** One model's life in this server. */
@@ -58,12 +61,15 @@ export class ModelRouter implements ServingEngine {
   readonly #o: ModelRouterOptions;
   readonly #handles = new Map<string, Handle>();
   readonly #listeners = new Set<(r: FinishedRequest) => void>();
+  /** Upstream models by id and alias. */
+  readonly #upstreams = new Map<string, UpstreamModel>();
   /** Load decisions are made one at a time, so two loads never count the same free memory. */
   #decisions: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   constructor(opts: ModelRouterOptions) {
     this.#o = opts;
+    for (const u of opts.upstreams ?? []) for (const name of [u.id, ...u.aliases]) this.#upstreams.set(name, u);
     for (const entry of opts.registry.list()) this.#add(entry);
     opts.registry.on("added", (entry) => { this.#add(entry); this.events.publish({ type: "added", model: entry.id }); });
     opts.registry.on("removed", (entry) => this.#remove(entry));
@@ -102,7 +108,7 @@ export class ModelRouter implements ServingEngine {
 
   /** The id of the model a name (id or alias) refers to. */
   resolveId(name: string): string | undefined {
-    return this.#o.registry.resolve(name)?.id;
+    return this.#upstreams.get(name)?.id ?? this.#o.registry.resolve(name)?.id;
   }
 
   /** Sampling defaults of the model a name refers to. */
@@ -112,6 +118,8 @@ export class ModelRouter implements ServingEngine {
 
   /** Loads a model (a no-op if loaded); throws model_not_found, insufficient_memory or model_load_failed. */
   async load(name: string): Promise<ModelInfo> {
+    const upstream = this.#upstreams.get(name);
+    if (upstream) return upstream.info(); // always "loaded" where its servers are
     const h = this.#handle(name);
     if (!h) throw errors.modelNotFound(name);
     h.active++; // held while loading, so that it is not unloaded before anyone could use it
@@ -125,6 +133,7 @@ export class ModelRouter implements ServingEngine {
 
   /** Unloads a model now; refuses while it is loading or serving. */
   async unload(name: string): Promise<ModelInfo> {
+    if (this.#upstreams.has(name)) throw errors.invalidRequest(`The model '${name}' is served by upstream servers: there is nothing to unload here.`, "model");
     const h = this.#handle(name);
     if (!h) throw errors.modelNotFound(name);
     if (h.state === "loading" || h.active > 0) throw errors.modelInUse(h.entry.id, h.state, h.active);
@@ -134,6 +143,11 @@ export class ModelRouter implements ServingEngine {
   }
 
   generate(req: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent> {
+    const upstream = this.#upstreams.get(req.model);
+    if (upstream) {
+      const routed = { ...req, model: upstream.id };
+      return trackRequest((s) => upstream.generate(routed, s), routed, signal, (r) => { for (const l of this.#listeners) l(r); });
+    }
     const h = this.#handle(req.model);
     const routed = h ? { ...req, model: h.entry.id } : req;
     return trackRequest((s) => this.#serve(h, routed, s), routed, signal, (r) => { for (const l of this.#listeners) l(r); });
@@ -141,6 +155,8 @@ export class ModelRouter implements ServingEngine {
 
   /** Embeddings from a model (name or alias), loaded on demand; it counts as serving meanwhile. */
   embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+    const upstream = this.#upstreams.get(model);
+    if (upstream) return upstream.embed(inputs, signal);
     return this.#use(model, async (runner, id, h) => {
       try {
         return await runner.embed(id, inputs, signal);
@@ -156,15 +172,23 @@ export class ModelRouter implements ServingEngine {
   }
 
   tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
+    if (this.#upstreams.has(model)) return Promise.reject(upstreamOnly(model));
     return this.#use(model, (runner, id) => runner.tokenize(id, text, opts));
   }
 
   detokenize(model: string, tokens: number[]): Promise<string> {
+    if (this.#upstreams.has(model)) return Promise.reject(upstreamOnly(model));
     return this.#use(model, (runner, id) => runner.detokenize(id, tokens));
   }
 
+  upstreams(): UpstreamStatus[] {
+    return (this.#o.upstreams ?? []).flatMap((m) => m.pool.upstreams.map((u) => ({
+      model: m.id, upstream: u.label, healthy: u.healthy, inFlight: u.inFlight, requests: u.requests, errors: u.errors,
+    })));
+  }
+
   models(): ModelInfo[] {
-    return [...this.#handles.values()].map((h) => this.#info(h));
+    return [...this.#handles.values()].map((h) => this.#info(h)).concat((this.#o.upstreams ?? []).map((u) => u.info()));
   }
 
   async snapshot(): Promise<EngineSnapshot> {
@@ -180,6 +204,7 @@ export class ModelRouter implements ServingEngine {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const u of this.#o.upstreams ?? []) u.close();
     this.#o.registry.close();
     await Promise.all([...this.#handles.values()].map(async (h) => {
       if (h.idleTimer) clearTimeout(h.idleTimer);
@@ -443,4 +468,8 @@ function reasonOf(err: unknown): string {
   if (e.code === "ENOENT") return "the model file does not exist";
   if (e.code === "EACCES") return "the model file cannot be read";
   return (e.message ?? String(err)).split("\n")[0]!;
+}
+
+function upstreamOnly(model: string) {
+  return errors.unsupported(`The model '${model}' is served by upstream servers, which do not tokenize for Hearth.`, "model");
 }

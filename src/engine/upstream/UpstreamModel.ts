@@ -1,0 +1,299 @@
+import { errors, HearthError } from "../../errors.ts";
+import { sseData } from "../../util/sseData.ts";
+import type { EngineEvent, FinishReason, GeneratedTokenLogprob, GenerateRequest, ModelInfo, Usage } from "../types.ts";
+import { chatLogprobs, legacyLogprobs, openaiRequest } from "./openaiRequest.ts";
+import type { Tokenizer } from "./Tokenizer.ts";
+import { UpstreamPool, type Upstream, type UpstreamTarget } from "./UpstreamPool.ts";
+
+export interface UpstreamModelOptions {
+  id: string;
+  aliases: string[];
+  targets: UpstreamTarget[];
+  /** `prefix`: a conversation's requests go to one upstream (its prompt cache), as long as it is healthy. */
+  affinity: "none" | "prefix";
+  /** Counts tokens an upstream does not report; without it they are estimated (4 characters a token). */
+  tokenizer?: Tokenizer;
+  /** Active health checks: GET {url}/models this often (ms); 0: only requests tell. */
+  healthIntervalMs?: number;
+  log?: (level: "info" | "warn", message: string) => void;
+}
+
+/** What a streamed answer held, read chunk by chunk. */
+interface Reading {
+  text: string;
+  reason: FinishReason | null;
+  usage: Usage | null;
+  calls: { name: string; arguments: string }[];
+}
+
+const HEALTH_TIMEOUT_MS = 5_000;
+
+/**
+ * A model served by OpenAI-compatible servers (vLLM, llama-server, other Hearths) behind the same
+ * engine contract as a local runner: streamed chunk by chunk, usage from the upstream (or counted),
+ * cancellation forwarded by closing the connection, errors turned into Hearth's. A request goes to
+ * the pool's pick; a connection error, a 5xx or a 429 before the response starts sends it to the
+ * next upstream (nothing has reached the client yet); after that, an error ends it.
+ */
+export class UpstreamModel {
+  readonly pool: UpstreamPool;
+  readonly #o: UpstreamModelOptions;
+  readonly #created = Math.floor(Date.now() / 1000);
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(opts: UpstreamModelOptions) {
+    this.#o = opts;
+    this.pool = new UpstreamPool(opts.targets);
+    const every = opts.healthIntervalMs ?? 10_000;
+    if (every > 0) {
+      this.#timer = setInterval(() => void this.checkHealth(), every);
+      this.#timer.unref();
+    }
+  }
+
+  get id(): string { return this.#o.id; }
+  get aliases(): readonly string[] { return this.#o.aliases; }
+
+  info(): ModelInfo {
+    const up = this.pool.upstreams.some((u) => u.healthy);
+    return {
+      id: this.#o.id,
+      state: up ? "loaded" : "failed",
+      created: this.#created,
+      contextSize: 0,
+      aliases: [...this.#o.aliases],
+      ...(up ? {} : { error: "no upstream answers" }),
+    };
+  }
+
+  /** Asks every upstream for its model list; one that answers is healthy, one that does not is cooled down. */
+  async checkHealth(): Promise<void> {
+    await Promise.all(this.pool.upstreams.map(async (u) => {
+      try {
+        const res = await fetch(`${u.url}/models`, { headers: headers(u), signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+        await res.body?.cancel();
+        if (res.ok) {
+          if (!u.healthy) this.#o.log?.("info", `upstream ${u.label} of '${this.#o.id}' answers again`);
+          this.pool.succeeded(u);
+        } else this.#down(u, `health check: HTTP ${res.status}`);
+      } catch (err) {
+        this.#down(u, `health check: ${describe(err)}`);
+      }
+    }));
+  }
+
+  async *generate(req: GenerateRequest, signal: AbortSignal): AsyncGenerator<EngineEvent> {
+    const started = performance.now();
+    const tried = new Set<Upstream>();
+    const key = this.#o.affinity === "prefix" ? affinityKey(req) : undefined;
+    let lastError: HearthError | null = null;
+    for (;;) {
+      if (signal.aborted) throw lastError ?? errors.engineFailed("the request was cancelled before an upstream answered");
+      const u = this.pool.pick(tried, key);
+      if (!u) throw lastError ?? errors.upstreamUnavailable(this.#o.id);
+      tried.add(u);
+      this.pool.begin(u);
+      try {
+        const { path, body } = openaiRequest(req, u.model);
+        const res = await this.#post(u, path, body, signal);
+        if (!res.ok) {
+          const err = await upstreamError(res, this.#o.id);
+          if (res.status >= 500 || res.status === 429) {
+            if (res.status >= 500) this.#down(u, `HTTP ${res.status}`);
+            lastError = err;
+            continue;
+          }
+          throw err; // the request itself is wrong: the same at every upstream
+        }
+        this.pool.succeeded(u);
+        yield* this.#stream(req, res, signal, started);
+        return;
+      } catch (err) {
+        if (HearthError.is(err)) throw err;
+        if (signal.aborted) throw errors.engineFailed("the request was cancelled before an upstream answered");
+        this.#down(u, describe(err));
+        lastError = errors.upstreamUnavailable(this.#o.id);
+      } finally {
+        this.pool.end(u);
+      }
+    }
+  }
+
+  /** Embeddings from the first upstream that answers. */
+  async embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+    const tried = new Set<Upstream>();
+    let lastError: HearthError = errors.upstreamUnavailable(this.#o.id);
+    for (let u = this.pool.pick(tried); u; u = this.pool.pick(tried)) {
+      tried.add(u);
+      this.pool.begin(u);
+      try {
+        const res = await this.#post(u, "/embeddings", { model: u.model, input: inputs, encoding_format: "float" }, signal ?? new AbortController().signal);
+        if (!res.ok) {
+          lastError = await upstreamError(res, this.#o.id);
+          if (res.status >= 500) { this.#down(u, `HTTP ${res.status}`); continue; }
+          throw lastError;
+        }
+        this.pool.succeeded(u);
+        const json = await res.json() as { data: { index: number; embedding: number[] }[]; usage?: { prompt_tokens?: number } };
+        const vectors = [...json.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+        return { vectors, promptTokens: json.usage?.prompt_tokens ?? 0 };
+      } catch (err) {
+        if (HearthError.is(err)) throw err;
+        this.#down(u, describe(err));
+      } finally {
+        this.pool.end(u);
+      }
+    }
+    throw lastError;
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** POSTs JSON; the timeout covers the wait for the response's start only. */
+  async #post(u: Upstream, path: string, body: object, signal: AbortSignal): Promise<Response> {
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    signal.addEventListener("abort", abort, { once: true });
+    const timer = setTimeout(() => controller.abort(new Error(`no response within ${u.timeoutMs} ms`)), u.timeoutMs);
+    try {
+      return await fetch(`${u.url}${path}`, {
+        method: "POST",
+        headers: { ...headers(u), "content-type": "application/json", accept: "text/event-stream, application/json" },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async *#stream(req: GenerateRequest, res: Response, signal: AbortSignal, started: number): AsyncGenerator<EngineEvent> {
+    const promptTokens = await this.#count(promptText(req));
+    yield { type: "accepted", promptTokens };
+    const r: Reading = { text: "", reason: null, usage: null, calls: [] };
+    let firstTextAt = 0;
+    let failure: HearthError | null = null;
+    try {
+      for await (const data of sseData(res.body!)) {
+        if (data === "[DONE]") break;
+        const chunk = JSON.parse(data) as Chunk;
+        if (chunk.error) {
+          failure = new HearthError({ code: chunk.error.code ?? "upstream_error", statusCode: 502, type: "server_error", message: `The upstream serving '${this.#o.id}' failed: ${chunk.error.message ?? "no reason given"}` });
+          break;
+        }
+        const { text, logprobs } = read(chunk, r);
+        if (text || logprobs.length > 0) {
+          firstTextAt ||= performance.now();
+          yield { type: "text", text, ...(req.logprobs !== undefined ? { logprobs } : {}) };
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) failure = errors.upstreamFailed(this.#o.id, describe(err));
+    }
+    for (const call of r.calls) yield { type: "tool_call", name: call.name, arguments: call.arguments };
+    const usage = r.usage ?? { promptTokens, completionTokens: await this.#count(r.text + r.calls.map((c) => c.name + c.arguments).join("")), cachedPromptTokens: 0 };
+    const now = performance.now();
+    const reason: FinishReason = signal.aborted ? "cancelled" : failure ? "error" : r.calls.length > 0 ? "tool_calls" : r.reason ?? "stop";
+    yield {
+      type: "final",
+      reason,
+      usage,
+      timings: {
+        queueMs: 0,
+        promptMs: (firstTextAt || now) - started,
+        generationMs: firstTextAt ? now - firstTextAt : 0,
+        promptEvaluated: usage.promptTokens - usage.cachedPromptTokens,
+        promptCached: usage.cachedPromptTokens,
+        completionTokens: usage.completionTokens,
+      },
+      ...(failure && !signal.aborted ? { error: failure.toWire() } : {}),
+    };
+  }
+
+  async #count(text: string): Promise<number> {
+    if (text === "") return 0;
+    if (this.#o.tokenizer) {
+      try {
+        return await this.#o.tokenizer.count(text);
+      } catch { /* estimated below */ }
+    }
+    return Math.ceil(text.length / 4);
+  }
+
+  #down(u: Upstream, reason: string): void {
+    if (u.healthy) this.#o.log?.("warn", `upstream ${u.label} of '${this.#o.id}' is down (${reason}); cooled down and probed again`);
+    this.pool.failed(u);
+  }
+}
+
+interface Chunk {
+  choices?: {
+    text?: string;
+    delta?: { content?: string | null; tool_calls?: { index: number; function?: { name?: string; arguments?: string } }[] };
+    logprobs?: { content?: Parameters<typeof chatLogprobs>[0] | null } & Parameters<typeof legacyLogprobs>[0] | null;
+    finish_reason?: string | null;
+  }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } | null;
+  error?: { message?: string; code?: string };
+}
+
+/** One chunk's new text and logprobs; finish reason, usage and tool-call fragments go into `r`. */
+function read(chunk: Chunk, r: Reading): { text: string; logprobs: GeneratedTokenLogprob[] } {
+  if (chunk.usage) {
+    r.usage = {
+      promptTokens: chunk.usage.prompt_tokens ?? 0,
+      completionTokens: chunk.usage.completion_tokens ?? 0,
+      cachedPromptTokens: chunk.usage.prompt_tokens_details?.cached_tokens ?? 0,
+    };
+  }
+  const choice = chunk.choices?.[0];
+  if (!choice) return { text: "", logprobs: [] };
+  for (const tc of choice.delta?.tool_calls ?? []) {
+    const call = (r.calls[tc.index] ??= { name: "", arguments: "" });
+    call.name += tc.function?.name ?? "";
+    call.arguments += tc.function?.arguments ?? "";
+  }
+  if (choice.finish_reason) r.reason = choice.finish_reason === "length" ? "length" : choice.finish_reason === "tool_calls" ? "tool_calls" : "stop";
+  const text = choice.delta?.content ?? choice.text ?? "";
+  r.text += text;
+  const lp = choice.logprobs;
+  const logprobs = !lp ? [] : lp.content ? chatLogprobs(lp.content) : legacyLogprobs(lp);
+  return { text, logprobs };
+}
+
+function headers(u: Upstream): Record<string, string> {
+  return u.apiKey ? { authorization: `Bearer ${u.apiKey}` } : {};
+}
+
+/** An upstream's error answer as Hearth's: its OpenAI error object when it sent one. */
+async function upstreamError(res: Response, model: string): Promise<HearthError> {
+  let body: { error?: { message?: string; type?: string; param?: string | null; code?: string | null } } = {};
+  try {
+    body = await res.json() as typeof body;
+  } catch { /* not JSON */ }
+  const e = body.error;
+  if (res.status >= 500 || !e?.message) return errors.upstreamFailed(model, `HTTP ${res.status}${e?.message ? `: ${e.message}` : ""}`);
+  const type = res.status === 429 ? "rate_limit_error" : res.status === 401 ? "authentication_error" : res.status === 403 ? "permission_error" : res.status === 404 ? "not_found_error" : "invalid_request_error";
+  return new HearthError({ code: e.code ?? "upstream_error", statusCode: res.status === 401 || res.status === 403 ? 502 : res.status, type: res.status === 401 || res.status === 403 ? "server_error" : type, message: e.message, param: e.param ?? null });
+}
+
+/** The requests of one conversation share its first messages (system prompt and first user turn). */
+function affinityKey(req: GenerateRequest): string {
+  if (req.prompt.kind !== "chat") return req.prompt.kind === "text" ? req.prompt.text.slice(0, 2048) : req.prompt.tokens.slice(0, 512).join(",");
+  const firstUser = req.prompt.messages.findIndex((m) => m.role === "user");
+  return JSON.stringify(req.prompt.messages.slice(0, firstUser + 1).map((m) => [m.role, m.content]));
+}
+
+function promptText(req: GenerateRequest): string {
+  if (req.prompt.kind === "text") return req.prompt.text;
+  if (req.prompt.kind === "tokens") return "";
+  return req.prompt.messages.map((m) => m.content).join("\n");
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
