@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { sseData } from "../src/util/sseData.ts";
 
-/** `hearth serve` in a process of its own; resolves once its model is ready. */
-export async function startHearth(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
+/** `hearth serve` in a process of its own; resolves once its model is ready (or, `listening`, once it listens). */
+export async function startHearth(args: string[], env: Record<string, string> = {}, ready: "model" | "listening" = "model"): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [new URL("../bin/hearth.js", import.meta.url).pathname, "serve", "--port", "0", "--log-level", "info", ...args], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -14,7 +14,7 @@ export async function startHearth(args: string[], env: Record<string, string> = 
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       url ||= /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
-      if (url && /"msg":"model \S+ ready/.test(out)) resolve();
+      if (url && (ready === "listening" || /"msg":"model \S+ ready/.test(out))) resolve();
     });
     child.once("exit", () => reject(new Error(`hearth exited: ${out}`)));
   });
