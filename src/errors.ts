@@ -220,6 +220,22 @@ export const errors = {
   upstreamFailed: define("upstream_error", 502, "server_error", (model: string, reason: string) => ({
     message: `The upstream server of the model '${model}' failed: ${reason}`,
   })),
+
+  // ---- Web app: conversations, WebSocket streams, browser guard ----
+  conversationNotFound: define("conversation_not_found", 404, "invalid_request_error", (id: string, param: string | null = "conversation") => ({
+    message: `No conversation '${id.slice(0, 64)}' exists, or it is not yours.`,
+    param,
+  })),
+  requestInProgress: define("request_in_progress", 409, "invalid_request_error", () => ({
+    message: "This WebSocket is already streaming a completion; send {\"type\":\"cancel\"} or wait for [DONE] before the next request.",
+  })),
+  hostNotAllowed: define("host_not_allowed", 403, "permission_error", () => ({
+    message: "The Host header names a host this server does not answer to (a guard against DNS rebinding); add it to allowed_hosts to allow it.",
+  })),
+  originNotAllowed: define("origin_not_allowed", 403, "permission_error", () => ({
+    message: "Requests from another web origin are refused; add the origin to cors_origins to allow it.",
+  })),
+  // ---- end of web app ----
 } as const;
 
 export type ErrorName = keyof typeof errors;

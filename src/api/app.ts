@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import swagger from "@fastify/swagger";
+import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { ResponseCache } from "../cache/ResponseCache.ts";
@@ -11,10 +12,14 @@ import type { KeyStore } from "../store/KeyStore.ts";
 import type { UsageLog } from "../store/UsageLog.ts";
 import type { UsageReportQuery, UsageReportRow } from "../store/usageReport.ts";
 import { usageRowFromFinished, type UsageRow } from "../store/usageRow.ts";
+import type { ConversationStore } from "../store/ConversationStore.ts";
 import { registerAuth } from "./auth.ts";
+import { registerBrowserGuard } from "./browserGuard.ts";
 import { registerErrorHandling, validationError } from "./errorHandler.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
+import { chatCompletionsWsRoute, chooseProtocol } from "./routes/chat-completions/ws.ts";
+import { conversationsRoute } from "./routes/conversations.ts";
 import type { InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
 import { embeddingsRoute } from "./routes/embeddings/route.ts";
@@ -26,6 +31,7 @@ import { pullRoute } from "./routes/pull.ts";
 import { slotsRoute } from "./routes/slots.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { usageRoute } from "./routes/usage.ts";
+import { DEFAULT_WEB_ROOT, webAppRoutes } from "./routes/webApp.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -40,11 +46,19 @@ export interface AppOptions {
   usage: { log: Pick<UsageLog, "record" | "written" | "pending" | "dropped">; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
   limiter: RateLimiter;
   cache: { store: ResponseCache; sampled: boolean; ttlSeconds: number } | undefined;
+  /** The web app's conversations; without it, /v1/conversations is not served. */
+  conversations?: ConversationStore;
+  /** What browsers may reach (see browserGuard.ts): the listen address, allowed Host names, CORS origins. */
+  browser?: { listenHost: string; allowedHosts: readonly string[]; corsOrigins: readonly string[] };
+  /** The web app's build folder. Defaults to web/dist in the package. */
+  webRoot?: string;
+  /** Serve HTTPS with this PEM certificate (chain) and private key. */
+  https?: { cert: string | Buffer; key: string | Buffer };
 }
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
-const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings"]);
+const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions"]);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
@@ -52,6 +66,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     bodyLimit: opts.bodyLimit,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errs) => validationError(errs),
+    ...(opts.https ? { https: opts.https } : {}),
   }) as unknown as FastifyInstance;
   // Clients like `curl -d` send bodies without a JSON Content-Type; llama-server reads them as JSON,
   // so do the same rather than answer 415.
@@ -63,6 +78,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   metrics.gauge("hearth_usage_rows_written", "Usage log rows written to the database since start (a gauge: read from the log)", () => usage.written);
   metrics.gauge("hearth_usage_rows_pending", "Usage log rows waiting to be written (they grow while the database is unreachable)", () => usage.pending);
   metrics.gauge("hearth_usage_rows_dropped", "Usage log rows dropped because the buffer was full (usage.buffer_rows)", () => usage.dropped);
+  // Before auth: a request a browser must not make is refused whatever key it carries.
+  registerBrowserGuard(app, opts.browser ?? { listenHost: "127.0.0.1", allowedHosts: [], corsOrigins: [] });
   registerAuth(app, { mode: opts.auth.mode, adminKey: opts.auth.adminKey, keys: opts.keys });
 
   // The usage log: one row per generation request. The engine reports those it saw (cancelled and
@@ -70,26 +87,32 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   opts.router.onFinished((r) => opts.usage.log.record(usageRowFromFinished(r, {
     route: ROUTE_OF[r.endpoint], status: statusOf(r), keyName: r.tenant ?? null, userId: r.user ?? null,
   })));
-  app.addHook("onResponse", async (request, reply) => {
-    const body = request.body as { model?: unknown; user?: unknown } | undefined;
-    const route = request.routeOptions.url ?? "unmatched";
-    metrics.response(route, metrics.modelLabel(body?.model), reply.statusCode);
-    if (USAGE_ROUTES.has(route) && !request.engineCalled) opts.usage.log.record(usageRowOf(request, route, reply.statusCode, reply.elapsedTime, body));
-  });
+  const recordRequest = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
+    const body = raw as { model?: unknown; user?: unknown } | undefined;
+    metrics.response(route, metrics.modelLabel(body?.model), status);
+    if (USAGE_ROUTES.has(route) && !request.engineCalled) opts.usage.log.record(usageRowOf(request, route, status, durationMs, body));
+  };
+  app.addHook("onResponse", async (request, reply) => recordRequest(request, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime, request.body));
 
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
   const deps: RouteDeps = {
     engine: opts.router, router: opts.router, metrics, defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
+    ...(opts.conversations ? { conversations: opts.conversations } : {}),
   };
+  // A browser cannot set headers on a WebSocket: its key may come as the subprotocol hearth.bearer.<key> (auth.ts).
+  void app.register(websocket, { options: { maxPayload: opts.bodyLimit, handleProtocols: chooseProtocol } });
   // Routes go in a plugin registered after swagger, so that swagger sees them being added.
   void app.register(async (scope) => {
+    const appPage = await webAppRoutes(scope, opts.webRoot ?? DEFAULT_WEB_ROOT);
     chatCompletionsRoute(scope, deps);
+    chatCompletionsWsRoute(scope, deps, recordRequest);
+    if (opts.conversations) conversationsRoute(scope, opts.conversations);
     completionsRoute(scope, deps);
     embeddingsRoute(scope, deps);
     tokenizeRoutes(scope, deps);
-    modelsRoute(scope, deps);
+    modelsRoute(scope, deps, appPage);
     pullRoute(scope, deps);
     healthRoute(scope, deps);
     slotsRoute(scope, deps);

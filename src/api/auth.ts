@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { errors } from "../errors.ts";
 import type { ApiKey } from "../store/KeyStore.ts";
+import { isAppPage } from "./routes/webApp.ts";
 
 /** What a request's key allows; the key itself is never kept. */
 export type KeyGrant = Pick<ApiKey, "id" | "name" | "models" | "rpm" | "tpm" | "maxParallel">;
@@ -29,6 +30,10 @@ export interface AuthOptions {
 }
 
 const ANYONE: Caller = { admin: false, key: null };
+/** Guarded paths outside /v1/: the seeds' aliases of /v1 routes among them. */
+const GUARDED = new Set(["/metrics", "/tokenize", "/detokenize", "/chat/completions", "/chat/stream", "/models"]);
+/** The WebSocket subprotocol prefix that carries a key. */
+export const BEARER_PROTOCOL = "hearth.bearer.";
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 /** Model load, unload and pull, and /v1/admin/*: only the admin key may. */
@@ -60,7 +65,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
       }
     }
     request.caller = caller;
-    const guarded = opts.mode === "required" && (path.startsWith("/v1/") || path === "/metrics" || path === "/tokenize" || path === "/detokenize");
+    const guarded = opts.mode === "required" && (path.startsWith("/v1/") || GUARDED.has(path)) && !(path === "/models" && isAppPage(request));
     if (guarded && token === null) throw errors.missingApiKey();
     if (isAdminRoute(request.method, path) && admin && !caller.admin) throw errors.adminRequired();
   });
@@ -69,9 +74,20 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
 /** The bearer token, or null when none was sent; an OpenAI SDK sends one always. */
 function bearer(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
-  if (header === undefined) return null;
+  if (header === undefined) return protocolKey(request);
   const match = /^Bearer\s+(.*)$/i.exec(header.trim());
   return match ? match[1]!.trim() : "";
+}
+
+/**
+ * A WebSocket upgrade's key, offered as the subprotocol `hearth.bearer.<key>` (browsers cannot set
+ * an Authorization header on a WebSocket); null when there is none.
+ */
+function protocolKey(request: FastifyRequest): string | null {
+  const offered = request.headers["sec-websocket-protocol"];
+  if (offered === undefined || (request.headers.upgrade ?? "").toLowerCase() !== "websocket") return null;
+  const protocol = offered.split(",").map((p) => p.trim()).find((p) => p.startsWith(BEARER_PROTOCOL));
+  return protocol === undefined ? null : protocol.slice(BEARER_PROTOCOL.length);
 }
 
 /** Whether a caller may use a model it names as `name`, which resolves to the model `id`. */

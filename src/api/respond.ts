@@ -43,6 +43,33 @@ export interface ResponseFormat {
 export interface StreamOptions {
   stream: boolean;
   includeUsage: boolean;
+  /** Where a stream goes instead of SSE on the HTTP response (a WebSocket); it also says when the client is gone. */
+  channel?: StreamChannel;
+  /**
+   * Called once every choice ended, before the answer's last words are sent (the JSON body, or the
+   * stream's usage chunk and `[DONE]`): what the answer said, for a conversation to keep. Not called
+   * when the request failed before generating anything.
+   */
+  beforeFinish?: (outcome: Outcome) => Promise<void>;
+}
+
+/** What one request's first choice generated, and how it ended. */
+export interface Outcome { text: string; final: FinalEvent | null }
+
+/**
+ * Where a stream's chunks go: SSE `data:` lines on an HTTP response, or WebSocket text messages.
+ * Each chunk is the same object either way; `[DONE]` ends it.
+ */
+export interface StreamChannel {
+  /** Aborted when the client goes away (or cancels): the generation is then cancelled. */
+  readonly signal: AbortSignal;
+  /** Before the first chunk: SSE sends its headers (with the reply's headers so far). */
+  open(headers: Record<string, unknown>): void;
+  send(data: object | string): Promise<void>;
+  /** After `[DONE]`. */
+  end(): void;
+  /** Nobody is listening any more. */
+  readonly gone: boolean;
 }
 
 export interface RespondContext {
@@ -54,6 +81,8 @@ interface ChoiceState { final: FinalEvent | null; text: string; logprobs: Genera
 
 /** Where one request's events go: a JSON body at the end, or SSE as they come. */
 interface Sink {
+  /** Before the first event (a stream sends its headers and openings). */
+  open(): Promise<void>;
   text(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): Promise<void>;
   toolCall(index: number, call: EngineToolCall, position: number): Promise<void>;
   /** One choice ended. */
@@ -78,9 +107,10 @@ export async function respond(
   jobs: GenerateRequest[], format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
 ): Promise<{ final: FinalEvent | null; text: string; choices: ChoiceState[] }> {
   const controller = new AbortController();
-  reply.raw.once("close", () => {
-    if (!reply.raw.writableEnded) controller.abort();
-  });
+  const channel = opts.stream ? opts.channel ?? sseChannel(reply) : null;
+  const gone = channel?.signal ?? closeSignal(reply);
+  if (gone.aborted) controller.abort();
+  else gone.addEventListener("abort", () => controller.abort(), { once: true });
   const iterators = jobs.map((job) => engine.generate(job, controller.signal)[Symbol.asyncIterator]());
   const firsts = await Promise.allSettled(iterators.map((it) => it.next()));
   const refused = firsts.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -98,7 +128,8 @@ export async function respond(
     }));
     throw refused.reason;
   }
-  const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, jobs.length, ctx) : jsonSink(reply, format);
+  const sink = channel ? streamSink(request, channel, reply.getHeaders(), format, opts.includeUsage, jobs.length, ctx) : jsonSink(reply, format);
+  await sink.open();
   const choices: ChoiceState[] = jobs.map((job) => ({ final: null, text: "", logprobs: job.logprobs !== undefined ? [] : null, toolCalls: [] as EngineToolCall[] }));
   let broken: { err: unknown } | null = null;
   await Promise.all(iterators.map(async (it, i) => {
@@ -128,7 +159,10 @@ export async function respond(
     }
   }));
   if (broken) await sink.fail((broken as { err: unknown }).err);
-  else await sink.finish(choices);
+  else {
+    await keep(request, opts, { text: choices[0]!.text, final: mergeFinals(choices) });
+    await sink.finish(choices);
+  }
   return { final: mergeFinals(choices), text: choices[0]!.text, choices };
 }
 
@@ -164,14 +198,51 @@ export async function replay(
   stored: { text: string; finishReason: OpenAIFinishReason; usage: Usage },
 ): Promise<void> {
   const final: FinalEvent = { type: "final", reason: stored.finishReason, usage: stored.usage, timings: { queueMs: 0, promptMs: 0, generationMs: 0, promptEvaluated: 0, promptCached: stored.usage.promptTokens, completionTokens: stored.usage.completionTokens } };
-  const sink = opts.stream ? await sseSink(request, reply, format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
+  const sink = opts.stream ? streamSink(request, opts.channel ?? sseChannel(reply), reply.getHeaders(), format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
+  await sink.open();
   if (stored.text) await sink.text(0, stored.text);
   await sink.end(0, final);
+  await keep(request, opts, { text: stored.text, final });
   await sink.finish([{ final, text: stored.text, logprobs: null, toolCalls: [] }]);
+}
+
+/** Hands the outcome to `beforeFinish`; a failure there is logged, and the answer still goes out. */
+async function keep(request: FastifyRequest, opts: StreamOptions, outcome: Outcome): Promise<void> {
+  if (!opts.beforeFinish) return;
+  try {
+    await opts.beforeFinish(outcome);
+  } catch (err) {
+    request.log.error({ err }, "could not keep the answer");
+  }
+}
+
+/** Aborted when an HTTP client goes away before its response ended. */
+function closeSignal(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableEnded) gone.abort();
+  });
+  return gone.signal;
+}
+
+/** SSE on the HTTP response: the reply is hijacked when the stream opens. */
+function sseChannel(reply: FastifyReply): StreamChannel {
+  const res = reply.raw;
+  return {
+    signal: closeSignal(reply),
+    open(headers) {
+      reply.hijack();
+      startSse(res, headers);
+    },
+    send: (data) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`),
+    end: () => res.end(),
+    get gone() { return res.destroyed; },
+  };
 }
 
 function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
   return {
+    async open() {},
     async text() {},
     async toolCall() {},
     async end() {},
@@ -188,18 +259,15 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
   };
 }
 
-async function sseSink(request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, includeUsage: boolean, n: number, ctx: RespondContext): Promise<Sink> {
-  reply.hijack();
-  const res = reply.raw;
-  startSse(res, reply.getHeaders());
+function streamSink(request: FastifyRequest, channel: StreamChannel, headers: Record<string, unknown>, format: ResponseFormat, includeUsage: boolean, n: number, ctx: RespondContext): Sink {
   let closed = false;
-  const send = (data: object | string) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+  const send = (data: object | string) => channel.send(data);
   const close = async () => {
     if (closed) return;
     closed = true;
-    if (res.destroyed) return;
+    if (channel.gone) return;
     await send("[DONE]");
-    res.end();
+    channel.end();
   };
   const fail = async (err: unknown) => {
     if (closed) return;
@@ -209,11 +277,14 @@ async function sseSink(request: FastifyRequest, reply: FastifyReply, format: Res
     await send(mapped.toJSON());
     await close();
   };
-  for (let i = 0; i < n; i++) {
-    const opening = format.opening(i);
-    if (opening) await send(opening);
-  }
   return {
+    async open() {
+      channel.open(headers);
+      for (let i = 0; i < n; i++) {
+        const opening = format.opening(i);
+        if (opening) await send(opening);
+      }
+    },
     async text(i, t, logprobs) {
       if (closed) return;
       const chunks = format.chunk(i, t, logprobs);

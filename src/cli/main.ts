@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { loadDotEnv } from "../config/dotenv.ts";
 import { envLayer, flagLayer, readConfigFile, resolveConfig } from "../config/loadConfig.ts";
 import { configOptions, parseOption } from "../config/options.ts";
 import { registerBench } from "./bench.ts";
@@ -9,6 +10,15 @@ import { registerModels } from "./models.ts";
 import { registerMonitor } from "./monitor.ts";
 import { registerPull } from "./pull.ts";
 import { serve } from "./serve.ts";
+
+// A .env file in the working directory, read before anything looks at the environment (the real
+// environment wins): HEARTH_*, DATABASE_URL, AWS_* for `hearth pull`, HEARTH_ADMIN_KEY for `hearth keys`.
+try {
+  loadDotEnv();
+} catch (err) {
+  console.error(`hearth: ${(err as Error).message}`);
+  process.exit(1);
+}
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 const program = new Command("hearth")

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -38,6 +39,7 @@ export function machineMemory(): number {
 
 /** Wires config, registry, router and HTTP app together without starting anything. */
 export async function createHearth(config: Readonly<Config>, out: (line: string) => void = console.log): Promise<Hearth> {
+  const https = await readTls(config.tls);
   const logger = pino({ level: config.log_level, base: undefined });
   const modelsDir = resolve(config.models_dir ?? join(config.data_dir ?? dataDir(), "models"));
   const inFolder = (path: string) => (isAbsolute(path) ? path : resolve(modelsDir, path));
@@ -138,6 +140,10 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     limiter: services.limiter,
     cache: services.cache ? { store: services.cache, sampled: config.cache.sampled, ttlSeconds: config.cache.ttl_seconds } : undefined,
     bodyLimit: config.body_limit_bytes,
+    conversations: services.conversations,
+    browser: { listenHost: config.host, allowedHosts: list(config.allowed_hosts), corsOrigins: list(config.cors_origins) },
+    ...(config.web_dir ? { webRoot: resolve(config.web_dir) } : {}),
+    ...(https ? { https } : {}),
     defaults: {
       temperature: config.inference.temperature,
       topK: config.inference.top_k,
@@ -164,6 +170,25 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
       await services.close();
     },
   };
+}
+
+/** The certificate and key files of `tls` (--tls-cert, --tls-key), read before anything starts. */
+async function readTls(tls: Config["tls"]): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!tls.cert && !tls.key) return undefined;
+  if (!tls.cert || !tls.key) throw new ConfigError("HTTPS needs both tls.cert (--tls-cert) and tls.key (--tls-key)");
+  const read = async (what: string, path: string) => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new ConfigError(`cannot read the TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  return { cert: await read("certificate", tls.cert), key: await read("key", tls.key) };
+}
+
+/** A list setting given as a list, or as one comma-separated string (a flag, an environment variable). */
+function list(value: string | readonly string[]): string[] {
+  return (typeof value === "string" ? value.split(",") : [...value]).map((v) => v.trim()).filter(Boolean);
 }
 
 /** Starts the HTTP server at once; pinned models load in the background while /health says so. */

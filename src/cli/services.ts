@@ -7,6 +7,7 @@ import { ConfigError } from "../config/loadConfig.ts";
 import type { Config } from "../config/schema.ts";
 import { createRateLimiter } from "../limits/createRateLimiter.ts";
 import type { RateLimiter } from "../limits/types.ts";
+import { ConversationStore } from "../store/ConversationStore.ts";
 import { KeyStore } from "../store/KeyStore.ts";
 import { openStore } from "../store/openStore.ts";
 import type { Store } from "../store/Store.ts";
@@ -22,6 +23,8 @@ const NO_USAGE_LOG: UsageRecorder = { record() {}, close: async () => {}, writte
 export interface Services {
   store: Store;
   keys: KeyStore;
+  /** The web app's conversations. */
+  conversations: ConversationStore;
   usage: UsageRecorder;
   report: (q: UsageReportQuery) => ReturnType<typeof usageReport>;
   limiter: RateLimiter;
@@ -60,6 +63,7 @@ export async function openServices(config: Readonly<Config>, logger: Logger): Pr
   return {
     store,
     keys,
+    conversations: new ConversationStore(store),
     usage,
     report: (q) => usageReport(store, q),
     limiter,

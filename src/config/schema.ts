@@ -56,6 +56,11 @@ export const ModelConfig = Type.Object({
 export const ConfigSchema = Type.Object({
   host: Type.String({ default: "127.0.0.1", minLength: 1, flag: "host", description: "address to listen on" }),
   port: Type.Integer({ default: 8000, minimum: 0, maximum: 65535, flag: "port", short: "p", description: "port to listen on" }),
+  /** HTTPS instead of HTTP: a PEM certificate (chain) and its private key. Both or neither. */
+  tls: Type.Object({
+    cert: Type.Optional(Type.String({ minLength: 1, flag: "tls-cert", description: "PEM certificate file: serve HTTPS (with --tls-key)" })),
+    key: Type.Optional(Type.String({ minLength: 1, flag: "tls-key", description: "PEM private key file of --tls-cert" })),
+  }, { ...Strict, default: {} }),
   log_level: Type.Union([Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")], { default: "info", flag: "log-level", description: "fatal, error, warn, info, debug, trace or silent" }),
   /** Largest request body accepted; larger ones get 413 before they are read. 10 MiB. */
   body_limit_bytes: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024 }),
@@ -75,6 +80,16 @@ export const ConfigSchema = Type.Object({
   auth: Type.Union([Type.Literal("none"), Type.Literal("required")], { default: "none", flag: "auth", description: "none, or required: every /v1/* route and /metrics need an API key" }),
   /** Guards /v1/admin/*, model load, unload and pull; also a key for everything else. Prefer the environment to a file. */
   admin_key: Type.Optional(Type.String({ minLength: 16, maxLength: 512, flag: "admin-key", description: "the admin key (at least 16 characters)" })),
+  /**
+   * Host names the server answers to besides loopback ones ("hearth.lan", ".example.com" with its
+   * subdomains); a list, or one string separated by commas. Listening on a loopback address, other
+   * Host headers get 403 (DNS rebinding); listening on all addresses, any Host unless this is set.
+   */
+  allowed_hosts: Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 256 }), Type.String({ maxLength: 16384 })], { default: [], flag: "allowed-hosts", description: "host names answered besides loopback ones, comma-separated (DNS rebinding guard)" }),
+  /** Web origins whose pages may call the API, with CORS headers ("https://app.example.com"; "*": any, without credentials); a list or a comma-separated string. */
+  cors_origins: Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { maxItems: 256 }), Type.String({ maxLength: 16384 })], { default: [], flag: "cors-origins", description: "web origins allowed to call the API from a browser, comma-separated, or *" }),
+  /** The web app's build folder (index.html and assets/). Default: web/dist in the package. */
+  web_dir: Type.Optional(Type.String({ minLength: 1, flag: "web-dir", description: "the web app's build folder (default: web/dist in the package)" })),
   /** PostgreSQL for keys and the usage log; unset: embedded PGlite in the data folder. */
   database_url: Type.Optional(Type.String({ minLength: 1, flag: "database-url", env: "DATABASE_URL", description: "PostgreSQL for keys and usage (default: embedded PGlite in the data folder)" })),
   /** The PostgreSQL schema Hearth's tables live in. */

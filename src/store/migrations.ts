@@ -68,4 +68,35 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "conversations",
+    sql: `
+      -- The web app's chats. owner: the API key's name that made it; NULL when made without a key.
+      CREATE TABLE conversations (
+        id text PRIMARY KEY,
+        owner text,
+        title text NOT NULL,
+        model text,
+        system_prompt text,
+        settings jsonb NOT NULL DEFAULT '{}',
+        message_count integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX conversations_owner_updated ON conversations (owner, updated_at DESC, id DESC);
+      CREATE INDEX conversations_updated ON conversations (updated_at DESC, id DESC);
+      CREATE TABLE conversation_messages (
+        conversation_id text NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+        -- The message's place in its conversation, from 0.
+        seq integer NOT NULL,
+        id text NOT NULL,
+        role text NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        content text NOT NULL,
+        metadata jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (conversation_id, seq)
+      );
+    `,
+  },
 ];

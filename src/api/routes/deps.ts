@@ -3,6 +3,7 @@ import type { ServingEngine } from "../../engine/types.ts";
 import type { RateLimiter } from "../../limits/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
 import type { ModelRouter } from "../../models/ModelRouter.ts";
+import type { ConversationStore } from "../../store/ConversationStore.ts";
 import type { InferenceDefaults } from "./common.ts";
 
 /** What the routes need from the server. Generation routes see the engine only through its contract. */
@@ -18,6 +19,8 @@ export interface RouteDeps {
   /** Cache sampled answers too (config cache.sampled). */
   cacheSampled: boolean;
   cacheTtlSeconds: number;
+  /** The web app's conversations, which a chat request may continue. */
+  conversations?: ConversationStore;
 }
 
 /** The defaults for a request to `model`: the model's own over the server's. */

@@ -5,6 +5,7 @@ import type { ModelEvent } from "../../models/ModelEvents.ts";
 import { sendEvent, startSse } from "../sse.ts";
 import { mayUse, type Caller } from "../auth.ts";
 import type { RouteDeps } from "./deps.ts";
+import { isAppPage, type AppPage } from "./webApp.ts";
 
 /** OpenAI's model object, plus where the model stands in this server. */
 export const modelJson = (m: ModelInfo) => ({
@@ -29,7 +30,7 @@ const IdParams = { type: "object", properties: { id: { type: "string", minLength
  * POST /v1/models/{id}/load and /unload; GET /v1/models/events, state changes as SSE. A name is only
  * ever looked up among the models (ids and aliases), never used as a path.
  */
-export function modelsRoute(app: FastifyInstance, deps: RouteDeps): void {
+export function modelsRoute(app: FastifyInstance, deps: RouteDeps, appPage?: AppPage): void {
   // A key limited to some models sees only those, as if the others did not exist.
   const visible = (caller: Caller) => deps.engine.models().filter((m) => mayUse(caller, m.id, m.id) || (m.aliases ?? []).some((a) => mayUse(caller, a, m.id)));
   const find = (caller: Caller, id: string) => {
@@ -38,6 +39,8 @@ export function modelsRoute(app: FastifyInstance, deps: RouteDeps): void {
     return model;
   };
   app.get("/v1/models", async (request) => ({ object: "list", data: visible(request.caller).map(modelJson) }));
+  // The seeds' path; a browser opening it gets the web app's models page instead.
+  app.get("/models", { schema: { hide: true } }, async (request, reply) => appPage && isAppPage(request) ? appPage(request, reply) : { object: "list", data: visible(request.caller).map(modelJson) });
   app.get("/v1/models/events", async (request, reply) => {
     reply.hijack();
     const res = reply.raw;

@@ -1,33 +1,47 @@
 import { randomUUID } from "node:crypto";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ChatMessage, GeneratedTokenLogprob, OutputConstraint, ToolDefinition } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
-import type { OpenAIFinishReason, ResponseFormat } from "../../respond.ts";
+import type { OpenAIFinishReason, ResponseFormat, StreamChannel } from "../../respond.ts";
 import { fanOut, LIMITS, timingsJson, toGenerateRequest, unixNow, usageJson, withMaxN } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
+import { conversationTurn } from "./conversationTurn.ts";
 import { checkJsonSchema } from "./jsonSchema.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 import { newToolCallId, ToolCallReader, type ToolCallShape } from "./toolCalls.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
   const schema = withMaxN(ChatCompletionRequest, deps.defaults.maxN ?? LIMITS.defaultMaxN);
-  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/chat/completions", { schema: { body: schema } }, async (request, reply) => {
-    const body = request.body;
-    const topLogprobs = logprobsOf(body);
-    const messages = toChatMessages(body.messages);
-    const plan = outputPlan(body);
-    const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
-    if (plan.constraint) job.constraint = plan.constraint;
-    if (topLogprobs !== undefined) job.logprobs = topLogprobs;
-    const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
-    const includeUsage = body.stream_options?.include_usage === true;
-    const format = plan.toolCall ? toolCallFormat(id, body.model, includeUsage, plan.toolCall) : chatFormat(id, body.model, includeUsage);
-    await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), format, {
-      stream: body.stream === true,
-      includeUsage: body.stream_options?.include_usage === true,
-    });
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  typed.post("/v1/chat/completions", { schema: { body: schema } }, async (request, reply) => serveChat(deps, request, reply, request.body));
+  // The seeds' path; the same route, left out of the OpenAPI document.
+  typed.post("/chat/completions", { schema: { body: schema, hide: true } }, async (request, reply) => serveChat(deps, request, reply, request.body));
+}
+
+/**
+ * One chat completion request, validated, from HTTP or a WebSocket message (`channel`: where its
+ * stream goes instead of SSE). With `conversation`, the conversation's history goes before the
+ * request's messages, and the turn is kept once it ends.
+ */
+export async function serveChat(deps: RouteDeps, request: FastifyRequest, reply: FastifyReply, input: ChatCompletionRequest, channel?: StreamChannel): Promise<void> {
+  const turn = input.conversation != null ? await conversationTurn(deps, request, input) : null;
+  const body = turn?.body ?? input;
+  const topLogprobs = logprobsOf(body);
+  const messages = [...(turn?.history ?? []), ...toChatMessages(body.messages)];
+  const plan = outputPlan(body);
+  const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
+  if (plan.constraint) job.constraint = plan.constraint;
+  if (topLogprobs !== undefined) job.logprobs = topLogprobs;
+  const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
+  const includeUsage = body.stream_options?.include_usage === true;
+  const format = plan.toolCall ? toolCallFormat(id, body.model, includeUsage, plan.toolCall) : chatFormat(id, body.model, includeUsage);
+  await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), format, {
+    stream: channel !== undefined || body.stream === true,
+    includeUsage,
+    ...(channel ? { channel } : {}),
+    ...(turn ? { beforeFinish: turn.keep } : {}),
   });
 }
 

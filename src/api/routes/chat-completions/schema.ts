@@ -83,6 +83,11 @@ export const ChatCompletionRequest = Type.Object({
   logprobs: Nullable(Type.Boolean()),
   /** With `logprobs`: the most likely alternatives to report at each position, 0 to 20. */
   top_logprobs: Nullable(Type.Integer({ minimum: 0, maximum: LIMITS.maxTopLogprobs })),
+  /**
+   * Not in OpenAI's API: a Hearth conversation (`conv_...`, see /v1/conversations). Its system
+   * prompt and messages go before `messages`; the new messages and the reply are added to it.
+   */
+  conversation: Nullable(Type.String({ minLength: 1, maxLength: 64 })),
 });
 
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;
