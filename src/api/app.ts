@@ -54,6 +54,8 @@ export interface AppOptions {
   webRoot?: string;
   /** Serve HTTPS with this PEM certificate (chain) and private key. */
   https?: { cert: string | Buffer; key: string | Buffer };
+  /** True once a shutdown began: /health answers 503 `draining` so that balancers stop sending. */
+  draining?: () => boolean;
 }
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
@@ -97,7 +99,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
   const deps: RouteDeps = {
-    engine: opts.router, router: opts.router, metrics, defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
+    engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
   };

@@ -131,9 +131,11 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     await router.close();
     throw err;
   }
+  let draining = false;
   const app = buildApp({
     router,
     logger,
+    draining: () => draining,
     auth: { mode: config.auth, adminKey: config.admin_key },
     keys: services.keys,
     usage: { log: services.usage, report: services.report },
@@ -164,9 +166,19 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
       await registry.start();
       await router.start();
     },
+    /**
+     * Drains: /health says `draining`, no new connection is accepted (requests on open ones get
+     * 503), requests under way finish within shutdown_timeout_ms and are cancelled after it; then
+     * every request has reported its end, so the usage log's last rows are written before exit.
+     */
     async close() {
-      await app.close();
-      await router.close(); // every request has ended, so its usage row is queued
+      draining = true;
+      const closed = app.close();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((resolve) => { timer = setTimeout(resolve, config.shutdown_timeout_ms); })]);
+      clearTimeout(timer);
+      await router.close(); // cancels what still runs; each request's final event still comes
+      await closed;
       await services.close();
     },
   };

@@ -63,6 +63,11 @@ export const ConfigSchema = Type.Object({
   }, { ...Strict, default: {} }),
   log_level: Type.Union([Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")], { default: "info", flag: "log-level", description: "fatal, error, warn, info, debug, trace or silent" }),
   /** Largest request body accepted; larger ones get 413 before they are read. 10 MiB. */
+  /**
+   * On SIGTERM or SIGINT: /health turns 503 `draining` at once, no new connection is accepted, and
+   * requests under way get this long to finish; then they are cancelled (their usage rows written).
+   */
+  shutdown_timeout_ms: Type.Integer({ default: 30_000, minimum: 0, maximum: 3_600_000, flag: "shutdown-timeout-ms", description: "how long requests under way may finish after SIGTERM" }),
   body_limit_bytes: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024 }),
   /** Hearth's own files. Default: ~/.hearth (also HEARTH_DATA_DIR). */
   data_dir: Type.Optional(Type.String({ minLength: 1, flag: "data-dir", description: "Hearth's data folder (default ~/.hearth)" })),

@@ -21,6 +21,8 @@ export interface RouteDeps {
   cacheTtlSeconds: number;
   /** The web app's conversations, which a chat request may continue. */
   conversations?: ConversationStore;
+  /** True once a shutdown began (see /health). */
+  draining?: () => boolean;
 }
 
 /** The defaults for a request to `model`: the model's own over the server's. */

@@ -3,7 +3,8 @@ import { CpuMeter } from "../../metrics/CpuMeter.ts";
 import type { RouteDeps } from "./deps.ts";
 
 /**
- * GET /health, usable as a readiness probe: 503 `{"status":"loading"}` while a pinned model (the
+ * GET /health, usable as a readiness probe: 503 `{"status":"draining"}` once a shutdown began (the
+ * requests under way still finish), 503 `{"status":"loading"}` while a pinned model (the
  * one given with --model, or `pinned: true`) is loading, 503 `{"status":"error"}` if one failed to
  * load, else 200 `{"status":"ok"}`. Models loaded on demand do not make the server unready; their
  * states are listed. Also memory used against the budget and CPU use.
@@ -11,6 +12,7 @@ import type { RouteDeps } from "./deps.ts";
 export function healthRoute(app: FastifyInstance, deps: RouteDeps): void {
   const cpu = new CpuMeter();
   app.get("/health", async (_request, reply) => {
+    if (deps.draining?.()) return reply.status(503).send({ status: "draining" });
     const models = deps.engine.models();
     const pinned = models.filter((m) => m.pinned);
     const failed = pinned.find((m) => m.state === "failed");
