@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { testModel } from "../helpers/models.ts";
 import { post, startServer, type TestServer } from "../helpers/server.ts";
 import { waitUntil } from "../helpers/wait.ts";
 
@@ -135,3 +136,29 @@ async function usageRows(): Promise<{ rows: number; cancelled: number }> {
   const json = await res.json() as { data: { requests: number; cancelled: number }[] };
   return { rows: json.data.reduce((n, r) => n + r.requests, 0), cancelled: json.data.reduce((n, r) => n + r.cancelled, 0) };
 }
+
+test("an upstream that reports no usage is counted with the model's tokenizer", async () => {
+  // A stand-in for an OpenAI-compatible server that streams without a usage chunk (every real
+  // engine here reports usage when asked): it answers with fixed text.
+  const { createServer } = await import("node:http");
+  const reply = "The fire is warm tonight.";
+  const bare = createServer((req, res) => {
+    if (req.url === "/v1/models") return res.end(JSON.stringify({ object: "list", data: [] }));
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    for (const piece of [reply.slice(0, 9), reply.slice(9)]) res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`);
+    res.end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\ndata: [DONE]\n\n`);
+  });
+  await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
+  const port = (bare.address() as { port: number }).port;
+  const counted = await startServer({ modelPath: null, config: { models: [{ id: "bare", path: await testModel("tiny"), upstreams: [{ url: `http://127.0.0.1:${port}/v1` }] }] } });
+  try {
+    const res = await counted.client.chat.completions.create({ model: "bare", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(res.choices[0]!.message.content, reply);
+    // The tiny model's vocabulary has one token per byte.
+    assert.equal(res.usage!.completion_tokens, Buffer.byteLength(reply));
+    assert.equal(res.usage!.prompt_tokens, 2);
+  } finally {
+    await counted.close();
+    bare.close();
+  }
+});
