@@ -119,6 +119,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
       batchSize: config.batching.step_tokens,
       minPrefixReuse: config.batching.prefix_reuse_min_tokens,
       minPrefixCopy: config.batching.prefix_copy_min_tokens,
+      promptCacheBytes: config.cache.prompt_ram_bytes,
       gpu: config.model.gpu,
     },
     log,

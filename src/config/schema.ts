@@ -116,6 +116,13 @@ export const ConfigSchema = Type.Object({
     /** The in-memory cache's bound; Redis bounds itself. */
     max_bytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 0, maximum: 2 ** 40 }),
     ttl_seconds: Type.Integer({ default: 3600, minimum: 1, maximum: 30 * 86400 }),
+    /**
+     * The prompt cache in host memory (like llama-server's --cache-ram, for every slot): what a slot
+     * held before another prompt took it is kept, within this many bytes per model (least recently
+     * used out), and a prompt continuing it (a chat's next turn) is restored instead of evaluated.
+     * Kept in /dev/shm where it has room; 0 turns it off.
+     */
+    prompt_ram_bytes: Type.Integer({ default: 1024 * 1024 * 1024, minimum: 0, maximum: 2 ** 44, flag: "cache-ram", description: "bytes of prompt states kept in host memory per model (0: off)" }),
   }, { ...Strict, default: {} }),
   model: Type.Object({
     /** GGUF file to serve. Unset: the built-in demo model (random weights), generated on first start. */

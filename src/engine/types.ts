@@ -204,10 +204,15 @@ export interface StepStats {
   promptTokens: number;
   /** Prompt tokens reused from a slot's KV cells instead of evaluated (copied ones included). */
   cachedPromptTokens: number;
-  /** KV state copies from one slot into another, the prompt tokens they brought, and their time. */
+  /** KV state copies into a slot (from another slot, or a prompt-cache restore), the prompt tokens they brought, and their time. */
   stateCopies: number;
   copiedPromptTokens: number;
   stateCopyMs: number;
+  /** The prompt cache in host memory (cache.prompt_ram_bytes): its entries and bytes, restores and the prompt tokens they brought. */
+  promptCacheEntries?: number;
+  promptCacheBytes?: number;
+  promptCacheHits?: number;
+  promptCacheHitTokens?: number;
 }
 
 /** Live state of one loaded model, for /health, /v1/slots and /metrics. */

@@ -180,7 +180,11 @@ export class Metrics {
     perModel("hearth_runner_steps", "Steps the model's step loop has run since its runner started (read from the runner, so a gauge)", (s) => s.stats.steps);
     perModel("hearth_prompt_tokens_evaluated", "Prompt tokens the model's runner evaluated since it started (a gauge: runners restart)", (s) => s.stats.promptTokens);
     perModel("hearth_prompt_state_copies", "Prompt prefixes copied from one slot's KV state into another's instead of evaluated, since the runner started", (s) => s.stats.stateCopies);
-    perModel("hearth_prompt_tokens_copied", "Prompt tokens those copies brought, since the runner started", (s) => s.stats.copiedPromptTokens);
+    perModel("hearth_prompt_tokens_copied", "Prompt tokens those copies (and prompt-cache restores) brought, since the runner started", (s) => s.stats.copiedPromptTokens);
+    perModel("hearth_prompt_cache_bytes", "Bytes of prompt states in the host-memory prompt cache (cache.prompt_ram_bytes bounds it)", (s) => s.stats.promptCacheBytes ?? 0);
+    perModel("hearth_prompt_cache_entries", "Prompt states in the host-memory prompt cache", (s) => s.stats.promptCacheEntries ?? 0);
+    perModel("hearth_prompt_cache_hits", "Prompts restored from the host-memory prompt cache since the runner started", (s) => s.stats.promptCacheHits ?? 0);
+    perModel("hearth_prompt_cache_hit_tokens", "Prompt tokens those restores brought instead of evaluating them", (s) => s.stats.promptCacheHitTokens ?? 0);
     const engine = this.#engine;
     const perUpstream = (name: string, help: string, read: (u: UpstreamStatus) => number) =>
       new Gauge({

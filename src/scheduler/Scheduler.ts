@@ -17,6 +17,11 @@ export interface SchedulerOptions {
    * instead of evaluated (and for a request to wait for a slot still evaluating them); 0: never.
    */
   minPrefixCopy?: number;
+  /**
+   * Saved prompt states outside the slots (the prompt cache in host memory): the one sharing the
+   * longest start with a prompt, if any. Restoring one counts as a copy (`minPrefixCopy`).
+   */
+  promptCache?: (prompt: readonly number[]) => { key: string; shared: number } | null;
   /** Milliseconds; injected so that tests control time. */
   now: () => number;
 }
@@ -36,6 +41,8 @@ export interface Admission {
    * set when another slot holds more of the prompt than the chosen slot does.
    */
   copyFrom?: number;
+  /** The prompt-cache entry to load into the slot first (its first `reuse` tokens are this prompt's). */
+  restoreFrom?: string;
 }
 
 export class QueueFullError extends Error {
@@ -159,19 +166,22 @@ export class Scheduler {
       const usable = (shared: number) => Math.min(shared, waiting.prompt.length - 1);
       const busy = this.#slots.filter((s) => s.state !== "idle").map((s) => s.id);
       let { slot: id, shared } = chooseSlot(free.map((s) => ({ id: s.id, tokens: s.cached })), busy, waiting.prompt, this.#opts.minPrefixReuse);
-      let copyFrom: number | undefined;
+      let source: { copyFrom: number } | { restoreFrom: string } | null = null;
       if (minCopy > 0) {
         const donor = this.#bestDonor(waiting.prompt);
-        if (usable(donor.pending) - Math.max(usable(shared), usable(donor.held)) >= minCopy) {
+        const saved = this.#opts.promptCache?.(waiting.prompt) ?? null;
+        const elsewhere = Math.max(usable(donor.held), usable(saved?.shared ?? 0));
+        if (usable(donor.pending) - Math.max(usable(shared), elsewhere) >= minCopy) {
           held.add(waiting);
           continue;
         }
-        if (usable(donor.held) - usable(shared) >= minCopy) {
-          // The copy replaces whatever the slot held: only keeping busy slots together matters now.
+        if (elsewhere - usable(shared) >= minCopy) {
+          // A copy replaces whatever the slot held: only keeping busy slots together matters now.
           ({ slot: id, shared } = chooseSlot(free.map((s) => ({ id: s.id, tokens: s.cached })), busy, waiting.prompt, Infinity));
-          if (usable(donor.held) - usable(shared) >= minCopy) {
-            copyFrom = donor.slot;
-            shared = donor.held;
+          if (elsewhere - usable(shared) >= minCopy) {
+            // Another slot's cells before a saved state: a copy between sequences costs less than a load.
+            if (usable(donor.held) >= usable(saved?.shared ?? 0)) [source, shared] = [{ copyFrom: donor.slot }, donor.held];
+            else [source, shared] = [{ restoreFrom: saved!.key }, saved!.shared];
           }
         }
       }
@@ -179,7 +189,7 @@ export class Scheduler {
       const slot = this.#slots[id]!;
       const reuse = usable(shared);
       Object.assign(slot, { state: "prefill", request: waiting, reuse, prefilled: reuse, generated: 0 });
-      admitted.push({ requestId: waiting.id, slot: id, reuse, ...(copyFrom !== undefined ? { copyFrom } : {}) });
+      admitted.push({ requestId: waiting.id, slot: id, reuse, ...source });
     }
     return admitted;
   }

@@ -143,7 +143,10 @@ test("an upstream that reports no usage is counted with the model's tokenizer", 
   const { createServer } = await import("node:http");
   const reply = "The fire is warm tonight.";
   const bare = createServer((req, res) => {
-    if (req.url === "/v1/models") return res.end(JSON.stringify({ object: "list", data: [] }));
+    if (req.url === "/v1/models") {
+      res.end(JSON.stringify({ object: "list", data: [] }));
+      return;
+    }
     res.writeHead(200, { "content-type": "text/event-stream" });
     for (const piece of [reply.slice(0, 9), reply.slice(9)]) res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`);
     res.end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\ndata: [DONE]\n\n`);

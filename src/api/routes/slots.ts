@@ -25,6 +25,7 @@ export function slotsRoute(app: FastifyInstance, deps: RouteDeps): void {
           state_copies: m.stats.stateCopies,
           copied_prompt_tokens: m.stats.copiedPromptTokens,
           state_copy_ms: Math.round(m.stats.stateCopyMs),
+          prompt_cache: { entries: m.stats.promptCacheEntries ?? 0, bytes: m.stats.promptCacheBytes ?? 0, hits: m.stats.promptCacheHits ?? 0, hit_tokens: m.stats.promptCacheHitTokens ?? 0 },
         },
       })),
       data: models.flatMap((m) => m.slots.map((s) => ({

@@ -8,6 +8,7 @@ import type { GenerateRequest, ModelSnapshot } from "../types.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { Grammars } from "./Grammars.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
+import { PromptCache } from "./PromptCache.ts";
 import { StateCopier } from "./StateCopier.ts";
 import { StepLoop, type Outcome } from "./StepLoop.ts";
 
@@ -31,6 +32,8 @@ export interface LlamaCppEngineOptions {
   minPrefixReuse: number;
   /** See SchedulerOptions.minPrefixCopy. */
   minPrefixCopy: number;
+  /** The prompt cache's bound in bytes (cache.prompt_ram_bytes); 0: none. */
+  promptCacheBytes?: number;
   gpu: "auto" | "cpu" | "cuda" | "vulkan";
   /** Receives llama.cpp's own log lines. */
   log?: (level: "debug" | "warn" | "error", message: string) => void;
@@ -270,12 +273,14 @@ export class LlamaCppEngine {
         threads: { ideal: threads, min: threads },
       });
       const sequences = Array.from({ length: o.slots }, () => context.getSequence());
+      const promptCache = (o.promptCacheBytes ?? 0) > 0 && o.minPrefixCopy > 0 ? new PromptCache(o.promptCacheBytes!, () => this.#copier.newFile()) : undefined;
       const scheduler = new Scheduler({
         slots: o.slots, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, stepTokens: o.batchSize, minPrefixReuse: o.minPrefixReuse, minPrefixCopy: o.minPrefixCopy, now: () => performance.now(),
+        ...(promptCache ? { promptCache: (prompt: readonly number[]) => promptCache.match(prompt) } : {}),
       });
       const endTokens = new Set([model.tokens.eos, model.tokens.eot].filter((t): t is Token => t != null));
       const grammars = new Grammars(this.#llama, model);
-      const loop = new StepLoop({ model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, grammars, copier: this.#copier, emit: (batch) => this.#emit(batch) });
+      const loop = new StepLoop({ model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, grammars, copier: this.#copier, ...(promptCache ? { promptCache, minSaveTokens: o.minPrefixCopy } : {}), emit: (batch) => this.#emit(batch) });
       this.#loaded = { model, context, prompts: new PromptBuilder(model), scheduler, loop };
     } catch (err) {
       await model.dispose();

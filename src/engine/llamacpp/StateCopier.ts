@@ -16,7 +16,7 @@ export class StateCopier {
   #next = 0;
 
   async copy(from: LlamaContextSequence, to: LlamaContextSequence): Promise<void> {
-    const file = join(this.#folder(), `${this.#next++}.state`);
+    const file = this.newFile();
     try {
       await from.saveStateToFile(file);
       // The risk accepted: a file from another model. It is written just above, by this context.
@@ -30,6 +30,11 @@ export class StateCopier {
   dispose(): void {
     if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
     this.#dir = null;
+  }
+
+  /** A path for one state file in the private folder. */
+  newFile(): string {
+    return join(this.#folder(), `${this.#next++}.state`);
   }
 
   /** Made on first use, readable by this user only (mkdtemp makes it 0700). */

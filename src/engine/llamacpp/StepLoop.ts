@@ -8,6 +8,7 @@ import { emptyStepStats } from "../stepStats.ts";
 import type { EngineEvent, FinalEvent, FinishReason, GenerateRequest, GeneratedTokenLogprob, StepStats } from "../types.ts";
 import type { Grammars } from "./Grammars.ts";
 import type { BuiltPrompt } from "./PromptBuilder.ts";
+import type { PromptCache } from "./PromptCache.ts";
 import type { StateCopier } from "./StateCopier.ts";
 import { TokenPieces } from "./TokenPieces.ts";
 
@@ -27,6 +28,9 @@ export interface StepLoopOptions {
   grammars?: Grammars;
   /** Copies a prompt prefix's KV state between slots when the scheduler plans it (see Scheduler.admit). */
   copier?: StateCopier;
+  /** Keeps what a slot held before another prompt takes it, when that is at least `minSaveTokens`. */
+  promptCache?: PromptCache;
+  minSaveTokens?: number;
 }
 
 /** What node-llama-cpp's evaluateWithMetadata yields: the token, and its probabilities when asked. */
@@ -84,7 +88,10 @@ export class StepLoop {
   /** Tokens' text and bytes, for logprobs; made on first use. */
   #pieces: TokenPieces | null = null;
 
-  get stats(): StepStats { return { ...this.#stats }; }
+  get stats(): StepStats {
+    const c = this.#o.promptCache?.stats;
+    return { ...this.#stats, ...(c ? { promptCacheEntries: c.entries, promptCacheBytes: c.bytes, promptCacheHits: c.hits, promptCacheHitTokens: c.hitTokens } : {}) };
+  }
 
   constructor(opts: StepLoopOptions) {
     this.#o = opts;
@@ -231,7 +238,7 @@ export class StepLoop {
   }
 
   async #admit(batch: Outcome[]): Promise<void> {
-    for (const { requestId, slot, reuse, copyFrom } of this.#o.scheduler.admit()) {
+    for (const { requestId, slot, reuse, copyFrom, restoreFrom } of this.#o.scheduler.admit()) {
       const a = this.#active.get(requestId)!;
       a.slot = slot;
       if (a.grammar || a.tools) {
@@ -248,26 +255,42 @@ export class StepLoop {
         }
       }
       const seq = this.#o.sequences[slot]!;
-      a.reused = copyFrom === undefined ? reuse : await this.#copyState(copyFrom, slot, a.prompt.slice(0, reuse));
+      const replaced = copyFrom !== undefined || restoreFrom !== undefined;
+      await this.#keep(seq, seq.nextTokenIndex - (replaced ? 0 : reuse));
+      const prefix = a.prompt.slice(0, reuse);
+      a.reused = copyFrom !== undefined ? await this.#copyState(slot, prefix, (to) => this.#o.copier!.copy(this.#o.sequences[copyFrom]!, to))
+        : restoreFrom !== undefined ? await this.#copyState(slot, prefix, (to) => this.#o.promptCache!.restore(restoreFrom, to))
+          : reuse;
+      if (restoreFrom !== undefined) this.#o.promptCache?.counted(a.reused);
       a.admittedAt = performance.now();
       this.#stats.cachedPromptTokens += a.reused;
       if (seq.nextTokenIndex > a.reused) await seq.eraseContextTokenRanges([{ start: a.reused, end: seq.nextTokenIndex }]);
     }
   }
 
+  /** Saves what a slot holds into the prompt cache before `lost` of its tokens are erased or overwritten. */
+  async #keep(seq: LlamaContextSequence, lost: number): Promise<void> {
+    const cache = this.#o.promptCache;
+    if (!cache || lost < Math.max(1, this.#o.minSaveTokens ?? 1)) return;
+    try {
+      await cache.save(seq);
+    } catch {
+      // Not kept: a later turn is evaluated instead.
+    }
+  }
+
   /**
-   * Copies slot `from`'s state into slot `to` for a prompt starting with `prefix`; returns the prompt
-   * tokens it brought: all of `prefix`, or 0 when the copy failed or brought other tokens.
+   * Puts another state into slot `to` (a copy from another slot, or a prompt-cache entry) for a
+   * prompt starting with `prefix`; returns the prompt tokens it brought: all of `prefix`, or 0 when
+   * it failed or brought other tokens (the prompt is then evaluated from the start).
    */
-  async #copyState(from: number, to: number, prefix: readonly Token[]): Promise<number> {
+  async #copyState(to: number, prefix: readonly Token[], load: (seq: LlamaContextSequence) => Promise<unknown>): Promise<number> {
     const started = performance.now();
     const seq = this.#o.sequences[to]!;
     try {
-      if (!this.#o.copier) throw new Error("no state copier");
-      await this.#o.copier.copy(this.#o.sequences[from]!, seq);
-      if (sharedPrefix(seq.contextTokens, prefix) < prefix.length) throw new Error("the copied state holds other tokens");
+      await load(seq);
+      if (sharedPrefix(seq.contextTokens, prefix) < prefix.length) throw new Error("the state holds other tokens");
     } catch {
-      // Evaluating the prompt is always possible: a failed copy only costs time.
       await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
       this.#o.scheduler.copyFailed(to);
       return 0;
