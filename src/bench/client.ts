@@ -21,6 +21,10 @@ export interface ClientOptions {
   maxTokens: number;
   stream: boolean;
   timeoutMs: number;
+  /** chat: /v1/chat/completions; completions: /v1/completions with the messages' text as the prompt (no chat template, no reply parser). */
+  endpoint?: "chat" | "completions";
+  /** Sampling temperature; unset: the server's default. */
+  temperature?: number;
 }
 
 /**
@@ -32,16 +36,18 @@ export async function sendRequest(opts: ClientOptions, prompt: BenchPrompt): Pro
   const startedAt = performance.now();
   const base = { ok: false, startedAt, ttftMs: null, e2eMs: 0, itlMs: [] as number[], promptTokens: 0, outputTokens: 0 };
   const fail = (errorKind: string): RequestResult => ({ ...base, errorKind, e2eMs: performance.now() - startedAt });
+  const completions = opts.endpoint === "completions";
   const body = {
     model: opts.model,
-    messages: prompt.messages,
+    ...(completions ? { prompt: promptText(prompt) } : { messages: prompt.messages }),
     max_tokens: prompt.maxTokens ?? opts.maxTokens,
     stream: opts.stream,
+    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
     ...(opts.stream ? { stream_options: { include_usage: true } } : {}),
   };
   let res: Response;
   try {
-    res = await fetch(`${opts.url.replace(/\/+$/, "")}/v1/chat/completions`, {
+    res = await fetch(`${opts.url.replace(/\/+$/, "")}/v1/${completions ? "completions" : "chat/completions"}`, {
       method: "POST",
       headers: { "content-type": "application/json", ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}) },
       body: JSON.stringify(body),
@@ -75,10 +81,10 @@ async function readStream(res: Response, base: RequestResult): Promise<RequestRe
   let streamError = false;
   for await (const data of sseData(res.body!)) {
     if (!data.trim() || data.trim() === "[DONE]") continue;
-    const ev = JSON.parse(data) as { error?: unknown; usage?: typeof usage; choices?: { delta?: { content?: string | null } }[] };
+    const ev = JSON.parse(data) as { error?: unknown; usage?: typeof usage; choices?: { delta?: { content?: string | null }; text?: string }[] };
     if (ev.error) streamError = true;
     if (ev.usage) usage = ev.usage;
-    if (ev.choices?.[0]?.delta?.content) {
+    if (ev.choices?.[0]?.delta?.content || ev.choices?.[0]?.text) {
       const now = performance.now();
       if (r.ttftMs === null) r.ttftMs = now - r.startedAt;
       else r.itlMs.push(now - last);
@@ -89,4 +95,9 @@ async function readStream(res: Response, base: RequestResult): Promise<RequestRe
   r.e2eMs = performance.now() - r.startedAt;
   if (streamError) return { ...r, errorKind: "stream_error" };
   return { ...r, ok: true, promptTokens: usage?.prompt_tokens ?? 0, outputTokens: usage?.completion_tokens ?? chunks };
+}
+
+/** A chat prompt as plain text for /v1/completions: the messages' contents, one per paragraph. */
+function promptText(prompt: BenchPrompt): string {
+  return prompt.messages.map((m) => m.content).join("\n\n");
 }

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 
-export type ScenarioName = "short" | "medium" | "long" | "mixed";
-export const scenarioNames: ScenarioName[] = ["short", "medium", "long", "mixed"];
+export type ScenarioName = "short" | "medium" | "long" | "mixed" | "uniform" | "shared-prefix" | "multi-turn";
+export const scenarioNames: ScenarioName[] = ["short", "medium", "long", "mixed", "uniform", "shared-prefix", "multi-turn"];
 
 /** One request's prompt, as chat messages. */
 export interface BenchPrompt {
@@ -25,7 +25,7 @@ const PARAGRAPH =
   "wood split and stacked, ashes raked, embers banked before sleep so that the morning fire could be lit again quickly. ";
 
 /** Deterministic prompt sets of realistic lengths (about 15, 250 and 1,500 prompt tokens). */
-function scenario(name: Exclude<ScenarioName, "mixed">, i: number): BenchPrompt {
+function scenario(name: "short" | "medium" | "long", i: number): BenchPrompt {
   switch (name) {
     case "short":
       return { messages: [{ role: "user", content: `${SHORT[i % SHORT.length]} (${i})` }] };
@@ -46,11 +46,43 @@ function scenario(name: Exclude<ScenarioName, "mixed">, i: number): BenchPrompt 
   }
 }
 
+/** Users of the multi-turn scenario: request i is user i % USERS's turn i / USERS. */
+export const MULTI_TURN_USERS = 64;
+/** About 1,300 tokens of a system prompt every shared-prefix request starts with. */
+const SHARED_SYSTEM = `You are the assistant of a hearth-goods shop. Policies follow.\n${PARAGRAPH.repeat(18)}`;
+
 export function scenarioPrompt(name: ScenarioName, i: number): BenchPrompt {
-  if (name !== "mixed") return scenario(name, i);
+  switch (name) {
+    case "uniform":
+      // The same length every time, unique from the first token (no prefix to reuse).
+      return { messages: [{ role: "user", content: `${i} ${SHORT[i % SHORT.length]!.padEnd(56, ".")}` }] };
+    case "shared-prefix":
+      return { messages: [{ role: "system", content: SHARED_SYSTEM }, { role: "user", content: `Customer ${i}: ${SHORT[i % SHORT.length]}` }] };
+    case "multi-turn":
+      return multiTurn(i);
+    case "mixed":
+      break;
+    default:
+      return scenario(name, i);
+  }
   // 60% short, 30% medium, 10% long, in a fixed order.
   const kind = i % 10 < 6 ? "short" : i % 10 < 9 ? "medium" : "long";
   return scenario(kind, i);
+}
+
+/**
+ * A user's next turn extends its previous one: the same system prompt and earlier turns, each
+ * earlier answer a fixed text (the client does not wait for the real one), then a new question.
+ */
+function multiTurn(i: number): BenchPrompt {
+  const user = i % MULTI_TURN_USERS;
+  const turns = Math.floor(i / MULTI_TURN_USERS);
+  const messages: BenchPrompt["messages"] = [{ role: "system", content: `User ${user}'s assistant. ${PARAGRAPH}` }];
+  for (let t = 0; t <= turns; t++) {
+    messages.push({ role: "user", content: `Turn ${t}: ${SHORT[(user + t) % SHORT.length]} ${PARAGRAPH.slice(0, 200)}` });
+    if (t < turns) messages.push({ role: "assistant", content: `Answer ${t}: ${PARAGRAPH.slice(0, 160)}` });
+  }
+  return { messages };
 }
 
 /**

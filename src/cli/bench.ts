@@ -23,6 +23,8 @@ interface BenchFlags {
   timeoutMs: number;
   json?: string;
   compare?: string[];
+  endpoint: string;
+  temperature?: number;
 }
 
 const positive = (name: string, integer = true) => numberFlag(name, { integer, above: 0 });
@@ -44,10 +46,13 @@ export function registerBench(program: Command): void {
     .option("--duration <seconds>", "stop sending new requests after this long", positive("--duration", false))
     .option("--warmup <n>", "requests sent first and not measured", numberFlag("--warmup", { min: 0 }), 0)
     .option("--timeout-ms <n>", "per-request timeout", positive("--timeout-ms"), 300_000)
+    .option("--endpoint <name>", "chat (/v1/chat/completions) or completions (/v1/completions, the messages' text as the prompt: no chat template, no reply parser)", "chat")
+    .option("--temperature <t>", "sampling temperature (default: the server's)", numberFlag("--temperature", { integer: false, min: 0 }))
     .option("--json <file>", "write the report as JSON")
     .option("--compare <files...>", "print two JSON reports side by side with ratios, and exit")
     .action(async (flags: BenchFlags) => {
       if (flags.compare) return compare(flags.compare);
+      if (flags.endpoint !== "chat" && flags.endpoint !== "completions") throw new Error(`unknown endpoint '${flags.endpoint}'; choose chat or completions`);
       const model = flags.model ?? await firstModel(flags.url, flags.apiKey ?? process.env.OPENAI_API_KEY);
       const scenarios = flags.dataset ? ["dataset"] : flags.scenario === "all" ? scenarioNames : [flags.scenario];
       for (const s of scenarios) if (s !== "dataset" && !scenarioNames.includes(s as ScenarioName)) throw new Error(`unknown scenario '${s}'; choose ${scenarioNames.join(", ")} or all`);
@@ -71,6 +76,8 @@ async function runScenario(flags: BenchFlags, model: string, scenario: string, p
   const apiKey = flags.apiKey ?? process.env.OPENAI_API_KEY;
   const run = await runLoad({
     url: flags.url, model, maxTokens: flags.maxTokens, stream: flags.stream, timeoutMs: flags.timeoutMs,
+    endpoint: flags.endpoint as "chat" | "completions",
+    ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
     ...(apiKey ? { apiKey } : {}),
     requests: flags.requests, concurrency: flags.concurrency, warmup: flags.warmup, prompt,
     ...(flags.rate ? { rate: flags.rate } : {}),

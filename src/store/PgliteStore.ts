@@ -45,7 +45,9 @@ export class PgliteStore implements Store {
       await mkdir(opts.dir, { recursive: true });
       // Loaded here, not at the top: a PostgreSQL deployment never pays for the WebAssembly module.
       const { PGlite } = await import("@electric-sql/pglite");
-      const db = await PGlite.create({ dataDir: opts.dir });
+      // Keys, a usage log and conversations need little of Postgres's default 128 MB of buffers:
+      // 16 MB keeps about 100 MB out of the server's resident memory.
+      const db = await PGlite.create({ dataDir: opts.dir, postgresqlconf: ["shared_buffers = 16MB"] });
       if (opts.schema) await db.exec(`SET search_path TO ${opts.schema}`);
       return new PgliteStore(db, lock);
     } catch (err) {

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { errors } from "../../errors.ts";
 import { networkReason } from "./httpBody.ts";
 import { SHA256_HEX, type ModelSource, type SourceFacts } from "./source.ts";
@@ -23,19 +23,25 @@ export function s3Source(uri: string, env: NodeJS.ProcessEnv): ModelSource {
   if (!BUCKET.test(bucket) || key === "" || key.includes("\0")) throw errors.invalidModelSource("an S3 source looks like 's3://bucket/key.gguf'.");
   const label = `s3://${bucket}/${key}`;
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
-  const client = new S3Client({
-    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-    ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-      ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } }
-      : {}),
-  });
+  // The SDK is loaded on the first S3 pull, not at start: a server that never pulls from S3 does not carry it.
+  let client: S3Client | null = null;
+  const connect = async () => {
+    const sdk = await loadSdk();
+    client ??= new sdk.S3Client({
+      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
+      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+      ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } }
+        : {}),
+    });
+    return { sdk, client };
+  };
   let facts: SourceFacts | null = null;
   let etag: string | undefined;
 
-  const fail = (err: unknown, signal: AbortSignal | undefined): never => {
+  const fail = async (err: unknown, signal: AbortSignal | undefined): Promise<never> => {
     if (signal?.aborted) throw signal.reason;
-    if (err instanceof S3ServiceException) {
+    if (err instanceof (await loadSdk()).S3ServiceException) {
       const status = err.$metadata.httpStatusCode;
       if (status === 404 || err.name === "NoSuchKey" || err.name === "NoSuchBucket" || err.name === "NotFound") throw errors.modelSourceNotFound(label);
       if (status === 412) throw errors.pullFailed(label, "the object changed during the pull; pull again.");
@@ -53,7 +59,8 @@ export function s3Source(uri: string, env: NodeJS.ProcessEnv): ModelSource {
     sha256: null,
     async probe(signal) {
       try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }), { abortSignal: signal });
+        const { sdk, client } = await connect();
+        const head = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }), { abortSignal: signal });
         etag = head.ETag;
         facts = { sha256: declaredSha256(head.ChecksumSHA256, head.ChecksumType, head.Metadata), totalBytes: head.ContentLength ?? null, version: head.ETag ?? null };
         return facts;
@@ -67,7 +74,8 @@ export function s3Source(uri: string, env: NodeJS.ProcessEnv): ModelSource {
       }
       try {
         // IfMatch: the object read is the one the HEAD described (and a resume was checked against).
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag, Range: offset > 0 ? `bytes=${offset}-` : undefined }), { abortSignal: signal });
+        const { sdk, client } = await connect();
+        const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag, Range: offset > 0 ? `bytes=${offset}-` : undefined }), { abortSignal: signal });
         const body = out.Body as Readable | undefined;
         const first = /^bytes (\d+)-/.exec(out.ContentRange ?? "")?.[1];
         const start = offset > 0 && first !== undefined && Number(first) === offset ? offset : 0;
@@ -86,9 +94,12 @@ export function s3Source(uri: string, env: NodeJS.ProcessEnv): ModelSource {
         return fail(err, signal);
       }
     },
-    close: () => client.destroy(),
+    close: () => client?.destroy(),
   };
 }
+
+let sdkModule: Promise<typeof import("@aws-sdk/client-s3")> | null = null;
+const loadSdk = () => (sdkModule ??= import("@aws-sdk/client-s3"));
 
 function declaredSha256(checksum: string | undefined, type: string | undefined, metadata: Record<string, string> | undefined): string | null {
   // A multipart upload's COMPOSITE checksum is a checksum of part checksums, not of the file.
