@@ -3,6 +3,7 @@ import { access, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { startServer, type TestServer } from "../helpers/server.ts";
 
 /**
  * The browser app's end-to-end tests: a real Hearth serving web/dist, driven by Debian's Chromium
@@ -35,6 +36,13 @@ export async function ensureBuilt(): Promise<void> {
 export async function launch(): Promise<Browser> {
   await access(CHROMIUM);
   return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+}
+
+/** A server with the tiny model, the built app, Chromium and one page; `close` ends them. */
+export async function openApp(): Promise<{ server: TestServer; browser: Browser; page: Page; errors: string[]; close(): Promise<void> }> {
+  const [server, browser] = await Promise.all([startServer(), launch(), ensureBuilt()]) as [TestServer, Browser, void];
+  const { page, errors } = await newPage(browser);
+  return { server, browser, page, errors, async close() { await browser.close(); await server.close(); } };
 }
 
 /** A page at 1280x800 (the screenshots' size) that fails the test on any uncaught page error. */

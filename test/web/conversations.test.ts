@@ -1,29 +1,26 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { post, startServer, type TestServer } from "../helpers/server.ts";
-import { ensureBuilt, launch, newPage, screenshot, waitForCount } from "./browser.ts";
+import type { Page } from "playwright-core";
+import { post, type TestServer } from "../helpers/server.ts";
+import { openApp, screenshot, waitForCount } from "./browser.ts";
 
 /** The conversations page: saved chats listed after a reload, searched, renamed, exported, imported, deleted. */
+let app: Awaited<ReturnType<typeof openApp>>;
 let server: TestServer;
-let browser: Browser;
 let page: Page;
 let pageErrors: string[];
 
 before(async () => {
-  [server, browser] = await Promise.all([startServer(), launch(), ensureBuilt()]) as [TestServer, Browser, void];
-  ({ page, errors: pageErrors } = await newPage(browser));
+  app = await openApp();
+  ({ server, page, errors: pageErrors } = app);
   for (const [title, text] of [["Packing list for a weekend hike", "Water, map, snacks"], ["Regex for ISO dates", "^\\d{4}-\\d{2}-\\d{2}$"]]) {
     const created = await post(`${server.url}/v1/conversations`, { title, model: "tiny", messages: [{ role: "user", content: text }] });
     assert.equal(created.status, 201);
   }
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+after(() => app?.close());
 
 const LONG = "Please write a detailed and careful summary of everything about the zebracorn";
 const item = (name: string | RegExp) => page.getByRole("list", { name: "Conversations" }).getByRole("listitem").filter({ hasText: name });

@@ -1,25 +1,22 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { startServer, type TestServer } from "../helpers/server.ts";
+import type { Page } from "playwright-core";
+import type { TestServer } from "../helpers/server.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { ensureBuilt, launch, newPage, screenshot, waitForNumber, waitForText } from "./browser.ts";
+import { openApp, screenshot, waitForNumber, waitForText } from "./browser.ts";
 
 /** The dashboard follows a server under load: its request counter and charts grow, usage is reported. */
+let app: Awaited<ReturnType<typeof openApp>>;
 let server: TestServer;
-let browser: Browser;
 let page: Page;
 let pageErrors: string[];
 
 before(async () => {
-  [server, browser] = await Promise.all([startServer(), launch(), ensureBuilt()]) as [TestServer, Browser, void];
-  ({ page, errors: pageErrors } = await newPage(browser));
+  app = await openApp();
+  ({ server, page, errors: pageErrors } = app);
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+after(() => app?.close());
 
 const TOTAL = "[aria-labelledby=total-requests-label]";
 const total = async () => Number(await page.locator(TOTAL).textContent());

@@ -84,67 +84,63 @@ export class UpstreamModel {
 
   async *generate(req: GenerateRequest, signal: AbortSignal): AsyncGenerator<EngineEvent> {
     const started = performance.now();
-    const tried = new Set<Upstream>();
     const key = this.#o.affinity === "prefix" ? affinityKey(req) : undefined;
-    let lastError: HearthError | null = null;
-    for (;;) {
-      if (signal.aborted) throw lastError ?? errors.engineFailed("the request was cancelled before an upstream answered");
-      const u = this.pool.pick(tried, key);
-      if (!u) throw lastError ?? errors.upstreamUnavailable(this.#o.id);
-      tried.add(u);
-      this.pool.begin(u);
-      try {
-        const { path, body } = openaiRequest(req, u.model);
-        const res = await this.#post(u, path, body, signal);
-        if (!res.ok) {
-          const err = await upstreamError(res, this.#o.id);
-          if (res.status >= 500 || res.status === 429) {
-            if (res.status >= 500) this.#down(u, `HTTP ${res.status}`);
-            lastError = err;
-            continue;
-          }
-          throw err; // the request itself is wrong: the same at every upstream
-        }
-        this.pool.succeeded(u);
-        yield* this.#stream(req, res, signal, started);
-        return;
-      } catch (err) {
-        if (HearthError.is(err)) throw err;
-        if (signal.aborted) throw errors.engineFailed("the request was cancelled before an upstream answered");
-        this.#down(u, describe(err));
-        lastError = errors.upstreamUnavailable(this.#o.id);
-      } finally {
-        this.pool.end(u);
-      }
+    const { u, res } = await this.#open((u) => openaiRequest(req, u.model), signal, key);
+    try {
+      yield* this.#stream(req, res, signal, started);
+    } finally {
+      this.pool.end(u);
     }
   }
 
   /** Embeddings from the first upstream that answers. */
   async embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+    const { u, res } = await this.#open((u) => ({ path: "/embeddings", body: { model: u.model, input: inputs, encoding_format: "float" } }), signal ?? new AbortController().signal);
+    try {
+      const json = await res.json() as { data: { index: number; embedding: number[] }[]; usage?: { prompt_tokens?: number } };
+      const vectors = [...json.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+      return { vectors, promptTokens: json.usage?.prompt_tokens ?? 0 };
+    } finally {
+      this.pool.end(u);
+    }
+  }
+
+  /**
+   * Sends a request to the pool's pick until one answers 2xx, and returns that answer with its
+   * upstream, still counted in flight (the caller ends it). A connection error, a 5xx or a 429 tries
+   * the next upstream (nothing has reached the client yet); another 4xx is the request's own fault,
+   * the same everywhere, and is thrown as the upstream's error.
+   */
+  async #open(request: (u: Upstream) => { path: string; body: object }, signal: AbortSignal, affinity?: string): Promise<{ u: Upstream; res: Response }> {
     const tried = new Set<Upstream>();
-    let lastError: HearthError = errors.upstreamUnavailable(this.#o.id);
-    for (let u = this.pool.pick(tried); u; u = this.pool.pick(tried)) {
+    let lastError: HearthError | null = null;
+    for (;;) {
+      if (signal.aborted) throw errors.engineFailed("the request was cancelled before an upstream answered");
+      const u = this.pool.pick(tried, affinity);
+      if (!u) throw lastError ?? errors.upstreamUnavailable(this.#o.id);
       tried.add(u);
       this.pool.begin(u);
+      let res: Response;
       try {
-        const res = await this.#post(u, "/embeddings", { model: u.model, input: inputs, encoding_format: "float" }, signal ?? new AbortController().signal);
-        if (!res.ok) {
-          lastError = await upstreamError(res, this.#o.id);
-          if (res.status >= 500) { this.#down(u, `HTTP ${res.status}`); continue; }
-          throw lastError;
-        }
-        this.pool.succeeded(u);
-        const json = await res.json() as { data: { index: number; embedding: number[] }[]; usage?: { prompt_tokens?: number } };
-        const vectors = [...json.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
-        return { vectors, promptTokens: json.usage?.prompt_tokens ?? 0 };
+        const { path, body } = request(u);
+        res = await this.#post(u, path, body, signal);
       } catch (err) {
-        if (HearthError.is(err)) throw err;
-        this.#down(u, describe(err));
-      } finally {
         this.pool.end(u);
+        if (signal.aborted) throw errors.engineFailed("the request was cancelled before an upstream answered");
+        this.#down(u, describe(err));
+        lastError = errors.upstreamUnavailable(this.#o.id);
+        continue;
       }
+      if (res.ok) {
+        this.pool.succeeded(u);
+        return { u, res };
+      }
+      this.pool.end(u);
+      const err = await upstreamError(res, this.#o.id);
+      if (res.status < 500 && res.status !== 429) throw err;
+      if (res.status >= 500) this.#down(u, `HTTP ${res.status}`);
+      lastError = err;
     }
-    throw lastError;
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { ChatMessage, GeneratedTokenLogprob, OutputConstraint, ToolDefinition } from "../../../engine/types.ts";
+import type { ChatMessage, GeneratedTokenLogprob, OutputConstraint, ToolDefinition, Usage } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
 import type { OpenAIFinishReason, ResponseFormat, StreamChannel } from "../../respond.ts";
@@ -148,19 +148,31 @@ function toChatMessage(m: ChatMessageInput, i: number): ChatMessage {
 }
 
 /**
+ * What both chat formats build from: the response's creation time, one id per tool call (per
+ * choice and position, the same in every chunk and in the whole message), and the chunk objects.
+ */
+function chatPieces(id: string, model: string, includeUsage: boolean) {
+  const created = unixNow();
+  const callIds: string[][] = [];
+  return {
+    created,
+    callId: (index: number, position: number) => ((callIds[index] ??= [])[position] ??= newToolCallId()),
+    chunk: (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
+      id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
+      choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
+      ...(includeUsage ? { usage: null } : {}),
+    }),
+    usageChunk: (usage: Usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
+  };
+}
+
+/**
  * OpenAI's chat.completion objects for forced tool calls: content null, the calls read from the
  * grammar-constrained output. Streamed: for each call a first tool_calls delta with its index, id,
  * type, name and empty arguments, then its arguments as they come.
  */
 function toolCallFormat(id: string, model: string, includeUsage: boolean, shape: ToolCallShape): ResponseFormat {
-  const created = unixNow();
-  const callIds: string[][] = [];
-  const callId = (index: number, position: number) => ((callIds[index] ??= [])[position] ??= newToolCallId());
-  const chunk = (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
-    id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
-    choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
-    ...(includeUsage ? { usage: null } : {}),
-  });
+  const { created, callId, chunk, usageChunk } = chatPieces(id, model, includeUsage);
   const readers: ToolCallReader[] = [];
   /** Logprobs of tokens whose text the reader still holds: sent with the next chunk of that choice. */
   const held: GeneratedTokenLogprob[][] = [];
@@ -180,7 +192,7 @@ function toolCallFormat(id: string, model: string, includeUsage: boolean, shape:
       }, null, takeHeld(index)));
     },
     closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason, takeHeld(index)), timings: timingsJson(timings) }),
-    usageChunk: (usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
+    usageChunk,
     complete: (choices, usage, timings) => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
       choices: choices.map((c, index) => {
@@ -206,14 +218,7 @@ function toolCallFormat(id: string, model: string, includeUsage: boolean, shape:
  * whole arguments), in the message as `tool_calls` (content null when there was no text).
  */
 function chatFormat(id: string, model: string, includeUsage: boolean): ResponseFormat {
-  const created = unixNow();
-  const callIds: string[][] = [];
-  const callId = (index: number, position: number) => ((callIds[index] ??= [])[position] ??= newToolCallId());
-  const chunk = (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
-    id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
-    choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
-    ...(includeUsage ? { usage: null } : {}),
-  });
+  const { created, callId, chunk, usageChunk } = chatPieces(id, model, includeUsage);
   return {
     opening: (index) => chunk(index, { role: "assistant", content: "", refusal: null }, null),
     chunk: (index, text, logprobs) => chunk(index, { content: text }, null, logprobs),
@@ -221,7 +226,7 @@ function chatFormat(id: string, model: string, includeUsage: boolean): ResponseF
       tool_calls: [{ index: position, id: callId(index, position), type: "function", function: { name: call.name, arguments: call.arguments } }],
     }, null),
     closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason), timings: timingsJson(timings) }),
-    usageChunk: (usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
+    usageChunk,
     complete: (choices, usage, timings) => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
       choices: choices.map((c, index) => ({
