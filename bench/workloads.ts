@@ -7,8 +7,8 @@
  *     [--a-pid PID] [--b-pid PID] [--endpoint completions|chat] [--only "uniform;mixed;..."]
  *
  * Start each server fresh: the shared-prefix workload's first run is meant to find the prefix
- * nowhere. `--a-pid`/`--b-pid`: the server's process; its resident memory is summed with its
- * children's (Hearth's runners) before and after the load.
+ * nowhere. `--a-pid`/`--b-pid`: the server's process; its memory and its children's (Hearth's
+ * runners) is read before and after the load, per process and summed.
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -46,8 +46,14 @@ const workloads: Workload[] = [
 const only = values.only?.split(";");
 const chosen = workloads.filter((w) => !only || only.some((o) => w.name.startsWith(o)));
 
-/** Resident memory of a process and its descendants (Linux /proc), bytes. */
-function rssTree(pid: number): number {
+interface ProcessMemory { pid: number; name: string; rssBytes: number; pssBytes: number }
+
+/**
+ * Memory of a process and its descendants (Linux /proc), each process's resident set and its
+ * proportional set: pages shared between processes (the node binary, libraries, a model file
+ * mapped twice) count once in the sum of PSS, as many times as they are mapped in the sum of RSS.
+ */
+function memoryTree(pid: number): ProcessMemory[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -57,15 +63,26 @@ function rssTree(pid: number): number {
       children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
     } catch { /* gone */ }
   }
-  const rss = (p: number) => {
+  const one = (p: number): ProcessMemory | null => {
     try {
-      return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0) * 1024;
+      const rollup = readFileSync(`/proc/${p}/smaps_rollup`, "utf8");
+      const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0) * 1024;
+      const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").filter(Boolean);
+      const name = cmd.find((a) => /\.(ts|js)$/.test(a))?.split("/").at(-1) ?? cmd[0]?.split("/").at(-1) ?? String(p);
+      return { pid: p, name, rssBytes: kb("Rss"), pssBytes: kb("Pss") };
     } catch {
-      return 0;
+      return null;
     }
   };
-  const walk = (p: number): number => rss(p) + (children.get(p) ?? []).reduce((n, c) => n + walk(c), 0);
+  const walk = (p: number): ProcessMemory[] => [one(p), ...(children.get(p) ?? []).flatMap(walk)].filter((m): m is ProcessMemory => m !== null);
   return walk(pid);
+}
+
+function recordMemory(side: string, when: string, pid: number, into: Record<string, number>): void {
+  const tree = memoryTree(pid);
+  for (const m of tree) console.error(`${side} memory ${when}: ${m.name} (pid ${m.pid}) RSS ${(m.rssBytes / 1e6).toFixed(0)} MB, PSS ${(m.pssBytes / 1e6).toFixed(0)} MB`);
+  into[`resident MB ${when} (sum of RSS)`] = tree.reduce((n, m) => n + m.rssBytes, 0) / 1e6;
+  into[`proportional MB ${when} (sum of PSS)`] = tree.reduce((n, m) => n + m.pssBytes, 0) / 1e6;
 }
 
 const sides = [{ name: "A", url: values.a, pid: values["a-pid"] }, ...(values.b ? [{ name: "B", url: values.b, pid: values["b-pid"] }] : [])];
@@ -75,7 +92,7 @@ let offset = 0;
 const offsets = new Map(chosen.map((w) => [w, w.scenario === "shared-prefix" ? 0 : (offset += 10_000)]));
 for (const side of sides) {
   const memory: Record<string, number> = {};
-  if (side.pid) memory["resident MB before"] = rssTree(Number(side.pid)) / 1e6;
+  if (side.pid) recordMemory(side.name, "before", Number(side.pid), memory);
   for (const w of chosen) {
     const start = offsets.get(w)!;
     const run = await runLoad({
@@ -89,7 +106,7 @@ for (const side of sides) {
     console.error(`${side.name} ${w.name}: ${JSON.stringify(w.show(report))}`);
   }
   if (side.pid) {
-    memory["resident MB after"] = rssTree(Number(side.pid)) / 1e6;
+    recordMemory(side.name, "after", Number(side.pid), memory);
     (results.get("memory (server and its children)") ?? results.set("memory (server and its children)", []).get("memory (server and its children)")!).push(memory);
   }
 }

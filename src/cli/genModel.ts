@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { generateModel, sha256File } from "../models/generator/generateModel.ts";
+import { sha256File } from "../util/sha256File.ts";
 import { isPresetName, isWeightType, presetNames, presets, weightTypes, type ModelShape } from "../models/generator/presets.ts";
 
 interface GenModelFlags {
@@ -48,6 +48,8 @@ export function registerGenModel(program: Command): void {
         shape.type = flags.type;
       }
       const seed = num(flags.seed, "seed") ?? 0;
+      // Imported here: the generator's Llama 3 vocabulary costs every other command (serve too) about 110 MB.
+      const { generateModel } = await import("../models/generator/generateModel.ts");
       const started = performance.now();
       const result = await generateModel({ ...shape, out: flags.out, seed, name: `hearth-${flags.preset}` });
       const ms = performance.now() - started;

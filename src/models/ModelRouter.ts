@@ -4,7 +4,7 @@ import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerE
 import { trackRequest } from "../engine/trackRequest.ts";
 import type { UpstreamModel } from "../engine/upstream/UpstreamModel.ts";
 import type { EngineEvent, EngineSnapshot, FinishedRequest, GenerateRequest, ModelInfo, ModelState, ServingEngine, UpstreamStatus } from "../engine/types.ts";
-import { estimateMemory, type MemoryEstimate } from "./budget/estimateMemory.ts";
+import { estimateMemoryInChild, type MemoryEstimate } from "./budget/estimateMemory.ts";
 import { planEviction, type Resident } from "./budget/planEviction.ts";
 import { ModelEvents } from "./ModelEvents.ts";
 import type { ModelEntry, ModelRegistry, ModelSettings } from "./registry/ModelRegistry.ts";
@@ -375,7 +375,7 @@ export class ModelRouter implements ServingEngine {
     const key = await fileKey(h.entry.path);
     if (h.estimate?.key === key) return h.estimate.value;
     const settings = this.#runnerOptions(h.entry);
-    const value = await estimateMemory(h.entry.path, { contextSize: settings.contextSize, slots: settings.slots, batchSize: settings.batchSize });
+    const value = await estimateMemoryInChild(h.entry.path, { contextSize: settings.contextSize, slots: settings.slots, batchSize: settings.batchSize });
     h.estimate = { key, value };
     h.sizeBytes = (await stat(h.entry.path)).size;
     return value;

@@ -1,8 +1,6 @@
 import { access } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { generateModel } from "./generator/generateModel.ts";
-import { presets } from "./generator/presets.ts";
 
 /** Bumped whenever the generator's output changes, so a stale cached demo model is not reused. */
 const DEMO_VERSION = 1;
@@ -22,6 +20,8 @@ export async function ensureDemoModel(dir = cacheDir()): Promise<{ path: string;
     await access(path);
     return { path, generated: false };
   } catch {
+    // Loaded only to generate: the generator's Llama 3 vocabulary costs about 110 MB resident.
+    const [{ generateModel }, { presets }] = await Promise.all([import("./generator/generateModel.ts"), import("./generator/presets.ts")]);
     await generateModel({ ...presets["tiny-llama3"], out: path, seed: 0, name: DEMO_MODEL_ID });
     return { path, generated: true };
   }

@@ -1,7 +1,9 @@
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import { lockFile, type LockFile, type LockFileOptions } from "../util/lockFile.ts";
+import { initdbInChild, pgliteConf } from "./pgliteInitdb.ts";
 import { StoreClosedError, type Queryable, type QueryResult, type Store } from "./Store.ts";
 
 export interface PgliteStoreOptions {
@@ -43,11 +45,10 @@ export class PgliteStore implements Store {
     });
     try {
       await mkdir(opts.dir, { recursive: true });
+      if (!existsSync(join(opts.dir, "PG_VERSION"))) await initdbInChild(opts.dir);
       // Loaded here, not at the top: a PostgreSQL deployment never pays for the WebAssembly module.
       const { PGlite } = await import("@electric-sql/pglite");
-      // Keys, a usage log and conversations need little of Postgres's default 128 MB of buffers:
-      // 16 MB keeps about 100 MB out of the server's resident memory.
-      const db = await PGlite.create({ dataDir: opts.dir, postgresqlconf: ["shared_buffers = 16MB"] });
+      const db = await PGlite.create({ dataDir: opts.dir, postgresqlconf: pgliteConf });
       if (opts.schema) await db.exec(`SET search_path TO ${opts.schema}`);
       return new PgliteStore(db, lock);
     } catch (err) {

@@ -218,7 +218,8 @@ export class StepLoop {
   async #endCancelledAndExpired(batch: Outcome[]): Promise<void> {
     const { scheduler } = this.#o;
     const expired = scheduler.expire();
-    const timeout = errors.requestTimeout(this.#o.timeoutMs);
+    // Made only when something expired: an Error captures a stack, and this runs every step.
+    const timeout = expired.queued.length + expired.running.length > 0 ? errors.requestTimeout(this.#o.timeoutMs) : undefined;
     for (const id of expired.queued) {
       const a = this.#active.get(id);
       this.#active.delete(id);

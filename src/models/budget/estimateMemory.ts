@@ -1,5 +1,9 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import { checkGgufFile } from "../gguf/checkGgufFile.ts";
+
+export interface EstimateOptions { contextSize: number; slots: number; batchSize: number }
 
 export interface MemoryEstimate {
   /** Everything: the runner process, the weights, the KV cache of every slot, compute buffers. */
@@ -22,8 +26,12 @@ export const RUNNER_BASE_BYTES = 128 * 1024 * 1024;
  * from the file size. The header is checked first: node-llama-cpp's reader can hang on a file cut
  * in its header, and a crafted file must not make it allocate. Throws if the file is not usable.
  */
-export async function estimateMemory(path: string, opts: { contextSize: number; slots: number; batchSize: number }): Promise<MemoryEstimate> {
+export async function estimateMemory(path: string, opts: EstimateOptions): Promise<MemoryEstimate> {
   await checkGgufFile(path);
+  return estimateChecked(path, opts);
+}
+
+async function estimateChecked(path: string, opts: EstimateOptions): Promise<MemoryEstimate> {
   const info = await readGgufFileInfo(path, { readTensorInfo: true });
   const insights = await GgufInsights.from(info);
   const contextSize = Math.min(opts.contextSize, insights.trainContextSize ?? opts.contextSize);
@@ -41,4 +49,30 @@ export async function estimateMemory(path: string, opts: { contextSize: number; 
     contextBytes: context.cpuRam,
     contextSize,
   };
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * estimateMemory in a short-lived child process, one at a time. Reading a GGUF's metadata (a
+ * vocabulary of 128,000 strings and their merges) and node-llama-cpp's native resource simulation
+ * leave about 200 MB resident in the process that does it; the server estimates each model once
+ * and has no use for that memory after. The header is checked here, so a bad file gets the same
+ * error as in-process.
+ */
+export async function estimateMemoryInChild(path: string, opts: EstimateOptions): Promise<MemoryEstimate> {
+  await checkGgufFile(path);
+  const run = queue.then(() => new Promise<MemoryEstimate>((resolve, reject) => {
+    execFile(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify({ path, opts })], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`estimating the memory of ${path} failed: ${stderr.trim().split("\n").at(-1) || err.message}`));
+      resolve(JSON.parse(stdout) as MemoryEstimate);
+    });
+  }));
+  queue = run.catch(() => {});
+  return run;
+}
+
+if (import.meta.main) {
+  const { path, opts } = JSON.parse(process.argv[2]!) as { path: string; opts: EstimateOptions };
+  process.stdout.write(JSON.stringify(await estimateChecked(path, opts)));
 }

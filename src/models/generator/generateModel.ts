@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { GGML_BLOCK, GgmlType, GgufWriter, rowBytes, type GgmlTypeId, type TensorSpec } from "../gguf/GgufWriter.ts";
@@ -185,11 +183,4 @@ function rowEncoder(type: GgmlTypeId, ne0: number, rng: Rng): RowEncoder {
       throw new Error(`${GGML_BLOCK[type].name} rows are only written from f32 weights`);
     default: return unreachable(type);
   }
-}
-
-/** sha256 of a file, streamed: generated models reach hundreds of megabytes. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }

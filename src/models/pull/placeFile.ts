@@ -1,6 +1,6 @@
 import { link, rename, stat, unlink } from "node:fs/promises";
 import { errors } from "../../errors.ts";
-import { sha256File } from "../generator/generateModel.ts";
+import { sha256File } from "../../util/sha256File.ts";
 
 /**
  * Gives the verified partial file its final name without ever replacing a file already there:
