@@ -7,7 +7,7 @@
  *     [--a-pid PID] [--b-pid PID] [--endpoint completions|chat] [--only "uniform;mixed;..."]
  *
  * Start each server fresh: the shared-prefix workload's first run is meant to find the prefix
- * nowhere. `--a-pid`/`--b-pid`: the server's process; its memory and its children's (Hearth's
+ * nowhere. Both servers stay up; each workload runs on A, then on B. `--a-pid`/`--b-pid`: the server's process; its memory and its children's (Hearth's
  * runners) is read before and after the load, per process and summed.
  */
 import { readFileSync, readdirSync } from "node:fs";
@@ -87,13 +87,15 @@ function recordMemory(side: string, when: string, pid: number, into: Record<stri
 
 const sides = [{ name: "A", url: values.a, pid: values["a-pid"] }, ...(values.b ? [{ name: "B", url: values.b, pid: values["b-pid"] }] : [])];
 const results = new Map<string, Record<string, number>[]>();
-// Each side gets every workload in turn; prompts are offset per workload so that no workload reuses another's.
+// Prompts are offset per workload so that no workload reuses another's.
 let offset = 0;
 const offsets = new Map(chosen.map((w) => [w, w.scenario === "shared-prefix" ? 0 : (offset += 10_000)]));
-for (const side of sides) {
-  const memory: Record<string, number> = {};
-  if (side.pid) recordMemory(side.name, "before", Number(side.pid), memory);
-  for (const w of chosen) {
+// Workload by workload, A then B: on a shared machine the CPU's speed drifts by 20% over minutes,
+// and two servers measured one after the other would compare two machines.
+const memory = sides.map(() => ({}) as Record<string, number>);
+sides.forEach((side, i) => { if (side.pid) recordMemory(side.name, "before", Number(side.pid), memory[i]!); });
+for (const w of chosen) {
+  for (const side of sides) {
     const start = offsets.get(w)!;
     const run = await runLoad({
       url: side.url, model: values.model, maxTokens: w.maxTokens ?? tokens, stream: true, timeoutMs: 600_000, endpoint, temperature: 0,
@@ -105,11 +107,12 @@ for (const side of sides) {
     (results.get(w.name) ?? results.set(w.name, []).get(w.name)!).push(w.show(report));
     console.error(`${side.name} ${w.name}: ${JSON.stringify(w.show(report))}`);
   }
-  if (side.pid) {
-    recordMemory(side.name, "after", Number(side.pid), memory);
-    (results.get("memory (server and its children)") ?? results.set("memory (server and its children)", []).get("memory (server and its children)")!).push(memory);
-  }
 }
+sides.forEach((side, i) => {
+  if (!side.pid) return;
+  recordMemory(side.name, "after", Number(side.pid), memory[i]!);
+  (results.get("memory (server and its children)") ?? results.set("memory (server and its children)", []).get("memory (server and its children)")!).push(memory[i]!);
+});
 
 console.log(`\n| workload | figure | ${sides.map((s) => s.name).join(" | ")}${sides.length > 1 ? " | A/B" : ""} |`);
 console.log(`|---|---|${sides.map(() => "---|").join("")}${sides.length > 1 ? "---|" : ""}`);
