@@ -374,10 +374,11 @@ export class ModelRouter implements ServingEngine {
   async #estimate(h: Handle): Promise<MemoryEstimate> {
     const key = await fileKey(h.entry.path);
     if (h.estimate?.key === key) return h.estimate.value;
+    // The size is listed at once; the estimate takes a child process, one model after another.
+    h.sizeBytes = (await stat(h.entry.path)).size;
     const settings = this.#runnerOptions(h.entry);
     const value = await estimateMemoryInChild(h.entry.path, { contextSize: settings.contextSize, slots: settings.slots, batchSize: settings.batchSize });
     h.estimate = { key, value };
-    h.sizeBytes = (await stat(h.entry.path)).size;
     return value;
   }
 
