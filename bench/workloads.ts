@@ -7,8 +7,9 @@
  *     [--a-pid PID] [--b-pid PID] [--endpoint completions|chat] [--only "uniform;mixed;..."]
  *
  * Start each server fresh: the shared-prefix workload's first run is meant to find the prefix
- * nowhere. Both servers stay up; each workload runs on A, then on B. `--a-pid`/`--b-pid`: the server's process; its memory and its children's (Hearth's
- * runners) is read before and after the load, per process and summed.
+ * nowhere. Both servers stay up; each workload runs on A, then on B. `--a-pid`/`--b-pid`: the
+ * server's process; its memory and its children's (Hearth's runners) is read before and after the
+ * load, per process and summed.
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { parseArgs } from "node:util";

@@ -5,8 +5,7 @@
  * did). A child's memory goes when it exits, and the server then opens the ready directory at
  * about 110 MB.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { childMain, runInChild } from "../util/childProcess.ts";
 
 /**
  * Keys, a usage log and conversations need little of Postgres's default 128 MB of buffers: 16 MB
@@ -15,17 +14,14 @@ import { fileURLToPath } from "node:url";
 export const pgliteConf = ["shared_buffers = 16MB"];
 
 if (import.meta.main) {
-  const { PGlite } = await import("@electric-sql/pglite");
-  const db = await PGlite.create({ dataDir: process.argv[2]!, postgresqlconf: pgliteConf });
-  await db.close();
+  await childMain(async () => {
+    const { PGlite } = await import("@electric-sql/pglite");
+    const db = await PGlite.create({ dataDir: process.argv[2]!, postgresqlconf: pgliteConf });
+    await db.close();
+  });
 }
 
 /** Runs initdb for `dir` in a child process; resolves when the directory holds a closed, ready database. */
-export function initdbInChild(dir: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [fileURLToPath(import.meta.url), dir], { env: process.env }, (err, _stdout, stderr) => {
-      if (err) reject(new Error(`creating the embedded database in ${dir} failed: ${stderr.trim() || err.message}`));
-      else resolve();
-    });
-  });
+export async function initdbInChild(dir: string): Promise<void> {
+  await runInChild(import.meta.url, [dir], `creating the embedded database in ${dir}`);
 }

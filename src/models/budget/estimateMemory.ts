@@ -1,6 +1,6 @@
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { basename } from "node:path";
 import { GgufInsights, readGgufFileInfo } from "node-llama-cpp";
+import { childMain, runInChild } from "../../util/childProcess.ts";
 import { checkGgufFile } from "../gguf/checkGgufFile.ts";
 
 export interface EstimateOptions { contextSize: number; slots: number; batchSize: number }
@@ -62,17 +62,14 @@ let queue: Promise<unknown> = Promise.resolve();
  */
 export async function estimateMemoryInChild(path: string, opts: EstimateOptions): Promise<MemoryEstimate> {
   await checkGgufFile(path);
-  const run = queue.then(() => new Promise<MemoryEstimate>((resolve, reject) => {
-    execFile(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify({ path, opts })], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`estimating the memory of ${path} failed: ${stderr.trim().split("\n").at(-1) || err.message}`));
-      resolve(JSON.parse(stdout) as MemoryEstimate);
-    });
-  }));
+  const run = queue.then(async () => JSON.parse(await runInChild(import.meta.url, [JSON.stringify({ path, opts })], `estimating the memory of ${basename(path)}`)) as MemoryEstimate);
   queue = run.catch(() => {});
   return run;
 }
 
 if (import.meta.main) {
-  const { path, opts } = JSON.parse(process.argv[2]!) as { path: string; opts: EstimateOptions };
-  process.stdout.write(JSON.stringify(await estimateChecked(path, opts)));
+  await childMain(async () => {
+    const { path, opts } = JSON.parse(process.argv[2]!) as { path: string; opts: EstimateOptions };
+    return JSON.stringify(await estimateChecked(path, opts));
+  });
 }
