@@ -82,7 +82,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   metrics.gauge("hearth_usage_rows_dropped", "Usage log rows dropped because the buffer was full (usage.buffer_rows)", () => usage.dropped);
   // Before auth: a request a browser must not make is refused whatever key it carries.
   registerBrowserGuard(app, opts.browser ?? { listenHost: "127.0.0.1", allowedHosts: [], corsOrigins: [] });
-  registerAuth(app, { mode: opts.auth.mode, adminKey: opts.auth.adminKey, keys: opts.keys });
+  app.decorate("routeTable", registerAuth(app, { mode: opts.auth.mode, adminKey: opts.auth.adminKey, keys: opts.keys }));
 
   // The usage log: one row per generation request. The engine reports those it saw (cancelled and
   // failed ones included); the rest (refused, rate-limited, invalid, answered from the cache) here.
@@ -121,7 +121,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     metricsRoutes(scope, deps);
     adminRoutes(scope, opts.keys);
     usageRoute(scope, opts.usage.report);
-    scope.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+    scope.get("/openapi.json", { config: { access: "open" }, schema: { hide: true } }, async () => app.swagger());
   });
   return app;
 }

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { errors } from "../errors.ts";
-import { isAdminRoute } from "./auth.ts";
+import { routeAccess } from "./auth.ts";
 
 export interface BrowserGuardOptions {
   /** The address the server listens on: on a loopback one, only loopback Host names (and `allowedHosts`) are answered. */
@@ -48,13 +48,12 @@ export function registerBrowserGuard(app: FastifyInstance, opts: BrowserGuardOpt
     const hostHeader = request.headers.host;
     if (!hostAllowed(hostName(hostHeader))) throw errors.hostNotAllowed();
     const origin = request.headers.origin;
-    const path = (request.url.split("?")[0] ?? "/").replace(/\/+$/, "") || "/";
     const sameOrigin = origin !== undefined && origin !== "null" && originHost(origin) === (hostHeader ?? "").toLowerCase();
     const listed = origin !== undefined && (anyOrigin || origins.has(origin.toLowerCase()));
     const crossSite = origin !== undefined ? !sameOrigin : request.headers["sec-fetch-site"] === "cross-site";
     if (listed && !sameOrigin) corsHeaders(reply, origins.has(origin.toLowerCase()) ? origin : "*");
     const upgrade = (request.headers.upgrade ?? "").toLowerCase() === "websocket";
-    if (crossSite && !listed && (upgrade || !SAFE_METHODS.has(request.method) || isAdminRoute(request.method, path))) {
+    if (crossSite && !listed && (upgrade || !SAFE_METHODS.has(request.method) || routeAccess(request) === "admin")) {
       throw errors.originNotAllowed();
     }
     // A CORS preflight from a listed origin is answered here: the routes have no OPTIONS handlers.

@@ -132,6 +132,9 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     await router.close();
     throw err;
   }
+  if (config.auth === "required" && !config.admin_key) {
+    logger.warn("auth is required but no admin key is set (HEARTH_ADMIN_KEY or admin_key): key management, pulls and model loads are refused to every caller");
+  }
   let draining = false;
   const app = buildApp({
     router,

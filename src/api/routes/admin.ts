@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { ApiKey, KeyStore } from "../../store/KeyStore.ts";
 
+const ADMIN = { access: "admin" } as const;
 const Limit = Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }), Type.Null()]));
 const CreateKey = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._@-]*$" }),
@@ -27,13 +28,13 @@ export const keyJson = (k: Readonly<ApiKey>) => ({
 });
 
 /**
- * /v1/admin/keys: list, create (the key is in this one response and nowhere else), revoke. The auth
- * hook lets only the admin key through (every /v1/admin/* route).
+ * /v1/admin/keys: list, create (the key is in this one response and nowhere else), revoke; each
+ * declared admin-only, which the auth hook enforces.
  */
 export function adminRoutes(app: FastifyInstance, keys: KeyStore): void {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  typed.get("/v1/admin/keys", async () => ({ object: "list", data: (await keys.list({ includeRevoked: true })).map(keyJson) }));
-  typed.post("/v1/admin/keys", { schema: { body: CreateKey } }, async (request, reply) => {
+  typed.get("/v1/admin/keys", { config: ADMIN }, async () => ({ object: "list", data: (await keys.list({ includeRevoked: true })).map(keyJson) }));
+  typed.post("/v1/admin/keys", { config: ADMIN, schema: { body: CreateKey } }, async (request, reply) => {
     const b = request.body;
     const { key, record } = await keys.create({
       name: b.name,
@@ -44,5 +45,5 @@ export function adminRoutes(app: FastifyInstance, keys: KeyStore): void {
     });
     return reply.status(201).send({ ...keyJson(record), key });
   });
-  typed.delete("/v1/admin/keys/:name", { schema: { params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }) } }, async (request) => keyJson(await keys.revoke(request.params.name)));
+  typed.delete("/v1/admin/keys/:name", { config: ADMIN, schema: { params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }) } }, async (request) => keyJson(await keys.revoke(request.params.name)));
 }

@@ -11,7 +11,7 @@ import type { RouteDeps } from "./deps.ts";
  */
 export function healthRoute(app: FastifyInstance, deps: RouteDeps): void {
   const cpu = new CpuMeter();
-  app.get("/health", async (_request, reply) => {
+  app.get("/health", { config: { access: "open" } }, async (_request, reply) => {
     if (deps.draining?.()) return reply.status(503).send({ status: "draining" });
     const models = deps.engine.models();
     const pinned = models.filter((m) => m.pinned);

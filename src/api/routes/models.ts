@@ -3,9 +3,9 @@ import type { ModelInfo } from "../../engine/types.ts";
 import { errors } from "../../errors.ts";
 import type { ModelEvent } from "../../models/ModelEvents.ts";
 import { sendEvent, startSse } from "../sse.ts";
-import { mayUse, type Caller } from "../auth.ts";
+import { mayUse, wantsPage, type Caller } from "../auth.ts";
 import type { RouteDeps } from "./deps.ts";
-import { isAppPage, type AppPage } from "./webApp.ts";
+import type { AppPage } from "./webApp.ts";
 
 /** OpenAI's model object, plus where the model stands in this server. */
 export const modelJson = (m: ModelInfo) => ({
@@ -40,11 +40,13 @@ export function modelsRoute(app: FastifyInstance, deps: RouteDeps, appPage?: App
   };
   app.get("/v1/models", async (request) => ({ object: "list", data: visible(request.caller).map(modelJson) }));
   // The seeds' path; a browser opening it gets the web app's models page instead.
-  app.get("/models", { schema: { hide: true } }, async (request, reply) => appPage && isAppPage(request) ? appPage(request, reply) : { object: "list", data: visible(request.caller).map(modelJson) });
+  app.get("/models", { config: { appPage: appPage !== undefined }, schema: { hide: true } }, async (request, reply) => appPage && wantsPage(request) ? appPage(request, reply) : { object: "list", data: visible(request.caller).map(modelJson) });
   app.get("/v1/models/events", async (request, reply) => {
     reply.hijack();
     const res = reply.raw;
     startSse(res);
+    // A HEAD has no body, and Node sends a bodiless response's headers only when it ends.
+    if (request.method === "HEAD") return void res.end();
     const send = (event: string, data: object) => sendEvent(res, event, data);
     // First where every model stands, then each change as it happens.
     send("models", { object: "list", data: visible(request.caller).map(modelJson) });
@@ -57,6 +59,6 @@ export function modelsRoute(app: FastifyInstance, deps: RouteDeps, appPage?: App
     });
   });
   app.get<{ Params: { id: string } }>("/v1/models/:id", { schema: { params: IdParams } }, async (request) => modelJson(find(request.caller, request.params.id)));
-  app.post<{ Params: { id: string } }>("/v1/models/:id/load", { schema: { params: IdParams } }, async (request) => modelJson(await deps.router.load(request.params.id)));
-  app.post<{ Params: { id: string } }>("/v1/models/:id/unload", { schema: { params: IdParams } }, async (request) => modelJson(await deps.router.unload(request.params.id)));
+  app.post<{ Params: { id: string } }>("/v1/models/:id/load", { config: { access: "admin" }, schema: { params: IdParams } }, async (request) => modelJson(await deps.router.load(request.params.id)));
+  app.post<{ Params: { id: string } }>("/v1/models/:id/unload", { config: { access: "admin" }, schema: { params: IdParams } }, async (request) => modelJson(await deps.router.unload(request.params.id)));
 }

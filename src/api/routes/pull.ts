@@ -26,7 +26,7 @@ const PullRequest = Type.Object({
  * /v1/models only once complete and checked.
  */
 export function pullRoute(app: FastifyInstance, deps: RouteDeps): void {
-  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/models/pull", { schema: { body: PullRequest } }, async (request, reply) => {
+  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/models/pull", { config: { access: "admin" }, schema: { body: PullRequest } }, async (request, reply) => {
     const { source, name, stream = true } = request.body;
     const pullId = randomUUID();
     // Checked before anything is sent, so a bad source or name is a plain 400.

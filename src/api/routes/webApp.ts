@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
@@ -10,14 +11,6 @@ export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("../../../web/dist", impor
 
 /** The app's own pages: a browser that opens one of these (or a path below) gets index.html. */
 const APP_PAGES = ["/chat", "/conversations", "/dashboard", "/models"];
-
-/** Whether a request is a browser opening one of the app's pages (HTML asked for), not an API call. */
-export function isAppPage(request: Pick<FastifyRequest, "method" | "url" | "headers">): boolean {
-  if (request.method !== "GET" && request.method !== "HEAD") return false;
-  if (!(request.headers.accept ?? "").includes("text/html")) return false;
-  const path = (request.url.split("?")[0] ?? "/").replace(/\/+$/, "") || "/";
-  return path === "/" || APP_PAGES.some((p) => path === p || path.startsWith(`${p}/`));
-}
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Hearth</title></head>
@@ -34,12 +27,23 @@ const NOT_BUILT = `<!doctype html>
  * never without asking again), or, when it was not built, a page that says how to build it.
  * GET /docs: Swagger UI over the OpenAPI document.
  */
-export async function webAppRoutes(app: FastifyInstance, root: string): Promise<AppPage> {
+export async function webAppRoutes(parent: FastifyInstance, root: string): Promise<AppPage> {
+  let page: AppPage | undefined;
+  await parent.register(async (app) => {
+    // Pages, assets and the API's documentation hold nothing secret: every route of this scope,
+    // the plugins' included, is declared open (the key is asked for by the API calls they make).
+    app.addHook("onRoute", (route) => { route.config = { ...route.config, access: "open" }; });
+    page = await appRoutes(app, root);
+  });
+  return page!;
+}
+
+async function appRoutes(app: FastifyInstance, root: string): Promise<AppPage> {
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: true }, staticCSP: false });
   const built = existsSync(join(root, "index.html"));
-  const page: AppPage = (_request, reply) => built
-    ? reply.header("cache-control", "no-cache").sendFile("index.html")
-    : reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(NOT_BUILT);
+  // Read, not sendFile: /models answers pages from the API's scope, where this scope's decorators are not.
+  const page: AppPage = async (_request, reply) => reply.type("text/html; charset=utf-8").header("cache-control", "no-cache")
+    .send(built ? await readFile(join(root, "index.html")) : NOT_BUILT);
   if (built) {
     await app.register(fastifyStatic, {
       root,
@@ -65,4 +69,4 @@ export async function webAppRoutes(app: FastifyInstance, root: string): Promise<
 }
 
 /** Answers with the web app's index.html (or the not-built page). */
-export type AppPage = (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+export type AppPage = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
