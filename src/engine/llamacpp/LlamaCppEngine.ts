@@ -5,6 +5,7 @@ import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
 import type { GenerateRequest, ModelSnapshot } from "../types.ts";
+import { maxTokenBytes } from "../promptBound.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { Grammars } from "./Grammars.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
@@ -58,6 +59,7 @@ export class LlamaCppEngine {
   #loaded: Loaded | undefined;
   #loadError: string | undefined;
   #threads = 0;
+  #maxTokenBytes: number | undefined;
   #loading: Promise<void> | undefined;
   /** Created on the first embed request: a second llama.cpp context, with embeddings on. */
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
@@ -71,6 +73,8 @@ export class LlamaCppEngine {
 
   /** CPU threads llama.cpp uses, once loaded. */
   get threads(): number { return this.#threads; }
+  /** Once loaded: the most bytes of text one token stands for (see maxTokenBytes), if the tokenizer keeps all text. */
+  get maxTokenBytes(): number | undefined { return this.#maxTokenBytes; }
 
   /**
    * Loads the model; until it resolves the model reports "loading". A failed load does not reject:
@@ -265,6 +269,7 @@ export class LlamaCppEngine {
     this.#threads = threads;
     await checkGgufFile(o.modelPath);
     const model = await this.#llama.loadModel({ modelPath: o.modelPath });
+    this.#maxTokenBytes = maxTokenBytes(model.fileInfo.metadata.tokenizer?.ggml as { model?: unknown; tokens?: unknown } | undefined);
     try {
       const context = await model.createContext({
         contextSize: Math.min(o.contextSize, model.trainContextSize),
