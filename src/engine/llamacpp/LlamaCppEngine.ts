@@ -35,6 +35,8 @@ export interface LlamaCppEngineOptions {
   minPrefixCopy: number;
   /** The prompt cache's bound in bytes (cache.prompt_ram_bytes); 0: none. */
   promptCacheBytes?: number;
+  /** The prompt cache's bound in entries (cache.prompt_entries). Defaults to 1024; 0: no cache. */
+  promptCacheEntries?: number;
   gpu: "auto" | "cpu" | "cuda" | "vulkan";
   /** Receives llama.cpp's own log lines. */
   log?: (level: "debug" | "warn" | "error", message: string) => void;
@@ -278,7 +280,10 @@ export class LlamaCppEngine {
         threads: { ideal: threads, min: threads },
       });
       const sequences = Array.from({ length: o.slots }, () => context.getSequence());
-      const promptCache = (o.promptCacheBytes ?? 0) > 0 && o.minPrefixCopy > 0 ? new PromptCache(o.promptCacheBytes!, () => this.#copier.newFile()) : undefined;
+      const maxEntries = o.promptCacheEntries ?? 1024;
+      const promptCache = (o.promptCacheBytes ?? 0) > 0 && maxEntries > 0 && o.minPrefixCopy > 0
+        ? new PromptCache({ maxBytes: o.promptCacheBytes!, maxEntries, minShared: o.minPrefixCopy, newFile: () => this.#copier.newFile() })
+        : undefined;
       const scheduler = new Scheduler({
         slots: o.slots, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, stepTokens: o.batchSize, minPrefixReuse: o.minPrefixReuse, minPrefixCopy: o.minPrefixCopy, now: () => performance.now(),
         ...(promptCache ? { promptCache: (prompt: readonly number[]) => promptCache.match(prompt) } : {}),
