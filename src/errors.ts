@@ -84,15 +84,19 @@ export const errors = {
   })),
   invalidRequest: define("invalid_request", 400, "invalid_request_error", (message: string, param: string | null = null) => ({ message, param })),
   unsupported: define("unsupported_parameter", 400, "invalid_request_error", (message: string, param: string) => ({ message, param })),
-  contextLengthExceeded: define("context_length_exceeded", 400, "invalid_request_error", (promptTokens: number, requested: number | undefined, contextSize: number, param: string) => ({
-    message: param.startsWith("input")
-      ? `This model's maximum context length is ${contextSize} tokens, but '${param}' takes ${promptTokens}. Please shorten it.`
-      : requested === undefined
-      ? `This model's maximum context length is ${contextSize} tokens, and your prompt takes ${promptTokens}, leaving no room for a completion. Please shorten the prompt.`
-      : `This model's maximum context length is ${contextSize} tokens. However, you requested ${promptTokens + requested} tokens ` +
-        `(${promptTokens} in the prompt, ${requested} in the completion). Please reduce the length of the prompt or of max_tokens.`,
-    param,
-  })),
+  /** `atLeast`: the count is a lower bound, from the text's size, for a text refused without tokenizing it. */
+  contextLengthExceeded: define("context_length_exceeded", 400, "invalid_request_error", (promptTokens: number, requested: number | undefined, contextSize: number, param: string, atLeast = false) => {
+    const some = atLeast ? "at least " : "";
+    return {
+      message: param.startsWith("input")
+        ? `This model's maximum context length is ${contextSize} tokens, but '${param}' takes ${some}${promptTokens}. Please shorten it.`
+        : requested === undefined
+        ? `This model's maximum context length is ${contextSize} tokens, and your prompt takes ${some}${promptTokens}, leaving no room for a completion. Please shorten the prompt.`
+        : `This model's maximum context length is ${contextSize} tokens. However, you requested ${some}${promptTokens + requested} tokens ` +
+          `(${some}${promptTokens} in the prompt, ${requested} in the completion). Please reduce the length of the prompt or of max_tokens.`,
+      param,
+    };
+  }),
   bodyTooLarge: define("request_too_large", 413, "invalid_request_error", (limit: number) => ({
     message: `Request body is larger than the server's limit of ${limit} bytes.`,
   })),

@@ -120,6 +120,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
       minPrefixReuse: config.batching.prefix_reuse_min_tokens,
       minPrefixCopy: config.batching.prefix_copy_min_tokens,
       promptCacheBytes: config.cache.prompt_ram_bytes,
+      promptCacheEntries: config.cache.prompt_entries,
       gpu: config.model.gpu,
     },
     log,

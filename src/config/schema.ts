@@ -123,6 +123,11 @@ export const ConfigSchema = Type.Object({
      * Kept in /dev/shm where it has room; 0 turns it off.
      */
     prompt_ram_bytes: Type.Integer({ default: 1024 * 1024 * 1024, minimum: 0, maximum: 2 ** 44, flag: "cache-ram", description: "bytes of prompt states kept in host memory per model (0: off)" }),
+    /**
+     * The prompt cache's bound in entries per model, least recently used out: a small model's states
+     * are small, so bytes alone once let a soak of varied prompts keep tens of thousands of them.
+     */
+    prompt_entries: Type.Integer({ default: 1024, minimum: 0, maximum: 1 << 20, flag: "cache-entries", description: "prompt states kept in host memory per model, at most (0: off)" }),
   }, { ...Strict, default: {} }),
   model: Type.Object({
     /** GGUF file to serve. Unset: the built-in demo model (random weights), generated on first start. */

@@ -231,6 +231,18 @@ export interface ModelSnapshot {
   cpuSeconds: number;
 }
 
+/**
+ * What the server process knows of a loaded model without asking its runner, for /health, which
+ * must never wait on a model's work: requests sent to it and not ended yet (waiting or running),
+ * its slots, and the CPU time its runner last reported (runners push it, so a busy one reads stale).
+ */
+export interface ModelActivity {
+  id: string;
+  inFlight: number;
+  slots: number;
+  cpuSeconds: number;
+}
+
 export interface EngineSnapshot {
   /** One entry per loaded model. */
   models: ModelSnapshot[];
@@ -246,6 +258,8 @@ export interface Engine {
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent>;
   models(): ModelInfo[];
   snapshot(): Promise<EngineSnapshot>;
+  /** Every loaded model's activity, from state at hand: no call into a model. */
+  activity(): ModelActivity[];
   close(): Promise<void>;
   /**
    * One embedding vector per input (text, or token ids), in order, L2-normalized, each the model's

@@ -3,7 +3,7 @@ import { errors, HearthError } from "../errors.ts";
 import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerEngine.ts";
 import { trackRequest } from "../engine/trackRequest.ts";
 import type { UpstreamModel } from "../engine/upstream/UpstreamModel.ts";
-import type { EngineEvent, EngineSnapshot, FinishedRequest, GenerateRequest, ModelInfo, ModelState, ServingEngine, UpstreamStatus } from "../engine/types.ts";
+import type { EngineEvent, EngineSnapshot, FinishedRequest, GenerateRequest, ModelActivity, ModelInfo, ModelState, ServingEngine, UpstreamStatus } from "../engine/types.ts";
 import { estimateMemoryInChild, type MemoryEstimate } from "./budget/estimateMemory.ts";
 import { planEviction, type Resident } from "./budget/planEviction.ts";
 import { ModelEvents } from "./ModelEvents.ts";
@@ -200,6 +200,10 @@ export class ModelRouter implements ServingEngine {
       return s.models;
     }));
     return { models: snaps.flat() };
+  }
+
+  activity(): ModelActivity[] {
+    return [...this.#handles.values()].flatMap((h) => (h.state === "loaded" && h.runner ? h.runner.activity() : []));
   }
 
   async close(): Promise<void> {
@@ -447,7 +451,7 @@ export class ModelRouter implements ServingEngine {
       aliases: h.entry.aliases,
       ...(h.sizeBytes !== undefined ? { sizeBytes: h.sizeBytes } : {}),
       ...(est ? { memoryEstimateBytes: est.totalBytes } : {}),
-      ...(h.state === "loaded" && h.memoryBytes !== undefined ? { memoryBytes: h.memoryBytes } : {}),
+      ...(h.state === "loaded" && h.memoryBytes !== undefined ? { memoryBytes: h.runner?.rssBytes || h.memoryBytes } : {}),
       pinned: h.entry.settings.pinned,
     };
   }

@@ -7,17 +7,20 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 let cached: TestServer;
 let uncached: TestServer;
 let small: TestServer;
+let few: TestServer;
 const BUDGET = 120_000;
+const ENTRIES = 3;
 before(async () => {
   const modelPath = await testModel("tiny", 7, "f16");
   const batching = { max_batch_size: 1 };
-  [cached, uncached, small] = await Promise.all([
+  [cached, uncached, small, few] = await Promise.all([
     startServer({ modelPath, config: { batching } }),
     startServer({ modelPath, config: { batching, cache: { enabled: false, prompt_ram_bytes: 0 } } }),
     startServer({ modelPath, config: { batching, cache: { enabled: false, prompt_ram_bytes: BUDGET } } }),
+    startServer({ modelPath, config: { batching, cache: { enabled: false, prompt_entries: ENTRIES } } }),
   ]);
 });
-after(() => Promise.all([cached.close(), uncached.close(), small.close()]));
+after(() => Promise.all([cached.close(), uncached.close(), small.close(), few.close()]));
 
 type Message = { role: "system" | "user" | "assistant"; content: string };
 const turn = async (server: TestServer, messages: Message[]) => {
@@ -60,4 +63,23 @@ test("the prompt cache never holds more than its byte budget; the least recently
   assert.ok(Math.max(...seen) >= 2, `entries over time: ${seen}`);
   const last = await stats(small);
   assert.ok(last.entries < 7, `older entries were evicted: ${last.entries} left`);
+});
+
+test("the prompt cache never holds more than its entry bound under churn, and still restores the conversation that left last", async () => {
+  const seen: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    await turn(few, chat(`subject ${i}`));
+    seen.push((await stats(few)).entries);
+  }
+  assert.ok(seen.every((n) => n <= ENTRIES), `entries over time: ${seen}`);
+  assert.equal(seen.at(-1), ENTRIES, `full, not emptied: ${seen}`);
+  const a = chat("the hearth");
+  const first = await turn(few, a);
+  await turn(few, chat("the weather")); // takes the one slot: the hearth's turn is saved, the oldest entry goes
+  const before = await stats(few);
+  const next = await turn(few, [...a, { role: "assistant", content: first.text }, { role: "user", content: "And then?" }]);
+  const after = await stats(few);
+  assert.equal(after.hits - before.hits, 1);
+  assert.ok(next.cachedTokens >= first.promptTokens, `${next.cachedTokens} cached of the ${first.promptTokens} the first turn took`);
+  assert.ok(after.entries <= ENTRIES);
 });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { ModelActivity } from "../../engine/types.ts";
 import { CpuMeter } from "../../metrics/CpuMeter.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -18,16 +19,18 @@ export function healthRoute(app: FastifyInstance, deps: RouteDeps): void {
     const failed = pinned.find((m) => m.state === "failed");
     if (failed) return reply.status(503).send({ status: "error", model: failed.id, error: failed.error });
     if (pinned.some((m) => m.state !== "loaded")) return reply.status(503).send({ status: "loading" });
-    const snap = await deps.engine.snapshot();
-    const sum = (f: (m: (typeof snap.models)[number]) => number) => snap.models.reduce((n, m) => n + f(m), 0);
+    // From what this process knows, never a runner's answer: a runner busy for seconds (a huge
+    // prompt being tokenized) must not make a readiness probe time out.
+    const activity = deps.engine.activity();
+    const sum = (f: (m: ModelActivity) => number) => activity.reduce((n, m) => n + f(m), 0);
     const used = deps.router.usedBytes;
     return {
       status: "ok",
-      queue_depth: sum((m) => m.queued),
-      slots_busy: sum((m) => m.busySlots),
-      slots_total: sum((m) => m.slots.length),
+      queue_depth: sum((m) => Math.max(0, m.inFlight - m.slots)),
+      slots_busy: sum((m) => Math.min(m.inFlight, m.slots)),
+      slots_total: sum((m) => m.slots),
       memory: { used_bytes: used, budget_bytes: deps.router.budgetBytes, free_bytes: Math.max(0, deps.router.budgetBytes - used) },
-      cpu: cpu.read(snap.models.map((m) => m.cpuSeconds).reduce((a, b) => a + b, 0)),
+      cpu: cpu.read(sum((m) => m.cpuSeconds)),
       models: models.map((m) => ({ id: m.id, state: m.state, memory_bytes: m.memoryBytes ?? null, ...(m.error ? { error: m.error } : {}) })),
     };
   });

@@ -5,6 +5,7 @@ import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
 import type { GenerateRequest, ModelSnapshot } from "../types.ts";
+import { maxTokenBytes } from "../promptBound.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { Grammars } from "./Grammars.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
@@ -34,6 +35,8 @@ export interface LlamaCppEngineOptions {
   minPrefixCopy: number;
   /** The prompt cache's bound in bytes (cache.prompt_ram_bytes); 0: none. */
   promptCacheBytes?: number;
+  /** The prompt cache's bound in entries (cache.prompt_entries). Defaults to 1024; 0: no cache. */
+  promptCacheEntries?: number;
   gpu: "auto" | "cpu" | "cuda" | "vulkan";
   /** Receives llama.cpp's own log lines. */
   log?: (level: "debug" | "warn" | "error", message: string) => void;
@@ -58,6 +61,7 @@ export class LlamaCppEngine {
   #loaded: Loaded | undefined;
   #loadError: string | undefined;
   #threads = 0;
+  #maxTokenBytes: number | undefined;
   #loading: Promise<void> | undefined;
   /** Created on the first embed request: a second llama.cpp context, with embeddings on. */
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
@@ -71,6 +75,8 @@ export class LlamaCppEngine {
 
   /** CPU threads llama.cpp uses, once loaded. */
   get threads(): number { return this.#threads; }
+  /** Once loaded: the most bytes of text one token stands for (see maxTokenBytes), if the tokenizer keeps all text. */
+  get maxTokenBytes(): number | undefined { return this.#maxTokenBytes; }
 
   /**
    * Loads the model; until it resolves the model reports "loading". A failed load does not reject:
@@ -265,6 +271,7 @@ export class LlamaCppEngine {
     this.#threads = threads;
     await checkGgufFile(o.modelPath);
     const model = await this.#llama.loadModel({ modelPath: o.modelPath });
+    this.#maxTokenBytes = maxTokenBytes(model.fileInfo.metadata.tokenizer?.ggml as { model?: unknown; tokens?: unknown } | undefined);
     try {
       const context = await model.createContext({
         contextSize: Math.min(o.contextSize, model.trainContextSize),
@@ -273,7 +280,10 @@ export class LlamaCppEngine {
         threads: { ideal: threads, min: threads },
       });
       const sequences = Array.from({ length: o.slots }, () => context.getSequence());
-      const promptCache = (o.promptCacheBytes ?? 0) > 0 && o.minPrefixCopy > 0 ? new PromptCache(o.promptCacheBytes!, () => this.#copier.newFile()) : undefined;
+      const maxEntries = o.promptCacheEntries ?? 1024;
+      const promptCache = (o.promptCacheBytes ?? 0) > 0 && maxEntries > 0 && o.minPrefixCopy > 0
+        ? new PromptCache({ maxBytes: o.promptCacheBytes!, maxEntries, minShared: o.minPrefixCopy, newFile: () => this.#copier.newFile() })
+        : undefined;
       const scheduler = new Scheduler({
         slots: o.slots, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, stepTokens: o.batchSize, minPrefixReuse: o.minPrefixReuse, minPrefixCopy: o.minPrefixCopy, now: () => performance.now(),
         ...(promptCache ? { promptCache: (prompt: readonly number[]) => promptCache.match(prompt) } : {}),

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
-import { sharedPrefix } from "../../scheduler/chooseSlot.ts";
+import { PrefixIndex } from "./PrefixIndex.ts";
 
 interface Entry {
   key: string;
@@ -15,10 +15,15 @@ export interface PromptCacheStats { entries: number; bytes: number; saves: numbe
  * Prompt states kept outside the slots, like llama-server's `--cache-ram` but for every slot: when a
  * slot is about to be given to another prompt, what it holds (a conversation so far) is saved here,
  * and a later prompt that continues it (the conversation's next turn) is restored from it in
- * whichever slot it lands, instead of evaluated again. Bounded by bytes, least recently used out.
+ * whichever slot it lands, instead of evaluated again. Bounded by bytes and by entries, least
+ * recently used out, and indexed by the prompts' starts: a soak of varied prompts once left tens of
+ * thousands of entries that every admission scanned.
  */
 export class PromptCache {
   readonly #maxBytes: number;
+  readonly #maxEntries: number;
+  readonly #minShared: number;
+  readonly #index: PrefixIndex;
   readonly #newFile: () => string;
   /** In use order: least recently used first. */
   readonly #entries = new Map<string, Entry>();
@@ -26,23 +31,24 @@ export class PromptCache {
   #next = 0;
   readonly #stats = { saves: 0, hits: 0, hitTokens: 0, evictions: 0 };
 
-  constructor(maxBytes: number, newFile: () => string) {
-    this.#maxBytes = maxBytes;
-    this.#newFile = newFile;
+  /** `minShared`: the shortest start worth restoring; an entry shorter than it is not kept. */
+  constructor(opts: { maxBytes: number; maxEntries: number; minShared: number; newFile: () => string }) {
+    this.#maxBytes = opts.maxBytes;
+    this.#maxEntries = opts.maxEntries;
+    this.#minShared = Math.max(1, opts.minShared);
+    // At most 64: a lookup compares the entries at the deepest shared block up to a block further.
+    this.#index = new PrefixIndex(Math.min(this.#minShared, 64));
+    this.#newFile = opts.newFile;
   }
 
   get stats(): PromptCacheStats {
     return { entries: this.#entries.size, bytes: this.#bytes, ...this.#stats };
   }
 
-  /** The entry sharing the longest start with `prompt`. */
+  /** The entry sharing the longest start with `prompt`, when that is at least `minShared` tokens. */
   match(prompt: readonly number[]): { key: string; shared: number } | null {
-    let best: { key: string; shared: number } | null = null;
-    for (const e of this.#entries.values()) {
-      const shared = sharedPrefix(e.tokens, prompt);
-      if (shared > (best?.shared ?? 0)) best = { key: e.key, shared };
-    }
-    return best;
+    const found = this.#index.longest(prompt);
+    return found && found.shared >= this.#minShared ? found : null;
   }
 
   /**
@@ -51,12 +57,9 @@ export class PromptCache {
    */
   async save(seq: LlamaContextSequence): Promise<void> {
     const tokens = seq.contextTokens;
-    if (tokens.length === 0 || this.#maxBytes <= 0) return;
-    for (const e of [...this.#entries.values()]) {
-      const shared = sharedPrefix(e.tokens, tokens);
-      if (shared === tokens.length) return;
-      if (shared === e.tokens.length) await this.#drop(e);
-    }
+    if (tokens.length === 0 || this.#maxBytes <= 0 || this.#maxEntries <= 0) return;
+    if (tokens.length < this.#minShared || this.#index.longest(tokens)?.shared === tokens.length) return;
+    for (const key of this.#index.startsOf(tokens)) await this.#drop(this.#entries.get(key)!);
     const file = this.#newFile();
     const { fileSize } = await seq.saveStateToFile(file);
     if (fileSize > this.#maxBytes) {
@@ -65,10 +68,11 @@ export class PromptCache {
     }
     const entry: Entry = { key: String(this.#next++), file, tokens, bytes: fileSize };
     this.#entries.set(entry.key, entry);
+    this.#index.add(entry.key, tokens);
     this.#bytes += fileSize;
     this.#stats.saves++;
     for (const old of this.#entries.values()) {
-      if (this.#bytes <= this.#maxBytes) break;
+      if (this.#bytes <= this.#maxBytes && this.#entries.size <= this.#maxEntries) break;
       this.#stats.evictions++;
       await this.#drop(old);
     }
@@ -96,6 +100,7 @@ export class PromptCache {
 
   async #drop(e: Entry): Promise<void> {
     this.#entries.delete(e.key);
+    this.#index.delete(e.key);
     this.#bytes -= e.bytes;
     await rm(e.file, { force: true });
   }

@@ -1,7 +1,8 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
-import type { Engine, EngineEvent, EngineSnapshot, GenerateRequest, ModelInfo, ModelSnapshot } from "../types.ts";
+import type { Engine, EngineEvent, EngineSnapshot, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot } from "../types.ts";
+import { minPromptTokens } from "../promptBound.ts";
 import type { CallResults, FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
 export interface RunnerEngineOptions extends RunnerOptions {
@@ -43,7 +44,11 @@ export class RunnerEngine implements Engine {
   #child: ChildProcess | null = null;
   #info: ModelInfo;
   #threads = 0;
+  /** The most bytes of text one of the model's tokens stands for, when its tokenizer keeps all text. */
+  #maxTokenBytes: number | undefined;
   #memory = { beforeBytes: 0, afterBytes: 0 };
+  /** What the runner last reported unasked (see `usage` in protocol.ts). */
+  #usage = { cpuSeconds: 0, rssBytes: 0 };
   #ready: Promise<void> | null = null;
   #markReady: () => void = () => {};
   #closing = false;
@@ -91,10 +96,19 @@ export class RunnerEngine implements Engine {
     return { models: snap ? [snap] : [] };
   }
 
+  activity(): ModelActivity[] {
+    if (!this.#child || this.#info.state !== "loaded") return [];
+    return [{ id: this.#opts.modelId, inFlight: this.#inFlight.size, slots: this.#opts.slots, cpuSeconds: this.#usage.cpuSeconds }];
+  }
+
+  /** The runner's resident memory as it last reported it (0 before it has). */
+  get rssBytes(): number { return this.#usage.rssBytes; }
+
   async *generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
     if (req.model !== this.#opts.modelId) throw errors.modelNotFound(req.model);
     if (this.#info.state === "failed") throw errors.modelLoadFailed(req.model, this.#info.error ?? "unknown error");
     if (this.#info.state !== "loaded" || this.#closing) throw errors.modelLoading(req.model);
+    this.#refuseOversized(req);
     const events = new AsyncQueue<EngineEvent>();
     const accepted = new Promise<number>((resolve, reject) => {
       this.#inFlight.set(req.id, { accept: { resolve, reject }, events, promptTokens: 0, texts: 0, startedAt: performance.now() });
@@ -119,15 +133,43 @@ export class RunnerEngine implements Engine {
   }
 
   async embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+    const k = this.#maxTokenBytes;
+    // node-llama-cpp's embedding context keeps its last position free: an input takes at most context - 1.
+    const limit = this.#info.contextSize - 1;
+    inputs.forEach((input, i) => {
+      const atLeast = typeof input === "string" && k !== undefined ? minPromptTokens({ kind: "text", text: input }, k) : 0;
+      if (atLeast > limit) throw errors.contextLengthExceeded(atLeast, undefined, limit, inputs.length === 1 ? "input" : `input[${i}]`, true);
+    });
     return this.#call({ type: "embed", model, inputs }, signal) as Promise<CallResults["embed"]>;
   }
 
   async tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
+    // Tokenizing holds the runner's loop, and every request on it, for about half a second per
+    // megabyte: a text longer than any prompt the model can take is refused instead.
+    const k = this.#maxTokenBytes;
+    const most = k !== undefined ? this.#info.contextSize * k : Infinity;
+    if (text.length > most / 3 && Buffer.byteLength(text) > most) {
+      throw errors.invalidRequest(`'content' is ${Buffer.byteLength(text)} bytes, more than any prompt of this model (its context holds ${this.#info.contextSize} tokens of at most ${k} bytes each: ${most} bytes). Tokenize it in parts.`, "content");
+    }
     return this.#call({ type: "tokenize", model, text, ...opts }) as Promise<CallResults["tokenize"]>;
   }
 
   async detokenize(model: string, tokens: number[]): Promise<string> {
     return ((await this.#call({ type: "detokenize", model, tokens })) as CallResults["detokenize"]).content;
+  }
+
+  /**
+   * Refuses, without asking the runner, a prompt whose size alone shows it cannot fit: tokenizing
+   * megabytes would hold the runner's loop, and every request on it, for seconds.
+   */
+  #refuseOversized(req: GenerateRequest): void {
+    const k = this.#maxTokenBytes;
+    if (k === undefined || req.prompt.kind === "tokens") return;
+    const atLeast = minPromptTokens(req.prompt, k);
+    const contextSize = this.#info.contextSize;
+    if (atLeast + (req.maxTokens ?? 1) > contextSize) {
+      throw errors.contextLengthExceeded(atLeast, req.maxTokens, contextSize, req.prompt.kind === "chat" ? "messages" : "prompt", true);
+    }
   }
 
   /**
@@ -203,6 +245,7 @@ export class RunnerEngine implements Engine {
           ...(msg.error ? { error: msg.error } : {}),
         };
         this.#threads = msg.threads;
+        this.#maxTokenBytes = msg.maxTokenBytes;
         this.#memory = { beforeBytes: msg.rssBeforeBytes, afterBytes: msg.rssAfterBytes };
         if (msg.state === "loaded") this.#opts.log?.("info", `model ${this.#opts.modelId} ready in runner ${this.#child?.pid} (${msg.threads} threads)`);
         this.#markReady();
@@ -232,6 +275,9 @@ export class RunnerEngine implements Engine {
             this.#inFlight.delete(id);
           }
         }
+        return;
+      case "usage":
+        this.#usage = { cpuSeconds: msg.cpuSeconds, rssBytes: msg.rssBytes };
         return;
       case "snapshot":
         this.#snapshots.get(msg.rid)?.(msg.snapshot);

@@ -36,6 +36,8 @@ export type FromRunner =
     contextSize: number;
     error?: string;
     threads: number;
+    /** The most bytes of text one token stands for, when the tokenizer keeps all text (see promptBound.ts). */
+    maxTokenBytes?: number;
     /** Resident memory of the runner before and after loading the model. */
     rssBeforeBytes: number;
     rssAfterBytes: number;
@@ -44,6 +46,8 @@ export type FromRunner =
   | { type: "rejected"; id: string; error: WireError }
   | { type: "step"; items: StepItem[] }
   | { type: "snapshot"; rid: number; snapshot: ModelSnapshot }
+  /** Pushed every second once loaded, so the server knows them without asking. */
+  | { type: "usage"; cpuSeconds: number; rssBytes: number }
   | { type: "result"; rid: number; value: CallResults[keyof CallResults] }
   | { type: "failed"; rid: number; error: WireError }
   /** Resident memory before and after the embedding context was created (on the first embed). */

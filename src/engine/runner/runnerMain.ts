@@ -13,6 +13,8 @@ let engine: LlamaCppEngine | undefined;
 let step: StepItem[] = [];
 /** Embed calls under way, by rid: an `abortCall` stops one before its next input. */
 const calls = new Map<number, AbortController>();
+/** How often the runner tells the server its CPU time and memory, unasked: /health reads them and never waits on this process. */
+const USAGE_INTERVAL_MS = 1000;
 
 // Every outcome of one step is reported synchronously by the step loop: flushing on the next
 // microtask sends the whole step as one message.
@@ -25,6 +27,11 @@ function flush(): void {
   const items = step;
   step = [];
   send({ type: "step", items });
+}
+
+function sendUsage(): void {
+  const cpu = process.cpuUsage();
+  send({ type: "usage", cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: process.memoryUsage.rss() });
 }
 
 async function handle(msg: ToRunner): Promise<void> {
@@ -40,9 +47,14 @@ async function handle(msg: ToRunner): Promise<void> {
         contextSize: status.contextSize,
         ...(status.error ? { error: status.error } : {}),
         threads: engine.threads,
+        ...(engine.maxTokenBytes !== undefined ? { maxTokenBytes: engine.maxTokenBytes } : {}),
         rssBeforeBytes,
         rssAfterBytes: process.memoryUsage.rss(),
       });
+      if (status.state === "loaded") {
+        sendUsage();
+        setInterval(sendUsage, USAGE_INTERVAL_MS).unref();
+      }
       return;
     }
     case "generate": {
