@@ -56,6 +56,8 @@ export interface AppOptions {
   https?: { cert: string | Buffer; key: string | Buffer };
   /** True once a shutdown began: /health answers 503 `draining` so that balancers stop sending. */
   draining?: () => boolean;
+  /** POST /v1/models/pull may reach non-public addresses (config pull.allow_private_addresses). */
+  pullAllowPrivateAddresses?: boolean;
 }
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
@@ -102,6 +104,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
+    pullAllowPrivateAddresses: opts.pullAllowPrivateAddresses ?? false,
   };
   // A browser cannot set headers on a WebSocket: its key may come as the subprotocol hearth.bearer.<key> (auth.ts).
   void app.register(websocket, { options: { maxPayload: opts.bodyLimit, handleProtocols: chooseProtocol } });
