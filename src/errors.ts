@@ -176,6 +176,10 @@ export const errors = {
     message: `The model name cannot be used: ${reason}`,
     param: "name",
   })),
+  sourceAddressBlocked: define("source_address_blocked", 400, "invalid_request_error", (source: string, addressClass: string) => ({
+    message: `The model source '${source}' cannot be pulled: it leads to a ${addressClass} address, and pulls from loopback, private, link-local and other non-public addresses are refused. An administrator pulling from a local mirror can allow them with pull.allow_private_addresses (--allow-private-addresses).`,
+    param: "source",
+  })),
   modelSourceNotFound: define("model_source_not_found", 404, "invalid_request_error", (source: string) => ({
     message: `The model source '${source}' does not exist.`,
     param: "source",

@@ -56,8 +56,12 @@ export interface AppOptions {
   https?: { cert: string | Buffer; key: string | Buffer };
   /** True once a shutdown began: /health answers 503 `draining` so that balancers stop sending. */
   draining?: () => boolean;
+  /** POST /v1/models/pull may reach non-public addresses (config pull.allow_private_addresses). */
+  pullAllowPrivateAddresses?: boolean;
 }
 
+/** Methods whose requests carry no meaningful body (RFC 9110 9.3). */
+const BODILESS = new Set(["DELETE", "OPTIONS", "GET", "HEAD"]);
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
 const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions"]);
@@ -72,7 +76,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   // Clients like `curl -d` send bodies without a JSON Content-Type; llama-server reads them as JSON,
   // so do the same rather than answer 415.
-  const json = app.getDefaultJsonParser("error", "error");
+  const strict = app.getDefaultJsonParser("error", "error");
+  // A DELETE has no body, yet clients (fetch wrappers, SDKs) send it with a JSON Content-Type;
+  // Fastify's parser refuses the empty body with a 400. Empty there means no body at all.
+  const json: typeof strict = (request, body, done) => {
+    if (body === "" && BODILESS.has(request.method)) return done(null, undefined);
+    return strict(request, body, done);
+  };
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, json);
   app.addContentTypeParser("*", { parseAs: "string" }, json);
   const metrics = new Metrics(opts.router, () => ({ usedBytes: opts.router.usedBytes, budgetBytes: opts.router.budgetBytes }));
   registerErrorHandling(app, opts.bodyLimit, metrics);
@@ -102,6 +114,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
+    pullAllowPrivateAddresses: opts.pullAllowPrivateAddresses ?? false,
   };
   // A browser cannot set headers on a WebSocket: its key may come as the subprotocol hearth.bearer.<key> (auth.ts).
   void app.register(websocket, { options: { maxPayload: opts.bodyLimit, handleProtocols: chooseProtocol } });

@@ -47,7 +47,9 @@ const serveCommand = program
 
 // Every setting with a flag in the config schema, named there once.
 for (const o of configOptions) {
-  serveCommand.option(`${o.short ? `-${o.short}, ` : ""}--${o.flag} <${o.kind === "string" || o.kind === "list" ? "value" : "n"}>`, `${o.description} (${o.env})`, parseOption(o));
+  const names = `${o.short ? `-${o.short}, ` : ""}--${o.flag}`;
+  if (o.kind === "boolean") serveCommand.option(names, `${o.description} (${o.env}=true)`);
+  else serveCommand.option(`${names} <${o.kind === "string" || o.kind === "list" ? "value" : "n"}>`, `${o.description} (${o.env})`, parseOption(o));
 }
 
 registerGenModel(program);

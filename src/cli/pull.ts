@@ -1,12 +1,14 @@
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import { defaultModelsDir } from "../config/dataDir.ts";
+import { envLayer } from "../config/loadConfig.ts";
 import { pullModel, type PullProgress } from "../models/pull/pullModel.ts";
 
 interface PullFlags {
   name?: string;
   modelsDir?: string;
   hfEndpoint?: string;
+  allowPrivateAddresses?: boolean;
 }
 
 /** Where the command writes; a test passes its own streams and environment. */
@@ -26,6 +28,7 @@ export function registerPull(program: Command, io: PullIo = { stdout: process.st
     .option("--name <file>", "file name in the models folder (default: the source's file name)")
     .option("--models-dir <dir>", "models folder (default: $HEARTH_DATA_DIR/models, HEARTH_DATA_DIR defaulting to ~/.hearth)")
     .option("--hf-endpoint <url>", "Hugging Face hub or mirror (default: $HF_ENDPOINT, else https://huggingface.co)")
+    .option("--allow-private-addresses", "pull from loopback, private or link-local addresses: a local mirror or MinIO (HEARTH_ALLOW_PRIVATE_ADDRESSES=true)")
     .action(async (source: string, flags: PullFlags) => {
       const controller = new AbortController();
       // The partial file stays; the same command resumes it.
@@ -37,6 +40,7 @@ export function registerPull(program: Command, io: PullIo = { stdout: process.st
           modelsDir: flags.modelsDir ?? defaultModelsDir(io.env),
           name: flags.name,
           hfEndpoint: flags.hfEndpoint,
+          allowPrivateAddresses: flags.allowPrivateAddresses ?? allowedByEnv(io.env),
           env: io.env,
           signal: controller.signal,
           onProgress: (p) => display.update(p),
@@ -56,6 +60,12 @@ export function registerPull(program: Command, io: PullIo = { stdout: process.st
         process.off("SIGINT", onSigint);
       }
     });
+}
+
+/** The serve setting's variable (HEARTH_ALLOW_PRIVATE_ADDRESSES), so one export covers both commands. */
+function allowedByEnv(env: NodeJS.ProcessEnv): boolean {
+  const pull = envLayer(env).pull as { allow_private_addresses?: unknown } | undefined;
+  return pull?.allow_private_addresses === true;
 }
 
 /** A terminal gets a live bar with speed and ETA. */

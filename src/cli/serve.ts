@@ -147,6 +147,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     limiter: services.limiter,
     cache: services.cache ? { store: services.cache, sampled: config.cache.sampled, ttlSeconds: config.cache.ttl_seconds } : undefined,
     bodyLimit: config.body_limit_bytes,
+    pullAllowPrivateAddresses: config.pull.allow_private_addresses,
     conversations: services.conversations,
     browser: { listenHost: config.host, allowedHosts: list(config.allowed_hosts), corsOrigins: list(config.cors_origins) },
     ...(config.web_dir ? { webRoot: resolve(config.web_dir) } : {}),

@@ -39,7 +39,7 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   for (const o of configOptions) {
     const raw = env[o.env];
     if (raw === undefined || raw === "") continue;
-    setPath(layer, o.path, o.kind === "string" ? raw : o.kind === "list" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : coerceScalar(raw));
+    setPath(layer, o.path, o.kind === "string" ? raw : o.kind === "list" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : o.kind === "boolean" ? coerceBoolean(raw) : coerceScalar(raw));
   }
   return layer;
 }
@@ -81,6 +81,12 @@ export function setPath(target: ConfigLayer, path: readonly string[], value: unk
 
 function coerceScalar(raw: string): unknown {
   return /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+}
+
+/** Anything else stays a string, which the schema then reports as not a boolean. */
+function coerceBoolean(raw: string): unknown {
+  const v = raw.trim().toLowerCase();
+  return ["1", "true", "yes", "on"].includes(v) ? true : ["0", "false", "no", "off"].includes(v) ? false : raw;
 }
 
 function deepMerge(a: ConfigLayer, b: ConfigLayer): ConfigLayer {

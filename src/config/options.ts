@@ -12,8 +12,8 @@ export interface ConfigOption {
   /** HEARTH_ and the flag in capitals (HEARTH_SLOTS), or a conventional name the schema gives (DATABASE_URL). */
   env: string;
   description: string;
-  /** list: a repeatable flag, a comma-separated environment variable. */
-  kind: "integer" | "number" | "string" | "list";
+  /** list: a repeatable flag, a comma-separated environment variable; boolean: a flag without a value. */
+  kind: "integer" | "number" | "string" | "list" | "boolean";
 }
 
 interface Annotated { flag?: string; env?: string; short?: string; description?: string; type?: string; properties?: Record<string, TSchema>; anyOf?: TSchema[] }
@@ -23,7 +23,8 @@ export const configOptions: readonly ConfigOption[] = collect(ConfigSchema as un
 
 function collect(schema: Annotated, path: string[]): ConfigOption[] {
   if (schema.flag) {
-    const kind = schema.type === "integer" ? "integer" : schema.type === "number" ? "number" : schema.type === "array" ? "list" : "string";
+    const kinds: Record<string, ConfigOption["kind"]> = { integer: "integer", number: "number", array: "list", boolean: "boolean" };
+    const kind = kinds[schema.type ?? ""] ?? "string";
     return [{
       path,
       flag: schema.flag,
@@ -39,7 +40,7 @@ function collect(schema: Annotated, path: string[]): ConfigOption[] {
 
 /** A commander argument parser for an option: numbers for numeric settings, a growing list for lists; the schema checks the rest. */
 export function parseOption(o: ConfigOption): (raw: string, previous?: unknown) => string | number | string[] {
-  if (o.kind === "string") return (raw) => raw;
+  if (o.kind === "string" || o.kind === "boolean") return (raw) => raw;
   if (o.kind === "list") return (raw, previous) => [...(Array.isArray(previous) ? previous as string[] : []), raw];
   return (raw) => {
     const n = Number(raw);

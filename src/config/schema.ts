@@ -103,6 +103,15 @@ export const ConfigSchema = Type.Object({
   redis_url: Type.Optional(Type.String({ minLength: 1, flag: "redis-url", env: "REDIS_URL", description: "Redis for shared rate limits and the response cache (default: in memory)" })),
   /** A prefix for every Redis key, so several deployments can share one Redis. */
   redis_prefix: Type.String({ default: "hearth:", maxLength: 64 }),
+  pull: Type.Object({
+    /**
+     * POST /v1/models/pull from hosts that are or resolve to loopback, private (10/8, 172.16/12,
+     * 192.168/16, fc00::/7), carrier-grade NAT, link-local or other non-public addresses, checked
+     * on every redirect. Off, so that a client cannot make the server fetch from its own network;
+     * on for a local mirror (HF_ENDPOINT), MinIO or another store on the LAN.
+     */
+    allow_private_addresses: Type.Boolean({ default: false, flag: "allow-private-addresses", description: "let pulls reach loopback, private and link-local addresses (a local mirror or MinIO)" }),
+  }, { ...Strict, default: {} }),
   usage: Type.Object({
     /** One row per request in the usage log (never the prompt or completion text). */
     enabled: Type.Boolean({ default: true }),

@@ -1,4 +1,4 @@
-import { Box, Text, useApp, useInput } from "ink";
+import { Box, Text, useApp, useInput, useStdin } from "ink";
 import { createElement as h, useEffect, useState, type ReactElement } from "react";
 import type { StatsJson } from "../metrics/Metrics.ts";
 import { gauge, sparkline } from "./sparkline.ts";
@@ -22,9 +22,13 @@ const mib = (b: number) => `${(b / 1048576).toFixed(0)} MiB`;
 export function Monitor({ url, intervalMs, apiKey }: MonitorProps): ReactElement {
   const { exit } = useApp();
   const [state, setState] = useState<State>({ kind: "connecting" });
+  // Keys need raw mode, which only a terminal on stdin has; piped or detached, the dashboard still
+  // draws and Ctrl-C (the default SIGINT) ends it.
+  // ink passes stdin.isTTY through, undefined for a pipe, and only `false` turns the hook off.
+  const keys = useStdin().isRawModeSupported === true;
   useInput((input, key) => {
     if (input === "q" || (key.ctrl && input === "c")) exit();
-  });
+  }, { isActive: keys });
   useEffect(() => {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
@@ -53,7 +57,7 @@ export function Monitor({ url, intervalMs, apiKey }: MonitorProps): ReactElement
 
   const header = h(Box, { justifyContent: "space-between" },
     h(Text, { bold: true }, `Hearth monitor  ${url}`),
-    h(Text, { dimColor: true }, state.kind === "connecting" ? "connecting..." : `updated ${state.at.toLocaleTimeString()}  (q to quit)`));
+    h(Text, { dimColor: true }, state.kind === "connecting" ? "connecting..." : `updated ${state.at.toLocaleTimeString()}  (${keys ? "q" : "Ctrl-C"} to quit)`));
   if (state.kind === "connecting") return h(Box, { flexDirection: "column" }, header);
   if (state.kind === "unreachable") {
     return h(Box, { flexDirection: "column" }, header,
@@ -83,6 +87,7 @@ function Dashboard({ stats: s }: { stats: StatsJson }): ReactElement {
       h(Text, { color: s.error_rate > 0 ? "yellow" : undefined }, `  errors ${(s.error_rate * 100).toFixed(1)}% of requests${errorCodes ? `: ${errorCodes}` : ""}`)),
     h(Box, { marginTop: 1, flexDirection: "column" },
       h(Text, { bold: true }, "Models"),
-      ...s.models.map((m) => h(Text, { key: m.id }, `  ${m.id}  ${m.state}  ctx ${m.context_size}  slots ${m.slots_busy}/${m.slots_total}  queue ${m.waiting}  runner ${mib(m.rss_bytes)}`)),
+      // Keyed by position: the stats of a server (or an older one) may list an id twice.
+      ...s.models.map((m, i) => h(Text, { key: i }, `  ${m.id}  ${m.state}  ctx ${m.context_size}  slots ${m.slots_busy}/${m.slots_total}  queue ${m.waiting}  runner ${mib(m.rss_bytes)}`)),
       h(Text, { dimColor: true }, `  server process ${mib(s.process_rss_bytes)}; totals: ${s.totals.requests} requests, ${s.totals.completion_tokens} tokens generated`)));
 }

@@ -43,7 +43,7 @@ before(async () => {
   await writeFile(join(dir, "readme.txt"), "not a model");
   await copyFile(tiny, join(outside, "secret.gguf"));
   await symlink(join(outside, "secret.gguf"), join(dir, "escape.gguf"));
-  server = await startServer({ config: { models_dir: dir, keep_alive: -1 } });
+  server = await startServer({ config: { models_dir: dir, keep_alive: -1, pull: { allow_private_addresses: true } } });
 });
 after(() => server.close());
 

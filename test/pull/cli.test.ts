@@ -30,7 +30,7 @@ async function hearthPull(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 test("hearth pull prints the final path, size and sha256, with progress lines when not on a terminal", async () => {
   const dir = await fresh();
-  const { out, err } = await hearthPull([`${server.url}/files/tiny.gguf`, "--models-dir", dir, "--name", "cli-model"]);
+  const { out, err } = await hearthPull([`${server.url}/files/tiny.gguf`, "--models-dir", dir, "--name", "cli-model", "--allow-private-addresses"]);
   const path = join(dir, "cli-model.gguf");
   assert.match(out, new RegExp(`^pulled ${path}$`, "m"));
   assert.match(out, new RegExp(`^size ${model.length} bytes`, "m"));
@@ -42,11 +42,18 @@ test("hearth pull prints the final path, size and sha256, with progress lines wh
 
 test("the models folder defaults to $HEARTH_DATA_DIR/models", async () => {
   const data = await fresh();
-  const { out } = await hearthPull([`${server.url}/files/tiny.gguf`], { HEARTH_DATA_DIR: data });
+  const { out } = await hearthPull([`${server.url}/files/tiny.gguf`], { HEARTH_DATA_DIR: data, HEARTH_ALLOW_PRIVATE_ADDRESSES: "true" });
   assert.match(out, new RegExp(`^pulled ${join(data, "models", "tiny.gguf")}$`, "m"));
 });
 
 test("a failed pull rejects with the HearthError that main.ts prints", async () => {
   const dir = await fresh();
-  await assert.rejects(hearthPull([`${server.url}/files/missing.gguf`, "--models-dir", dir]), (e: unknown) => HearthError.is(e) && e.code === "model_source_not_found");
+  await assert.rejects(hearthPull([`${server.url}/files/missing.gguf`, "--models-dir", dir, "--allow-private-addresses"]), (e: unknown) => HearthError.is(e) && e.code === "model_source_not_found");
+});
+
+test("without --allow-private-addresses a loopback source is refused before any request", async () => {
+  const dir = await fresh();
+  const seen = server.requests.length;
+  await assert.rejects(hearthPull([`${server.url}/files/tiny.gguf`, "--models-dir", dir]), (e: unknown) => HearthError.is(e) && e.code === "source_address_blocked");
+  assert.equal(server.requests.length, seen);
 });

@@ -55,7 +55,7 @@ test("hf: sources in each form resolve against the endpoint override and are che
   ];
   for (const [source, name] of cases) {
     const dir = await freshDir();
-    const result = await pullModel(source, { modelsDir: dir, hfEndpoint: hub.url });
+    const result = await pullModel(source, { allowPrivateAddresses: true, modelsDir: dir, hfEndpoint: hub.url });
     assert.equal(result.sha256, modelSha, source);
     assert.equal(result.verified, "sha256", source);
     assert.equal(result.path, join(dir, name), source);
@@ -70,7 +70,7 @@ test("HF_ENDPOINT from the environment; HF_TOKEN goes to the hub and never follo
   const dir = await freshDir();
   const hubBefore = hub.requests.length;
   const cdnBefore = cdn.requests.length;
-  const result = await pullModel("hf:owner/repo-GGUF/tiny.gguf", { modelsDir: dir, env: { HF_ENDPOINT: `${hub.url}/`, HF_TOKEN: "hf_test_secret" } });
+  const result = await pullModel("hf:owner/repo-GGUF/tiny.gguf", { allowPrivateAddresses: true, modelsDir: dir, env: { HF_ENDPOINT: `${hub.url}/`, HF_TOKEN: "hf_test_secret" } });
   assert.equal(result.sha256, modelSha);
   const hubSeen = hub.requests.slice(hubBefore);
   assert.ok(hubSeen.length >= 2 && hubSeen.every((r) => r.authorization === "Bearer hf_test_secret"));
@@ -83,10 +83,10 @@ test("a pull cut at the CDN resumes through the hub's redirect with a range", as
   const body = Buffer.from(model);
   publish("/owner/cut-GGUF/resolve/main/tiny.gguf", body, { cdnRoute: { cutAfter: 25_000 } });
   const dir = await freshDir();
-  await assert.rejects(pullModel("hf:owner/cut-GGUF/tiny.gguf", { modelsDir: dir, hfEndpoint: hub.url }), isError("pull_failed", 502));
+  await assert.rejects(pullModel("hf:owner/cut-GGUF/tiny.gguf", { allowPrivateAddresses: true, modelsDir: dir, hfEndpoint: hub.url }), isError("pull_failed", 502));
   assert.deepEqual(await listDir(dir), [".tiny.gguf.partial", ".tiny.gguf.partial.json"]);
   const before = cdn.requests.length;
-  const result = await pullModel("hf:owner/cut-GGUF/tiny.gguf", { modelsDir: dir, hfEndpoint: hub.url });
+  const result = await pullModel("hf:owner/cut-GGUF/tiny.gguf", { allowPrivateAddresses: true, modelsDir: dir, hfEndpoint: hub.url });
   assert.equal(result.resumedFromBytes, 25_000);
   assert.equal(cdn.requests.slice(before).find((r) => r.method === "GET")?.range, "bytes=25000-");
   assert.equal(result.sha256, modelSha);
@@ -96,36 +96,36 @@ test("a pull cut at the CDN resumes through the hub's redirect with a range", as
 test("a file whose bytes do not match the hub's sha256 is discarded: nothing under the final name, no temp file", async () => {
   publish("/owner/bad-GGUF/resolve/main/tiny.gguf", model, { linkedEtag: "f".repeat(64) });
   const dir = await freshDir();
-  await assert.rejects(pullModel("hf:owner/bad-GGUF/tiny.gguf", { modelsDir: dir, hfEndpoint: hub.url }),
+  await assert.rejects(pullModel("hf:owner/bad-GGUF/tiny.gguf", { allowPrivateAddresses: true, modelsDir: dir, hfEndpoint: hub.url }),
     (e: unknown) => isError("checksum_mismatch", 502)(e) && (e as Error).message.includes(modelSha));
   assert.deepEqual(await listDir(dir), []);
 });
 
 test("a missing repository or file is a 404 model_source_not_found", async () => {
   const dir = await freshDir();
-  await assert.rejects(pullModel("hf:owner/nothing-here/x.gguf", { modelsDir: dir, hfEndpoint: hub.url }), isError("model_source_not_found", 404));
+  await assert.rejects(pullModel("hf:owner/nothing-here/x.gguf", { allowPrivateAddresses: true, modelsDir: dir, hfEndpoint: hub.url }), isError("model_source_not_found", 404));
   assert.deepEqual(await listDir(dir), []);
 });
 
 test("the same file already present is recognised from the hub's sha256 without downloading; a different one is 409", async () => {
   const dir = await freshDir();
-  await pullModel("hf:owner/repo-GGUF/tiny.gguf", { modelsDir: dir, hfEndpoint: hub.url });
+  await pullModel("hf:owner/repo-GGUF/tiny.gguf", { allowPrivateAddresses: true, modelsDir: dir, hfEndpoint: hub.url });
   const before = cdn.requests.length;
-  const again = await pullModel("hf:owner/repo-GGUF/tiny.gguf", { modelsDir: dir, hfEndpoint: hub.url });
+  const again = await pullModel("hf:owner/repo-GGUF/tiny.gguf", { allowPrivateAddresses: true, modelsDir: dir, hfEndpoint: hub.url });
   assert.equal(again.alreadyPresent, true);
   assert.equal(cdn.requests.length, before, "no download");
 
   const other = Buffer.from(model);
   other[other.length - 1]! ^= 1;
   publish("/owner/other-GGUF/resolve/main/tiny.gguf", other);
-  await assert.rejects(pullModel("hf:owner/other-GGUF/tiny.gguf", { modelsDir: dir, hfEndpoint: hub.url }), isError("model_exists", 409));
+  await assert.rejects(pullModel("hf:owner/other-GGUF/tiny.gguf", { allowPrivateAddresses: true, modelsDir: dir, hfEndpoint: hub.url }), isError("model_exists", 409));
   assert.equal(cdn.requests.length, before, "refused before any download");
   assert.equal(sha256(await readFile(join(dir, "tiny.gguf"))), modelSha);
 });
 
 test("forms that name no file, or a bad endpoint, are refused with 400", async () => {
   for (const source of ["hf:owner/repo-GGUF", "hf:owner/repo-GGUF:Q4_K_M", "hf:owner", "hf:owner/repo/../x.gguf", "hf:owner/repo/tiny.gguf#sha256=zz"]) {
-    await assert.rejects(pullModel(source, { modelsDir: await freshDir(), hfEndpoint: hub.url }), isError("invalid_model_source", 400), source);
+    await assert.rejects(pullModel(source, { allowPrivateAddresses: true, modelsDir: await freshDir(), hfEndpoint: hub.url }), isError("invalid_model_source", 400), source);
   }
-  await assert.rejects(pullModel("hf:owner/repo-GGUF/tiny.gguf", { modelsDir: await freshDir(), hfEndpoint: "ftp://mirror" }), isError("invalid_model_source", 400));
+  await assert.rejects(pullModel("hf:owner/repo-GGUF/tiny.gguf", { allowPrivateAddresses: true, modelsDir: await freshDir(), hfEndpoint: "ftp://mirror" }), isError("invalid_model_source", 400));
 });

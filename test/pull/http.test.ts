@@ -20,7 +20,7 @@ test("a plain pull ends loadable, checksum-clean and reports progress up to the 
   server.routes.set("/plain/tiny.gguf", { kind: "file", body: model });
   const dir = await freshDir();
   const events: PullProgress[] = [];
-  const result = await pullModel(`${server.url}/plain/tiny.gguf`, { modelsDir: dir, onProgress: (p) => events.push(p) });
+  const result = await pullModel(`${server.url}/plain/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir, onProgress: (p) => events.push(p) });
   assert.equal(result.id, "tiny");
   assert.equal(result.path, join(dir, "tiny.gguf"));
   assert.equal(result.sha256, modelSha);
@@ -45,13 +45,13 @@ test("a pull cut midway keeps only the partial; the next pull resumes it with a 
   server.routes.set("/cut/tiny.gguf", { kind: "file", body: model, cutAfter: 30_000, headers: { etag: '"v1"' } });
   const dir = await freshDir();
   const url = `${server.url}/cut/tiny.gguf`;
-  await assert.rejects(pullModel(url, { modelsDir: dir }), (e: unknown) => isError("pull_failed", 502)(e) && /connection was lost/.test((e as Error).message));
+  await assert.rejects(pullModel(url, { allowPrivateAddresses: true, modelsDir: dir }), (e: unknown) => isError("pull_failed", 502)(e) && /connection was lost/.test((e as Error).message));
   assert.deepEqual(await listDir(dir), [".tiny.gguf.partial", ".tiny.gguf.partial.json"]);
   const partialSize = (await stat(join(dir, ".tiny.gguf.partial"))).size;
   assert.ok(partialSize > 0 && partialSize < model.length, `partial holds ${partialSize} bytes`);
 
   const before = server.requests.length;
-  const result = await pullModel(url, { modelsDir: dir });
+  const result = await pullModel(url, { allowPrivateAddresses: true, modelsDir: dir });
   const resumed = server.requests.slice(before).filter((r) => r.path === "/cut/tiny.gguf");
   assert.equal(resumed.length, 1);
   assert.equal(resumed[0]!.range, `bytes=${partialSize}-`);
@@ -69,11 +69,11 @@ test("a server that ignores the range (or holds another version) gets a fresh do
   ] as const) {
     server.routes.set(path, route);
     const dir = await freshDir();
-    await assert.rejects(pullModel(`${server.url}${path}`, { modelsDir: dir }), isError("pull_failed", 502));
+    await assert.rejects(pullModel(`${server.url}${path}`, { allowPrivateAddresses: true, modelsDir: dir }), isError("pull_failed", 502));
     server.routes.set(path, path.startsWith("/norange")
       ? { ...route, cutAfter: undefined, ignoreRange: true }
       : { ...route, cutAfter: undefined, headers: { etag: '"v2"' } });
-    const result = await pullModel(`${server.url}${path}`, { modelsDir: dir });
+    const result = await pullModel(`${server.url}${path}`, { allowPrivateAddresses: true, modelsDir: dir });
     assert.equal(result.resumedFromBytes, 0, path);
     assert.equal(result.sha256, modelSha, path);
     assert.deepEqual(await listDir(dir), ["tiny.gguf"], path);
@@ -86,6 +86,7 @@ test("an abort keeps the partial for a later resume", { timeout: 20_000 }, async
   const controller = new AbortController();
   const reason = new Error("stop now");
   const pulling = pullModel(`${server.url}/stall/tiny.gguf`, {
+    allowPrivateAddresses: true,
     modelsDir: dir,
     signal: controller.signal,
     onProgress: (p) => { if (p.receivedBytes >= 40_000) controller.abort(reason); },
@@ -93,7 +94,7 @@ test("an abort keeps the partial for a later resume", { timeout: 20_000 }, async
   await assert.rejects(pulling, (e: unknown) => e === reason);
   assert.deepEqual(await listDir(dir), [".tiny.gguf.partial", ".tiny.gguf.partial.json"]);
   server.routes.set("/stall/tiny.gguf", { kind: "file", body: model });
-  const result = await pullModel(`${server.url}/stall/tiny.gguf`, { modelsDir: dir });
+  const result = await pullModel(`${server.url}/stall/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir });
   assert.equal(result.resumedFromBytes, 40_000);
   assert.equal(result.sha256, modelSha);
 });
@@ -104,13 +105,13 @@ test("a second pull of the same name while one runs is refused", { timeout: 20_0
   const controller = new AbortController();
   let started!: () => void;
   const downloading = new Promise<void>((resolve) => { started = resolve; });
-  const first = pullModel(`${server.url}/busy/tiny.gguf`, { modelsDir: dir, signal: controller.signal, onProgress: (p) => { if (p.receivedBytes > 0) started(); } });
+  const first = pullModel(`${server.url}/busy/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir, signal: controller.signal, onProgress: (p) => { if (p.receivedBytes > 0) started(); } });
   await downloading;
-  await assert.rejects(pullModel(`${server.url}/plain/tiny.gguf`, { modelsDir: dir }), isError("pull_in_progress", 409));
+  await assert.rejects(pullModel(`${server.url}/plain/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir }), isError("pull_in_progress", 409));
   controller.abort();
   await assert.rejects(first);
   server.routes.set("/plain/tiny.gguf", { kind: "file", body: model });
-  assert.equal((await pullModel(`${server.url}/plain/tiny.gguf`, { modelsDir: dir })).sha256, modelSha, "the lock is released");
+  assert.equal((await pullModel(`${server.url}/plain/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir })).sha256, modelSha, "the lock is released");
 });
 
 test("dead URL, 404, a text file as .gguf and a wrong #sha256 fail with their errors and leave nothing", async () => {
@@ -124,40 +125,40 @@ test("dead URL, 404, a text file as .gguf and a wrong #sha256 fail with their er
   ];
   for (const [source, code, status] of cases) {
     const dir = await freshDir();
-    await assert.rejects(pullModel(source, { modelsDir: dir }), isError(code, status), source);
+    await assert.rejects(pullModel(source, { allowPrivateAddresses: true, modelsDir: dir }), isError(code, status), source);
     assert.deepEqual(await listDir(dir), [], source);
   }
   const dir = await freshDir();
-  const result = await pullModel(`${server.url}/sha/tiny.gguf#sha256=${modelSha}`, { modelsDir: dir });
+  const result = await pullModel(`${server.url}/sha/tiny.gguf#sha256=${modelSha}`, { allowPrivateAddresses: true, modelsDir: dir });
   assert.equal(result.verified, "sha256");
 });
 
 test("a body shorter than its Content-Length never reaches the final name; the partial stays for a resume", async () => {
   server.routes.set("/short/tiny.gguf", { kind: "file", body: model.subarray(0, 1000), claimLength: model.length });
   const dir = await freshDir();
-  await assert.rejects(pullModel(`${server.url}/short/tiny.gguf`, { modelsDir: dir }), isError("pull_failed", 502));
+  await assert.rejects(pullModel(`${server.url}/short/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir }), isError("pull_failed", 502));
   assert.deepEqual(await listDir(dir), [".tiny.gguf.partial", ".tiny.gguf.partial.json"]);
 });
 
 test("an existing model of the same name: identical content succeeds without a change, different content is 409", async () => {
   server.routes.set("/exists/tiny.gguf", { kind: "file", body: model });
   const dir = await freshDir();
-  await pullModel(`${server.url}/exists/tiny.gguf`, { modelsDir: dir });
-  const again = await pullModel(`${server.url}/exists/tiny.gguf`, { modelsDir: dir });
+  await pullModel(`${server.url}/exists/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir });
+  const again = await pullModel(`${server.url}/exists/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir });
   assert.equal(again.alreadyPresent, true);
   assert.equal(again.sha256, modelSha);
   assert.deepEqual(await listDir(dir), ["tiny.gguf"]);
 
   const other = join(dir, "other.gguf");
   await writeFile(other, "different, shorter content");
-  await assert.rejects(pullModel(`${server.url}/exists/tiny.gguf`, { modelsDir: dir, name: "other" }), isError("model_exists", 409));
+  await assert.rejects(pullModel(`${server.url}/exists/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir, name: "other" }), isError("model_exists", 409));
   assert.equal(await readFile(other, "utf8"), "different, shorter content");
 
   // Same size, different bytes: only the finished download can tell; the existing file is kept.
   const flipped = Buffer.from(model);
   flipped[flipped.length - 1]! ^= 0xff;
   await writeFile(other, flipped);
-  await assert.rejects(pullModel(`${server.url}/exists/tiny.gguf`, { modelsDir: dir, name: "other" }), isError("model_exists", 409));
+  await assert.rejects(pullModel(`${server.url}/exists/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir, name: "other" }), isError("model_exists", 409));
   assert.deepEqual(await readFile(other), flipped);
   assert.deepEqual(await listDir(dir), ["other.gguf", "tiny.gguf"]);
 });

@@ -52,7 +52,7 @@ test("bad names from a chosen name or from the source are refused with a 400 bef
   const before = server.requests.length;
   for (const [source, name, code, param] of bad) {
     const dir = await fresh();
-    await assert.rejects(pullModel(source, { modelsDir: dir, name, hfEndpoint: server.url }), isError(code, param), JSON.stringify([source, name]));
+    await assert.rejects(pullModel(source, { allowPrivateAddresses: true, modelsDir: dir, name, hfEndpoint: server.url }), isError(code, param), JSON.stringify([source, name]));
     assert.deepEqual(await listDir(dir), [], JSON.stringify([source, name]));
   }
   assert.equal(server.requests.length, before, "no request was made");
@@ -60,7 +60,7 @@ test("bad names from a chosen name or from the source are refused with a 400 bef
 
 test("a chosen name replaces the source's", async () => {
   const dir = await fresh();
-  const result = await pullModel(`${server.url}/ok/tiny.gguf`, { modelsDir: dir, name: "renamed" });
+  const result = await pullModel(`${server.url}/ok/tiny.gguf`, { allowPrivateAddresses: true, modelsDir: dir, name: "renamed" });
   assert.equal(result.id, "renamed");
   assert.deepEqual(await listDir(dir), ["renamed.gguf"]);
 });

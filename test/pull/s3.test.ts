@@ -39,7 +39,7 @@ const isError = (code: string, status: number) => (e: unknown) => HearthError.is
 
 test("s3://bucket/key from an S3-compatible store ends loadable and checksum-clean", async () => {
   const dir = await freshDir();
-  const result = await pullModel("s3://models/team/tiny.gguf", { modelsDir: dir, env });
+  const result = await pullModel("s3://models/team/tiny.gguf", { allowPrivateAddresses: true, modelsDir: dir, env });
   assert.equal(result.sha256, modelSha);
   assert.equal(result.verified, "size");
   await checkGgufFile(result.path);
@@ -48,8 +48,8 @@ test("s3://bucket/key from an S3-compatible store ends loadable and checksum-cle
 
 test("a sha256 in the object's metadata is checked", async () => {
   const dir = await freshDir();
-  assert.equal((await pullModel("s3://models/team/tagged.gguf", { modelsDir: dir, env })).verified, "sha256");
-  await assert.rejects(pullModel("s3://models/team/wrong.gguf", { modelsDir: dir, env }), isError("checksum_mismatch", 502));
+  assert.equal((await pullModel("s3://models/team/tagged.gguf", { allowPrivateAddresses: true, modelsDir: dir, env })).verified, "sha256");
+  await assert.rejects(pullModel("s3://models/team/wrong.gguf", { allowPrivateAddresses: true, modelsDir: dir, env }), isError("checksum_mismatch", 502));
   assert.deepEqual(await listDir(dir), ["tagged.gguf"]);
 });
 
@@ -58,10 +58,10 @@ test("an S3 pull cut midway keeps the partial; the next resumes it with a ranged
   after(() => proxy.close());
   const proxied = { ...env, AWS_ENDPOINT_URL: `http://127.0.0.1:${proxy.port}` };
   const dir = await freshDir();
-  await assert.rejects(pullModel("s3://models/team/mid.gguf", { modelsDir: dir, env: proxied }), isError("pull_failed", 502));
+  await assert.rejects(pullModel("s3://models/team/mid.gguf", { allowPrivateAddresses: true, modelsDir: dir, env: proxied }), isError("pull_failed", 502));
   assert.equal(proxy.cuts, 1);
   assert.deepEqual(await listDir(dir), [".mid.gguf.partial", ".mid.gguf.partial.json"]);
-  const result = await pullModel("s3://models/team/mid.gguf", { modelsDir: dir, env: proxied });
+  const result = await pullModel("s3://models/team/mid.gguf", { allowPrivateAddresses: true, modelsDir: dir, env: proxied });
   assert.ok(result.resumedFromBytes > 0 && result.resumedFromBytes < mid.length, `resumed from ${result.resumedFromBytes} of ${mid.length}`);
   assert.equal(result.sha256, sha256(mid));
   await checkGgufFile(result.path);
@@ -73,6 +73,7 @@ test("an abort keeps the partial and rejects with the signal's reason", async ()
   const controller = new AbortController();
   const reason = new Error("stop");
   await assert.rejects(pullModel("s3://models/team/mid.gguf", {
+    allowPrivateAddresses: true,
     modelsDir: dir,
     env,
     signal: controller.signal,
@@ -89,7 +90,7 @@ test("a missing key or bucket is a 404; an unreachable store is a 502; nothing i
   ];
   for (const [source, e, code, status] of cases) {
     const dir = await freshDir();
-    await assert.rejects(pullModel(source, { modelsDir: dir, env: e }), isError(code, status), source);
+    await assert.rejects(pullModel(source, { allowPrivateAddresses: true, modelsDir: dir, env: e }), isError(code, status), source);
     assert.deepEqual(await listDir(dir), [], source);
   }
 });

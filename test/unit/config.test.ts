@@ -50,3 +50,11 @@ test("every flag and environment variable comes from the schema, named once", ()
   const c = resolveConfig(envLayer({ HEARTH_SLOTS: "3", HEARTH_MODEL: "/m.gguf", HEARTH_MODEL_NAME: "007" }), flagLayer({ maxQueue: 5 }));
   assert.deepEqual([c.batching.max_batch_size, c.batching.max_queue, c.model.path, c.model.name], [3, 5, "/m.gguf", "007"], "a string setting stays a string");
 });
+
+test("pull.allow_private_addresses is off by default, and on with its flag or HEARTH_ALLOW_PRIVATE_ADDRESSES", () => {
+  assert.equal(resolveConfig().pull.allow_private_addresses, false);
+  assert.equal(resolveConfig(envLayer({ HEARTH_ALLOW_PRIVATE_ADDRESSES: "true" })).pull.allow_private_addresses, true);
+  assert.equal(resolveConfig(envLayer({ HEARTH_ALLOW_PRIVATE_ADDRESSES: "0" })).pull.allow_private_addresses, false);
+  assert.equal(resolveConfig(flagLayer({ allowPrivateAddresses: true })).pull.allow_private_addresses, true);
+  assert.throws(() => resolveConfig(envLayer({ HEARTH_ALLOW_PRIVATE_ADDRESSES: "maybe" })), /pull\.allow_private_addresses/);
+});

@@ -60,3 +60,12 @@ test("a zero or odd alignment and a tensor with too many dimensions are refused"
   const dims = header([["raw", "GGUF"], ["u32", 3], ["u64", 1n], ["u64", 0n], ["u64", 1n], ["raw", "t"], ["u32", 9], ["raw", "\0".repeat(64)]]);
   await rejects(file("dims.gguf", dims), /9 dimensions/);
 });
+
+test("a declared context length of 0 or past an int32 (llama.cpp would load it with a context of 1) is refused", async () => {
+  const at = good.indexOf("llama.context_length") + "llama.context_length".length + 4;
+  for (const value of [0xffffffff, 0x80000000, 0]) {
+    const bytes = Buffer.from(good);
+    bytes.writeUInt32LE(value, at);
+    await rejects(file(`ctx-${value}.gguf`, bytes), new RegExp(`context length ${value} is not between`));
+  }
+});

@@ -21,6 +21,8 @@ export interface RouteDeps {
   cacheTtlSeconds: number;
   /** The web app's conversations, which a chat request may continue. */
   conversations?: ConversationStore;
+  /** Pulls may reach loopback, private and other non-public addresses. */
+  pullAllowPrivateAddresses: boolean;
   /** True once a shutdown began (see /health). */
   draining?: () => boolean;
 }

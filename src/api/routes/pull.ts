@@ -30,7 +30,8 @@ export function pullRoute(app: FastifyInstance, deps: RouteDeps): void {
     const { source, name, stream = true } = request.body;
     const pullId = randomUUID();
     // Checked before anything is sent, so a bad source or name is a plain 400.
-    const target = pullTarget(source, { ...(name !== undefined ? { name } : {}), allowLocal: false });
+    const allowPrivateAddresses = deps.pullAllowPrivateAddresses;
+    const target = pullTarget(source, { ...(name !== undefined ? { name } : {}), allowLocal: false, allowPrivateAddresses });
     const controller = new AbortController();
     reply.raw.once("close", () => { if (!reply.raw.writableEnded) controller.abort(new Error("the client went away")); });
     const publish = (p: PullProgress, error?: HearthError) => deps.router.events.publish({
@@ -41,7 +42,7 @@ export function pullRoute(app: FastifyInstance, deps: RouteDeps): void {
     let last: PullProgress = { source, id: target.id, receivedBytes: 0, totalBytes: null, bytesPerSecond: 0, etaSeconds: null, phase: "connecting" };
     const run = async () => {
       const result = await pullModel(source, {
-        modelsDir: deps.router.registry.modelsDir, allowLocal: false, signal: controller.signal,
+        modelsDir: deps.router.registry.modelsDir, allowLocal: false, allowPrivateAddresses, signal: controller.signal,
         ...(name !== undefined ? { name } : {}),
         onProgress: (p) => { last = p; publish(p); },
       });

@@ -274,7 +274,8 @@ export class LlamaCppEngine {
     this.#maxTokenBytes = maxTokenBytes(model.fileInfo.metadata.tokenizer?.ggml as { model?: unknown; tokens?: unknown } | undefined);
     try {
       const context = await model.createContext({
-        contextSize: Math.min(o.contextSize, model.trainContextSize),
+        // A trained context that is not positive is garbage (checkGgufFile refuses the known cases).
+        contextSize: model.trainContextSize > 0 ? Math.min(o.contextSize, model.trainContextSize) : o.contextSize,
         sequences: o.slots,
         batchSize: o.batchSize,
         threads: { ideal: threads, min: threads },

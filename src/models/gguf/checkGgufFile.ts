@@ -23,6 +23,7 @@ const STRING = 8;
 const ARRAY = 9;
 const MAX_DIMS = 4;
 const MAX_ALIGNMENT = 1 << 16;
+const MAX_CONTEXT = 2 ** 31 - 1;
 
 export interface GgufSummary {
   version: number;
@@ -57,6 +58,10 @@ async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
   for (let i = 0; i < metadataCount; i++) {
     const key = await r.string();
     const type = await r.u32();
+    if (key.endsWith(".context_length")) {
+      await checkContextLength(r, type, key);
+      continue;
+    }
     if (key === "general.alignment") {
       if (type !== 4) throw new GgufFileError("general.alignment must be a uint32");
       alignment = await r.u32();
@@ -73,13 +78,13 @@ async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
     let elements = 1;
     let ne0 = 0;
     for (let d = 0; d < dims; d++) {
-      const n = await r.u64();
+      const n = await r.u64(`tensor ${i}'s dimension`);
       if (n === 0 || n > fileSize * 256) throw new GgufFileError(`tensor ${i} has an impossible dimension`);
       if (d === 0) ne0 = n;
       elements *= n;
     }
     const type = await r.u32();
-    const offset = await r.u64();
+    const offset = await r.u64(`tensor ${i}'s offset`);
     const block = TYPE_BLOCKS[type];
     if (block && ne0 % block[1] !== 0) throw new GgufFileError(`tensor ${i}'s rows do not fill whole blocks`);
     tensors.push({ offset, bytes: block ? (elements / block[1]) * block[0] : undefined });
@@ -91,6 +96,17 @@ async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
     if (end > fileSize) throw new GgufFileError(`tensor ${i} lies past the end of the file (the file is truncated or corrupt)`);
   }
   return { version, tensorCount, metadataCount };
+}
+
+/**
+ * llama.cpp reads the trained context (a uint32; it reports other types itself) into an int32:
+ * 0xFFFFFFFF becomes -1 and the model loads with a context of 1 token, so that every request
+ * fails. A file declaring 0 or more than an int32 holds is refused with the reason instead.
+ */
+async function checkContextLength(r: Reader, type: number, key: string): Promise<void> {
+  if (type !== 4) return skipValue(r, type, key);
+  const value = await r.u32();
+  if (value === 0 || value > MAX_CONTEXT) throw new GgufFileError(`the declared context length ${value} is not between 1 and ${MAX_CONTEXT} tokens`);
 }
 
 async function skipValue(r: Reader, type: number, key: string): Promise<void> {

@@ -94,13 +94,13 @@ export function hfEndpoint(explicit: string | undefined, env: NodeJS.ProcessEnv)
   return url.href.replace(/\/$/, "");
 }
 
-export function hfSource(file: HfFile, endpoint: string, env: NodeJS.ProcessEnv): ModelSource {
+export function hfSource(file: HfFile, endpoint: string, env: NodeJS.ProcessEnv, allowPrivate: boolean): ModelSource {
   const enc = encodeURIComponent;
   const resolveUrl = `${endpoint}/${enc(file.owner)}/${enc(file.repo)}/resolve/${enc(file.revision)}/${file.path.map(enc).join("/")}`;
   const revisionPart = file.revision === "main" ? "" : `:${file.revision}`;
   const label = `hf:${file.owner}/${file.repo}${revisionPart}/${file.path.join("/")}`;
   const token = env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
-  // fetch drops Authorization when a redirect leaves the origin, so the token never reaches the CDN.
+  // Authorization is dropped when a redirect leaves the origin, so the token never reaches the CDN.
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return {
     label,
@@ -108,9 +108,9 @@ export function hfSource(file: HfFile, endpoint: string, env: NodeJS.ProcessEnv)
     nameSegment: file.path.at(-1) ?? null,
     nameSegmentEncoded: false,
     sha256: file.sha256,
-    probe: (signal) => probeHub(resolveUrl, headers, label, signal),
+    probe: (signal) => probeHub(resolveUrl, { headers, label, signal, allowPrivate }),
     // The hub's sha256 (the probe's version) guards a resume; the CDN's validators vary by edge.
-    open: (offset, _resumeVersion, signal) => openHttp(resolveUrl, { offset, resumeVersion: null, headers, label, signal }),
+    open: (offset, _resumeVersion, signal) => openHttp(resolveUrl, { offset, resumeVersion: null, headers, label, signal, allowPrivate }),
   };
 }
 
@@ -119,9 +119,10 @@ export function hfSource(file: HfFile, endpoint: string, env: NodeJS.ProcessEnv)
  * redirect to its CDN that carries X-Linked-Etag (the sha256) and X-Linked-Size. Redirects on the
  * hub's own origin (a renamed repository) are followed; the CDN's answer would hold its own headers.
  */
-async function probeHub(url: string, headers: Record<string, string>, label: string, signal: AbortSignal | undefined): Promise<SourceFacts> {
+async function probeHub(url: string, opts: { headers: Record<string, string>; label: string; signal: AbortSignal | undefined; allowPrivate: boolean }): Promise<SourceFacts> {
+  const { headers, label } = opts;
   for (let hop = 0; hop < 5; hop++) {
-    const res = await httpRequest(url, { method: "HEAD", headers: { "accept-encoding": "identity", ...headers }, label, signal, redirect: "manual" });
+    const res = await httpRequest(url, { ...opts, method: "HEAD", headers: { "accept-encoding": "identity", ...headers }, redirect: "manual" });
     await res.body?.cancel().catch(() => {});
     const location = res.headers.get("location");
     const redirected = res.status >= 300 && res.status < 400 && location !== null;

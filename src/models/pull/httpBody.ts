@@ -1,4 +1,6 @@
 import { errors } from "../../errors.ts";
+import { agentFetch } from "./agentFetch.ts";
+import { blockedIn, pullAgents } from "./guardedAgents.ts";
 import type { OpenedBody } from "./source.ts";
 
 /**
@@ -15,13 +17,14 @@ export async function openHttp(url: string, opts: {
   headers?: Record<string, string>;
   label: string;
   signal: AbortSignal | undefined;
+  allowPrivate: boolean;
 }): Promise<OpenedBody> {
   const headers: Record<string, string> = { "accept-encoding": "identity", ...opts.headers };
   if (opts.offset > 0) {
     headers.range = `bytes=${opts.offset}-`;
     if (opts.resumeVersion) headers["if-range"] = opts.resumeVersion;
   }
-  const res = await httpRequest(url, { headers, label: opts.label, signal: opts.signal });
+  const res = await httpRequest(url, { headers, label: opts.label, signal: opts.signal, allowPrivate: opts.allowPrivate });
   const cancel = async () => { await res.body?.cancel().catch(() => {}); };
   const encoding = res.headers.get("content-encoding");
   if (encoding && encoding !== "identity") {
@@ -55,14 +58,24 @@ export async function openHttp(url: string, opts: {
   return { start: 0, totalBytes: length !== null && /^\d+$/.test(length) ? Number(length) : null, version, body: res.body, cancel };
 }
 
-/** fetch with Hearth's errors: refused connections, DNS failures and bad statuses become HearthErrors. */
-export async function httpRequest(url: string, opts: { method?: string; headers?: Record<string, string>; label: string; signal: AbortSignal | undefined; redirect?: "follow" | "manual" }): Promise<Response> {
+/**
+ * A request with Hearth's errors: refused connections, DNS failures and bad statuses become
+ * HearthErrors. Unless `allowPrivate`, every hop's addresses must be public (guardedAgents.ts).
+ */
+export async function httpRequest(url: string, opts: { method?: "GET" | "HEAD"; headers?: Record<string, string>; label: string; signal: AbortSignal | undefined; redirect?: "follow" | "manual"; allowPrivate: boolean }): Promise<Response> {
   try {
-    return await fetch(url, { method: opts.method ?? "GET", headers: opts.headers, signal: opts.signal, redirect: opts.redirect ?? "follow" });
+    return await agentFetch(url, { method: opts.method ?? "GET", headers: opts.headers ?? {}, signal: opts.signal, redirect: opts.redirect ?? "follow", agents: pullAgents(opts.allowPrivate) });
   } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    throw errors.pullFailed(opts.label, `could not connect (${networkReason(err)}).`);
+    throw connectError(err, opts.label);
   }
+}
+
+/** A refused address names its class; anything else is a pull_failed with the network error's code. */
+export function connectError(err: unknown, label: string) {
+  const blocked = blockedIn(err);
+  if (blocked) return errors.sourceAddressBlocked(label, blocked.addressClass);
+  return errors.pullFailed(label, `could not connect (${networkReason(err)}).`);
 }
 
 export function statusError(status: number, label: string) {

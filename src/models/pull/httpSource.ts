@@ -3,7 +3,7 @@ import { openHttp } from "./httpBody.ts";
 import { sha256FromFragment, type ModelSource } from "./source.ts";
 
 /** A plain http(s) URL; `#sha256=<hex>` declares the expected digest. */
-export function httpSource(url: URL): ModelSource {
+export function httpSource(url: URL, allowPrivate: boolean): ModelSource {
   const label = `${url.protocol}//${url.host}${url.pathname}`;
   let sha256: string | null = null;
   if (url.hash) {
@@ -26,6 +26,6 @@ export function httpSource(url: URL): ModelSource {
     nameSegmentEncoded: true,
     sha256,
     probe: async () => ({ sha256: null, totalBytes: null, version: null }),
-    open: (offset, resumeVersion, signal) => openHttp(target.href, { offset, resumeVersion, headers, label, signal }),
+    open: (offset, resumeVersion, signal) => openHttp(target.href, { offset, resumeVersion, headers, label, signal, allowPrivate }),
   };
 }

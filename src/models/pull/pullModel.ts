@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { errors, HearthError } from "../../errors.ts";
 import { checkGgufFile, GgufFileError } from "../gguf/checkGgufFile.ts";
 import { checkChosenName, modelIdOf, nameFromSource } from "./modelName.ts";
-import { parseSource } from "./parseSource.ts";
+import { parseSource, type SourceContext } from "./parseSource.ts";
 import { existingSha256, existingSize, placeFile } from "./placeFile.ts";
 import { ProgressReporter } from "./progress.ts";
 import { OverrunError, receive } from "./receive.ts";
@@ -34,8 +34,7 @@ export type { PullOptions, PullProgress, PullResult };
  * rejects with the signal's reason.
  */
 export async function pullModel(source: string, opts: PullOptions): Promise<PullResult> {
-  const env = opts.env ?? process.env;
-  const src = parseSource(source, { env, hfEndpoint: opts.hfEndpoint, allowLocal: opts.allowLocal ?? true, cwd: opts.cwd ?? process.cwd() });
+  const src = parseSource(source, sourceContext(opts));
   try {
     const name = opts.name !== undefined ? checkChosenName(opts.name) : derivedName(src);
     const dir = resolve(opts.modelsDir);
@@ -58,14 +57,21 @@ export async function pullModel(source: string, opts: PullOptions): Promise<Pull
  * The file name and model id a pull of `source` would write, checked as pullModel checks them,
  * without any I/O: for a caller that shows or reserves the model before the transfer starts.
  */
-export function pullTarget(source: string, opts: Pick<PullOptions, "name" | "env" | "hfEndpoint" | "allowLocal" | "cwd"> = {}): { name: string; id: string } {
-  const src = parseSource(source, { env: opts.env ?? process.env, hfEndpoint: opts.hfEndpoint, allowLocal: opts.allowLocal ?? true, cwd: opts.cwd ?? process.cwd() });
+export function pullTarget(source: string, opts: Pick<PullOptions, "name" | "env" | "hfEndpoint" | "allowLocal" | "allowPrivateAddresses" | "cwd"> = {}): { name: string; id: string } {
+  const src = parseSource(source, sourceContext(opts));
   try {
     const name = opts.name !== undefined ? checkChosenName(opts.name) : derivedName(src);
     return { name, id: modelIdOf(name) };
   } finally {
     src.close?.();
   }
+}
+
+function sourceContext(opts: Pick<PullOptions, "env" | "hfEndpoint" | "allowLocal" | "allowPrivateAddresses" | "cwd">): SourceContext {
+  return {
+    env: opts.env ?? process.env, hfEndpoint: opts.hfEndpoint, allowLocal: opts.allowLocal ?? true,
+    allowPrivateAddresses: opts.allowPrivateAddresses ?? false, cwd: opts.cwd ?? process.cwd(),
+  };
 }
 
 function derivedName(src: ModelSource): string {

@@ -1,7 +1,8 @@
 import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { errors } from "../../errors.ts";
-import { networkReason } from "./httpBody.ts";
+import { connectError } from "./httpBody.ts";
+import { pullAgents } from "./guardedAgents.ts";
 import { SHA256_HEX, type ModelSource, type SourceFacts } from "./source.ts";
 
 /**
@@ -15,7 +16,7 @@ import { SHA256_HEX, type ModelSource, type SourceFacts } from "./source.ts";
  */
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-export function s3Source(uri: string, env: NodeJS.ProcessEnv): ModelSource {
+export function s3Source(uri: string, env: NodeJS.ProcessEnv, allowPrivate: boolean): ModelSource {
   const rest = uri.slice("s3://".length);
   const slash = rest.indexOf("/");
   const bucket = slash === -1 ? rest : rest.slice(0, slash);
@@ -27,7 +28,9 @@ export function s3Source(uri: string, env: NodeJS.ProcessEnv): ModelSource {
   let client: S3Client | null = null;
   const connect = async () => {
     const sdk = await loadSdk();
+    const agents = pullAgents(allowPrivate);
     client ??= new sdk.S3Client({
+      requestHandler: { httpAgent: agents.http, httpsAgent: agents.https },
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
       ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
@@ -48,7 +51,7 @@ export function s3Source(uri: string, env: NodeJS.ProcessEnv): ModelSource {
       if (status === 401 || status === 403) throw errors.pullFailed(label, `the store refused access (${err.name}).`);
       throw errors.pullFailed(label, `the store answered ${err.name}${status ? ` (HTTP ${status})` : ""}.`);
     }
-    throw errors.pullFailed(label, `could not reach the store (${networkReason(err)}).`);
+    throw connectError(err, label);
   };
 
   return {

@@ -43,6 +43,12 @@ export interface PullOptions {
    * clients should pass false, or they could copy any GGUF file the server can read.
    */
   allowLocal?: boolean;
+  /**
+   * Whether hosts that are or resolve to loopback, private, link-local and other non-public
+   * addresses may be pulled from (default false), for every redirect too: otherwise a client could
+   * make the server fetch from its own network. True for a local mirror, MinIO or HF_ENDPOINT.
+   */
+  allowPrivateAddresses?: boolean;
   /** Relative local paths are resolved against it; default process.cwd(). */
   cwd?: string;
 }

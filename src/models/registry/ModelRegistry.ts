@@ -114,8 +114,9 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
       const path = join(this.#dir, name);
       const id = basename(name).replace(/\.gguf$/i, "");
       if (declaredPaths.has(path) || declaredNames.has(id)) continue;
-      if (!(await this.#insideFolder(path))) {
-        this.#log(`models folder: '${name}' points outside the folder; ignored`);
+      const unusable = await this.#unusable(path);
+      if (unusable) {
+        this.#log(`models folder: '${name}' ${unusable}; ignored`);
         continue;
       }
       const previous = this.#folder.get(id);
@@ -128,14 +129,17 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
     for (const [id, entry] of before) if (!found.has(id)) this.emit("removed", entry);
   }
 
-  /** A regular file whose real path is in the folder: a link out of it is not followed. */
-  async #insideFolder(path: string): Promise<boolean> {
+  /** Why `path` is not a model file: its real path is outside the folder, or it is not a regular file. */
+  async #unusable(path: string): Promise<string | null> {
     try {
       const [real, dir] = await Promise.all([realpath(path), realpath(this.#dir)]);
       const rel = relative(dir, real);
-      return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) && (await stat(real)).isFile();
-    } catch {
-      return false;
+      if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return "points outside the folder";
+      const info = await stat(real);
+      if (info.isDirectory()) return "is a directory, not a file";
+      return info.isFile() ? null : "is not a regular file";
+    } catch (err) {
+      return `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`;
     }
   }
 
