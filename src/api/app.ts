@@ -20,7 +20,7 @@ import { adminRoutes } from "./routes/admin.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
 import { chatCompletionsWsRoute, chooseProtocol } from "./routes/chat-completions/ws.ts";
 import { conversationsRoute } from "./routes/conversations.ts";
-import type { InferenceDefaults } from "./routes/common.ts";
+import { toStoredText, type InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
 import { embeddingsRoute } from "./routes/embeddings/route.ts";
 import type { RouteDeps } from "./routes/deps.ts";
@@ -138,7 +138,7 @@ function usageRowOf(request: FastifyRequest, route: string, status: number, dura
     ts: new Date(),
     requestId: request.id,
     keyName: request.caller?.key?.name ?? null,
-    model: typeof body?.model === "string" ? body.model.slice(0, 256) : "",
+    model: toStoredText(body?.model, 256) ?? "",
     route,
     status,
     finishReason: null,
@@ -149,7 +149,7 @@ function usageRowOf(request: FastifyRequest, route: string, status: number, dura
     ttftMs: null,
     durationMs,
     errorType: request.errorCode ?? null,
-    userId: typeof body?.user === "string" ? body.user.slice(0, 512) : null,
+    userId: toStoredText(body?.user, 512),
     cacheHit: request.answered?.cacheHit ?? false,
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
+import { STORED_TEXT_PATTERN } from "./routes/common.ts";
 
 /**
  * The one place where errors become OpenAI-shaped responses. Anything that is not a HearthError
@@ -50,6 +51,7 @@ function pickError(list: FastifySchemaValidationError[]): FastifySchemaValidatio
 
 function describe(e: FastifySchemaValidationError): string {
   if (e.keyword === "anyOf") return "it does not have an accepted type";
+  if (e.keyword === "pattern" && (e.params as { pattern?: string }).pattern === STORED_TEXT_PATTERN) return "it must not contain NUL characters or unpaired surrogates";
   const { allowedValues } = e.params as { allowedValues?: unknown[] };
   if (e.keyword === "enum" && allowedValues) return `must be one of ${allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
   return e.message ?? "invalid";
