@@ -53,6 +53,8 @@ export interface AppOptions {
   /** The web app's build folder. Defaults to web/dist in the package. */
   webRoot?: string;
   /** Connection limits in ms (config `http`); 0 turns request and connection timeouts off. */
+  /** A stream's unsent bytes for a client that does not read, before the stream is cut (config `http.stream_buffer_bytes`). */
+  streamBufferBytes?: number;
   timeouts?: { headersMs: number; requestMs: number; keepAliveMs: number; connectionMs: number };
   /** Serve HTTPS with this PEM certificate (chain) and private key. */
   https?: { cert: string | Buffer; key: string | Buffer };
@@ -107,7 +109,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
   const deps: RouteDeps = {
-    engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
+    engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, streamBufferBytes: opts.streamBufferBytes ?? 1024 * 1024, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
   };

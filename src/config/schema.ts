@@ -83,6 +83,8 @@ export const ConfigSchema = Type.Object({
     keep_alive_timeout_ms: Type.Integer({ default: 72_000, minimum: 1, maximum: 3_600_000 }),
     /** A socket with no traffic either way is closed after this long. 0: never. */
     connection_timeout_ms: Type.Integer({ default: 0, minimum: 0, maximum: 24 * 3_600_000 }),
+    /** A stream's output waiting for a client that does not read; past it the stream is cut and its generation cancelled. 1 MiB. */
+    stream_buffer_bytes: Type.Integer({ default: 1024 * 1024, minimum: 16 * 1024, maximum: 1024 * 1024 * 1024 }),
   }, { ...Strict, default: {} }),
   /** Hearth's own files. Default: ~/.hearth (also HEARTH_DATA_DIR). */
   data_dir: Type.Optional(Type.String({ minLength: 1, flag: "data-dir", description: "Hearth's data folder (default ~/.hearth)" })),
