@@ -30,6 +30,7 @@ test("user and model with NUL or a lone surrogate are a 400 naming the field", a
   for (const s of bad) {
     await expectRefused("/v1/chat/completions", { ...chat, user: s }, "user");
     await expectRefused("/v1/chat/completions", { ...chat, model: s }, "model");
+    await expectRefused("/v1/chat/completions", { ...chat, conversation: `conv_${s}` }, "conversation");
     await expectRefused("/v1/completions", { model: "tiny", prompt: "hi", max_tokens: 1, user: s }, "user");
     await expectRefused("/v1/completions", { model: s, prompt: "hi", max_tokens: 1 }, "model");
     await expectRefused("/v1/embeddings", { model: "tiny", input: "hi", user: s }, "user");
