@@ -103,6 +103,15 @@ export const errors = {
   unsupportedMediaType: define("unsupported_media_type", 415, "invalid_request_error", (contentType: string) => ({
     message: `Unsupported Content-Type '${contentType}'; send application/json.`,
   })),
+  clientTimeout: define("client_timeout", 408, "invalid_request_error", () => ({
+    message: "The request's headers or body did not arrive within the server's time limit (http.headers_timeout_ms, http.request_timeout_ms).",
+  })),
+  headersTooLarge: define("headers_too_large", 431, "invalid_request_error", () => ({
+    message: "The request's headers are larger than the server accepts.",
+  })),
+  badHttp: define("bad_http", 400, "invalid_request_error", () => ({
+    message: "The request is not valid HTTP/1.1.",
+  })),
   // Routing
   // OpenAI answers an unknown model with 404 and type invalid_request_error.
   modelNotFound: define("model_not_found", 404, "invalid_request_error", (model: string) => ({

@@ -15,12 +15,12 @@ import { usageRowFromFinished, type UsageRow } from "../store/usageRow.ts";
 import type { ConversationStore } from "../store/ConversationStore.ts";
 import { registerAuth } from "./auth.ts";
 import { registerBrowserGuard } from "./browserGuard.ts";
-import { registerErrorHandling, validationError } from "./errorHandler.ts";
+import { clientError, registerErrorHandling, validationError } from "./errorHandler.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
 import { chatCompletionsWsRoute, chooseProtocol } from "./routes/chat-completions/ws.ts";
 import { conversationsRoute } from "./routes/conversations.ts";
-import type { InferenceDefaults } from "./routes/common.ts";
+import { toStoredText, type InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
 import { embeddingsRoute } from "./routes/embeddings/route.ts";
 import type { RouteDeps } from "./routes/deps.ts";
@@ -52,6 +52,10 @@ export interface AppOptions {
   browser?: { listenHost: string; allowedHosts: readonly string[]; corsOrigins: readonly string[] };
   /** The web app's build folder. Defaults to web/dist in the package. */
   webRoot?: string;
+  /** Connection limits in ms (config `http`); 0 turns request and connection timeouts off. */
+  /** A stream's unsent bytes for a client that does not read, before the stream is cut (config `http.stream_buffer_bytes`). */
+  streamBufferBytes?: number;
+  timeouts?: { headersMs: number; requestMs: number; keepAliveMs: number; connectionMs: number };
   /** Serve HTTPS with this PEM certificate (chain) and private key. */
   https?: { cert: string | Buffer; key: string | Buffer };
   /** True once a shutdown began: /health answers 503 `draining` so that balancers stop sending. */
@@ -67,12 +71,18 @@ const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as co
 const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions"]);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
+  const server = serverTimeouts(opts.timeouts ?? { headersMs: 30_000, requestMs: 60_000, keepAliveMs: 72_000, connectionMs: 0 });
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit,
+    requestTimeout: server.requestTimeout,
+    keepAliveTimeout: server.keepAliveTimeout,
+    connectionTimeout: opts.timeouts?.connectionMs ?? 0,
+    http: server,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errs) => validationError(errs),
-    ...(opts.https ? { https: opts.https } : {}),
+    clientErrorHandler: clientError,
+    ...(opts.https ? { https: { ...server, ...opts.https } } : {}),
   }) as unknown as FastifyInstance;
   // Clients like `curl -d` send bodies without a JSON Content-Type; llama-server reads them as JSON,
   // so do the same rather than answer 415.
@@ -111,7 +121,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
   const deps: RouteDeps = {
-    engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
+    engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, streamBufferBytes: opts.streamBufferBytes ?? 1024 * 1024, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
     pullAllowPrivateAddresses: opts.pullAllowPrivateAddresses ?? false,
@@ -139,6 +149,21 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   return app;
 }
 
+/**
+ * Node's options for the HTTP server. Node refuses a headers timeout above the request timeout, and
+ * checks both only every connectionsCheckingInterval (30 s by default), which would let a slow
+ * client stay that much longer than configured.
+ */
+function serverTimeouts(t: NonNullable<AppOptions["timeouts"]>) {
+  const headersTimeout = t.requestMs > 0 ? Math.min(t.headersMs, t.requestMs) : t.headersMs;
+  return {
+    headersTimeout,
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+  };
+}
+
 /** The status a request the engine finished ended with: a client that went away is nginx's 499. */
 function statusOf(r: FinishedRequest): number {
   if (r.error) return r.error.statusCode;
@@ -151,7 +176,7 @@ function usageRowOf(request: FastifyRequest, route: string, status: number, dura
     ts: new Date(),
     requestId: request.id,
     keyName: request.caller?.key?.name ?? null,
-    model: typeof body?.model === "string" ? body.model.slice(0, 256) : "",
+    model: toStoredText(body?.model, 256) ?? "",
     route,
     status,
     finishReason: null,
@@ -162,7 +187,7 @@ function usageRowOf(request: FastifyRequest, route: string, status: number, dura
     ttftMs: null,
     durationMs,
     errorType: request.errorCode ?? null,
-    userId: typeof body?.user === "string" ? body.user.slice(0, 512) : null,
+    userId: toStoredText(body?.user, 512),
     cacheHit: request.answered?.cacheHit ?? false,
   };
 }

@@ -1,6 +1,9 @@
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
+import { STORED_TEXT_PATTERN } from "./routes/common.ts";
 
 /**
  * The one place where errors become OpenAI-shaped responses. Anything that is not a HearthError
@@ -20,6 +23,24 @@ export function toHearthError(err: unknown, bodyLimit: number): HearthError {
     return errors.invalidRequest(e.message ?? "Bad request.");
   }
   return errors.internal();
+}
+
+/**
+ * Fastify's clientErrorHandler: errors of Node's HTTP parser, before any route sees the request
+ * (slow headers, oversized headers, bytes that are not HTTP), answered in the same OpenAI shape;
+ * the connection is then closed, as Node does.
+ */
+export function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const mapped = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? errors.clientTimeout()
+    : err.code === "HPE_HEADER_OVERFLOW" ? errors.headersTooLarge()
+    : errors.badHttp();
+  const body = JSON.stringify(mapped.toJSON());
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${mapped.statusCode} ${STATUS_CODES[mapped.statusCode]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Content-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /**
@@ -50,6 +71,7 @@ function pickError(list: FastifySchemaValidationError[]): FastifySchemaValidatio
 
 function describe(e: FastifySchemaValidationError): string {
   if (e.keyword === "anyOf") return "it does not have an accepted type";
+  if (e.keyword === "pattern" && (e.params as { pattern?: string }).pattern === STORED_TEXT_PATTERN) return "it must not contain NUL characters or unpaired surrogates";
   const { allowedValues } = e.params as { allowedValues?: unknown[] };
   if (e.keyword === "enum" && allowedValues) return `must be one of ${allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
   return e.message ?? "invalid";

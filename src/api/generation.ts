@@ -48,13 +48,13 @@ export async function serveGeneration(
         void reply.header("x-hearth-cache", "hit");
         request.answered = { usage: stored.usage, cacheHit: true };
         deps.metrics.cache("hit");
-        return await replay(request, reply, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit }, stored);
+        return await replay(request, reply, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, streamBufferBytes: deps.streamBufferBytes }, stored);
       }
       void reply.header("x-hearth-cache", "miss");
       deps.metrics.cache("miss");
     }
     request.engineCalled = true;
-    const { final, text, choices } = await respond(deps.engine, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit });
+    const { final, text, choices } = await respond(deps.engine, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, streamBufferBytes: deps.streamBufferBytes });
     if (final) used = final.usage.promptTokens + final.usage.completionTokens;
     // The cache keeps text: an answer with tool calls the model wrote (tool_choice auto) is not kept.
     if (cacheKey && final && isCompleted(final.reason) && choices.every((c) => c.toolCalls.length === 0)) {

@@ -75,6 +75,8 @@ export interface StreamChannel {
 export interface RespondContext {
   metrics: Metrics;
   bodyLimit: number;
+  /** A stream's unsent bytes for a client that does not read, before the stream is cut. */
+  streamBufferBytes: number;
 }
 
 interface ChoiceState { final: FinalEvent | null; text: string; logprobs: GeneratedTokenLogprob[] | null; toolCalls: EngineToolCall[] }
@@ -107,7 +109,7 @@ export async function respond(
   jobs: GenerateRequest[], format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
 ): Promise<{ final: FinalEvent | null; text: string; choices: ChoiceState[] }> {
   const controller = new AbortController();
-  const channel = opts.stream ? opts.channel ?? sseChannel(reply) : null;
+  const channel = opts.stream ? opts.channel ?? sseChannel(reply, ctx.streamBufferBytes) : null;
   const gone = channel?.signal ?? closeSignal(reply);
   if (gone.aborted) controller.abort();
   else gone.addEventListener("abort", () => controller.abort(), { once: true });
@@ -198,7 +200,7 @@ export async function replay(
   stored: { text: string; finishReason: OpenAIFinishReason; usage: Usage },
 ): Promise<void> {
   const final: FinalEvent = { type: "final", reason: stored.finishReason, usage: stored.usage, timings: { queueMs: 0, promptMs: 0, generationMs: 0, promptEvaluated: 0, promptCached: stored.usage.promptTokens, completionTokens: stored.usage.completionTokens } };
-  const sink = opts.stream ? streamSink(request, opts.channel ?? sseChannel(reply), reply.getHeaders(), format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
+  const sink = opts.stream ? streamSink(request, opts.channel ?? sseChannel(reply, ctx.streamBufferBytes), reply.getHeaders(), format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
   await sink.open();
   if (stored.text) await sink.text(0, stored.text);
   await sink.end(0, final);
@@ -226,7 +228,7 @@ function closeSignal(reply: FastifyReply): AbortSignal {
 }
 
 /** SSE on the HTTP response: the reply is hijacked when the stream opens. */
-function sseChannel(reply: FastifyReply): StreamChannel {
+function sseChannel(reply: FastifyReply, limit: number): StreamChannel {
   const res = reply.raw;
   return {
     signal: closeSignal(reply),
@@ -234,7 +236,7 @@ function sseChannel(reply: FastifyReply): StreamChannel {
       reply.hijack();
       startSse(res, headers);
     },
-    send: (data) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`),
+    send: async (data) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`, limit),
     end: () => res.end(),
     get gone() { return res.destroyed; },
   };
@@ -314,13 +316,13 @@ function errorOf(final: FinalEvent): HearthError {
   return final.error ? HearthError.fromWire(final.error) : errors.engineFailed(`the request ended with reason '${final.reason}'`);
 }
 
-/** Writes, waiting for the socket to drain when its buffer is full, so a slow reader bounds memory. */
-function write(res: NodeJS.WritableStream & { destroyed: boolean }, text: string): Promise<void> {
-  if (res.destroyed) return Promise.resolve();
-  if (res.write(text)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => { res.off("drain", done); res.off("close", done); resolve(); };
-    res.once("drain", done);
-    res.once("close", done);
-  });
+/**
+ * Writes without waiting for 'drain', and cuts the response once more than `limit` bytes wait for
+ * a client that does not read; the close cancels the generation. Waiting for 'drain' would not
+ * bound memory: the runner keeps generating into the engine's event queue meanwhile.
+ */
+function write(res: NodeJS.WritableStream & { destroyed: boolean; writableLength: number; destroy(): void }, text: string, limit: number): void {
+  if (res.destroyed) return;
+  res.write(text);
+  if (res.writableLength > limit) res.destroy();
 }

@@ -148,6 +148,11 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     cache: services.cache ? { store: services.cache, sampled: config.cache.sampled, ttlSeconds: config.cache.ttl_seconds } : undefined,
     bodyLimit: config.body_limit_bytes,
     pullAllowPrivateAddresses: config.pull.allow_private_addresses,
+    timeouts: {
+      headersMs: config.http.headers_timeout_ms, requestMs: config.http.request_timeout_ms,
+      keepAliveMs: config.http.keep_alive_timeout_ms, connectionMs: config.http.connection_timeout_ms,
+    },
+    streamBufferBytes: config.http.stream_buffer_bytes,
     conversations: services.conversations,
     browser: { listenHost: config.host, allowedHosts: list(config.allowed_hosts), corsOrigins: list(config.cors_origins) },
     ...(config.web_dir ? { webRoot: resolve(config.web_dir) } : {}),

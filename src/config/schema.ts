@@ -69,6 +69,23 @@ export const ConfigSchema = Type.Object({
    */
   shutdown_timeout_ms: Type.Integer({ default: 30_000, minimum: 0, maximum: 3_600_000, flag: "shutdown-timeout-ms", description: "how long requests under way may finish after SIGTERM" }),
   body_limit_bytes: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+  /**
+   * Connection limits, so that slow or idle clients cannot hold sockets (slowloris). A slow request
+   * is answered 408 and closed. The connection idle timeout is off by default: a non-streaming
+   * generation can be silent for minutes (batching.timeout_ms).
+   */
+  http: Type.Object({
+    /** From a connection's first byte to the end of a request's headers. 30 seconds. */
+    headers_timeout_ms: Type.Integer({ default: 30_000, minimum: 1, maximum: 3_600_000 }),
+    /** To receive a whole request, body included (not to answer it). 60 seconds; 0: no limit. */
+    request_timeout_ms: Type.Integer({ default: 60_000, minimum: 0, maximum: 3_600_000 }),
+    /** An idle keep-alive connection is closed after this long. 72 seconds (above common balancers' 60 s). */
+    keep_alive_timeout_ms: Type.Integer({ default: 72_000, minimum: 1, maximum: 3_600_000 }),
+    /** A socket with no traffic either way is closed after this long. 0: never. */
+    connection_timeout_ms: Type.Integer({ default: 0, minimum: 0, maximum: 24 * 3_600_000 }),
+    /** A stream's output waiting for a client that does not read; past it the stream is cut and its generation cancelled. 1 MiB. */
+    stream_buffer_bytes: Type.Integer({ default: 1024 * 1024, minimum: 16 * 1024, maximum: 1024 * 1024 * 1024 }),
+  }, { ...Strict, default: {} }),
   /** Hearth's own files. Default: ~/.hearth (also HEARTH_DATA_DIR). */
   data_dir: Type.Optional(Type.String({ minLength: 1, flag: "data-dir", description: "Hearth's data folder (default ~/.hearth)" })),
   /** Every *.gguf here is a model, found at start and when the folder changes. Default: <data_dir>/models. */

@@ -2,13 +2,14 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { ApiKey, KeyStore } from "../../store/KeyStore.ts";
+import { StoredText } from "./common.ts";
 
 const ADMIN = { access: "admin" } as const;
 const Limit = Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }), Type.Null()]));
 const CreateKey = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._@-]*$" }),
   /** Model ids or aliases the key may use; absent or null: every model. */
-  models: Type.Optional(Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 1024 }), Type.Null()])),
+  models: Type.Optional(Type.Union([Type.Array(StoredText({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 1024 }), Type.Null()])),
   rpm: Limit,
   tpm: Limit,
   max_parallel: Limit,
@@ -45,5 +46,5 @@ export function adminRoutes(app: FastifyInstance, keys: KeyStore): void {
     });
     return reply.status(201).send({ ...keyJson(record), key });
   });
-  typed.delete("/v1/admin/keys/:name", { config: ADMIN, schema: { params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }) } }, async (request) => keyJson(await keys.revoke(request.params.name)));
+  typed.delete("/v1/admin/keys/:name", { config: ADMIN, schema: { params: Type.Object({ name: StoredText({ minLength: 1, maxLength: 64 }) }) } }, async (request) => keyJson(await keys.revoke(request.params.name)));
 }

@@ -8,6 +8,20 @@ import { parseDurationSeconds } from "../../util/units.ts";
 /** OpenAI accepts `null` for every optional field and treats it as absent. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
+/**
+ * Text that is stored in the database (the usage log, API keys): PostgreSQL text cannot hold U+0000,
+ * and a lone surrogate has no UTF-8 encoding. ajv compiles patterns with the `u` flag, so a
+ * surrogate pair is one code point and only an unpaired half matches the class.
+ */
+export const STORED_TEXT_PATTERN = "^[^\\u0000\\uD800-\\uDFFF]*$";
+export const StoredText = (opts: { minLength?: number; maxLength: number }) => Type.String({ ...opts, pattern: STORED_TEXT_PATTERN });
+/**
+ * A field of a body that was not validated (a refused request is still logged), made storable:
+ * cut to `max` (which may split a pair), then NUL and lone surrogates become U+FFFD.
+ */
+export const toStoredText = (value: unknown, max: number): string | null =>
+  typeof value === "string" ? value.slice(0, max).toWellFormed().replaceAll("\0", "\uFFFD") : null;
+
 /** Caps documented in docs/api.md: they bound the work one request can ask for. */
 export const LIMITS = {
   maxStopSequences: 4,
@@ -26,7 +40,7 @@ export const LIMITS = {
 
 /** Fields shared by /v1/chat/completions and /v1/completions. */
 export const GenerationFields = {
-  model: Type.String({ minLength: 1, maxLength: 256 }),
+  model: StoredText({ minLength: 1, maxLength: 256 }),
   max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: LIMITS.maxTokens })),
   temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
   top_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
@@ -46,7 +60,7 @@ export const GenerationFields = {
   n: Nullable(Type.Integer({ minimum: 1, maximum: LIMITS.defaultMaxN })),
   /** Token id (decimal string) -> bias added to its logit, -100 (about a ban) to 100 (about forcing it); ids are checked against the vocabulary. */
   logit_bias: Nullable(Type.Record(Type.String({ pattern: "^(0|[1-9][0-9]{0,9})$" }), Type.Number({ minimum: -100, maximum: 100 }), { maxProperties: LIMITS.maxLogitBias })),
-  user: Nullable(Type.String({ maxLength: 512 })),
+  user: Nullable(StoredText({ maxLength: 512 })),
   /**
    * Not in OpenAI's API; Ollama's: how long the model stays loaded after this request ("5m", 300,
    * 0 to unload after the response, negative to keep it loaded).

@@ -14,6 +14,8 @@ export interface RouteDeps {
   metrics: Metrics;
   defaults: InferenceDefaults;
   bodyLimit: number;
+  /** See respond.ts: a stream's unsent bytes before it is cut. */
+  streamBufferBytes: number;
   limiter?: RateLimiter;
   cache?: ResponseCache;
   /** Cache sampled answers too (config cache.sampled). */

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { errors } from "../../errors.ts";
 import type { UsageReportQuery, UsageReportRow } from "../../store/usageReport.ts";
+import { StoredText } from "./common.ts";
 
 const UsageQuery = Type.Object({
   /** ISO 8601 time or Unix seconds; default: 24 hours before `to`. */
@@ -11,7 +12,7 @@ const UsageQuery = Type.Object({
   to: Type.Optional(Type.String({ maxLength: 64 })),
   group_by: Type.Union([Type.Literal("key"), Type.Literal("model"), Type.Literal("day")], { default: "model" }),
   /** Only this key's requests (the admin's choice; a key always sees only its own). */
-  key: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  key: Type.Optional(StoredText({ minLength: 1, maxLength: 64 })),
 });
 
 /**

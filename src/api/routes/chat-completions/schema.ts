@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { GenerationFields, LIMITS, Nullable } from "../common.ts";
+import { GenerationFields, LIMITS, Nullable, StoredText } from "../common.ts";
 
 const ContentPart = Type.Object({
   type: Type.String({ maxLength: 64 }),
@@ -87,7 +87,7 @@ export const ChatCompletionRequest = Type.Object({
    * Not in OpenAI's API: a Hearth conversation (`conv_...`, see /v1/conversations). Its system
    * prompt and messages go before `messages`; the new messages and the reply are added to it.
    */
-  conversation: Nullable(Type.String({ minLength: 1, maxLength: 64 })),
+  conversation: Nullable(StoredText({ minLength: 1, maxLength: 64 })),
 });
 
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;

@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { LIMITS, Nullable } from "../common.ts";
+import { LIMITS, Nullable, StoredText } from "../common.ts";
 
 /** Caps documented in docs/api.md. */
 export const EMBEDDING_LIMITS = {
@@ -15,7 +15,7 @@ const TokenId = Type.Integer({ minimum: 0, maximum: 0x7fffffff });
  * https://platform.openai.com/docs/api-reference/embeddings/create
  */
 export const EmbeddingRequest = Type.Object({
-  model: Type.String({ minLength: 1, maxLength: 256 }),
+  model: StoredText({ minLength: 1, maxLength: 256 }),
   input: Type.Union([
     Type.String(),
     Type.Array(Type.String(), { minItems: 1, maxItems: EMBEDDING_LIMITS.maxInputs }),
@@ -26,7 +26,7 @@ export const EmbeddingRequest = Type.Object({
   encoding_format: Nullable(Type.Union([Type.Literal("float"), Type.Literal("base64")])),
   /** The models cannot truncate their vectors: only the model's own width is accepted. */
   dimensions: Nullable(Type.Integer({ minimum: 1 })),
-  user: Nullable(Type.String({ maxLength: 512 })),
+  user: Nullable(StoredText({ maxLength: 512 })),
 });
 
 export type EmbeddingRequest = Static<typeof EmbeddingRequest>;
