@@ -43,7 +43,7 @@ export interface AppOptions {
   defaults: InferenceDefaults;
   auth: { mode: "none" | "required"; adminKey: string | undefined };
   keys: KeyStore;
-  usage: { log: Pick<UsageLog, "record" | "written" | "pending" | "dropped">; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
+  usage: { log: Pick<UsageLog, "record" | "written" | "pending" | "dropped" | "refused">; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
   limiter: RateLimiter;
   cache: { store: ResponseCache; sampled: boolean; ttlSeconds: number } | undefined;
   /** The web app's conversations; without it, /v1/conversations is not served. */
@@ -80,6 +80,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   metrics.gauge("hearth_usage_rows_written", "Usage log rows written to the database since start (a gauge: read from the log)", () => usage.written);
   metrics.gauge("hearth_usage_rows_pending", "Usage log rows waiting to be written (they grow while the database is unreachable)", () => usage.pending);
   metrics.gauge("hearth_usage_rows_dropped", "Usage log rows dropped because the buffer was full (usage.buffer_rows)", () => usage.dropped);
+  metrics.gauge("hearth_usage_rows_refused", "Usage log rows the database refused for their data, each dropped alone (the error log names them)", () => usage.refused);
   // Before auth: a request a browser must not make is refused whatever key it carries.
   registerBrowserGuard(app, opts.browser ?? { listenHost: "127.0.0.1", allowedHosts: [], corsOrigins: [] });
   registerAuth(app, { mode: opts.auth.mode, adminKey: opts.auth.adminKey, keys: opts.keys });

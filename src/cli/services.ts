@@ -16,8 +16,8 @@ import { usageReport, type UsageReportQuery } from "../store/usageReport.ts";
 import { createRedisClient } from "../util/redis.ts";
 
 /** What the server does with usage rows: a UsageLog, or nothing when `usage.enabled` is false. */
-export type UsageRecorder = Pick<UsageLog, "record" | "close" | "written" | "pending" | "dropped">;
-const NO_USAGE_LOG: UsageRecorder = { record() {}, close: async () => {}, written: 0, pending: 0, dropped: 0 };
+export type UsageRecorder = Pick<UsageLog, "record" | "close" | "written" | "pending" | "dropped" | "refused">;
+const NO_USAGE_LOG: UsageRecorder = { record() {}, close: async () => {}, written: 0, pending: 0, dropped: 0, refused: 0 };
 
 /** What many users need beside the models: the store (keys, usage), limits and the cache. */
 export interface Services {
