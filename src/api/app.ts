@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import swagger from "@fastify/swagger";
 import websocket from "@fastify/websocket";
@@ -43,7 +44,7 @@ export interface AppOptions {
   defaults: InferenceDefaults;
   auth: { mode: "none" | "required"; adminKey: string | undefined };
   keys: KeyStore;
-  usage: { log: Pick<UsageLog, "record" | "written" | "pending" | "dropped" | "refused">; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
+  usage: { log: Pick<UsageLog, "started" | "record" | "written" | "pending" | "dropped" | "refused">; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
   limiter: RateLimiter;
   cache: { store: ResponseCache; sampled: boolean; ttlSeconds: number } | undefined;
   /** The web app's conversations; without it, /v1/conversations is not served. */
@@ -58,6 +59,13 @@ export interface AppOptions {
   draining?: () => boolean;
 }
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Its usage row was recorded (at onSend, or at onResponse for a hijacked reply). */
+    usageRecorded?: boolean;
+  }
+}
+
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
 const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions"]);
@@ -66,6 +74,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit,
+    // Usage rows are keyed by request id, and must not repeat after a restart.
+    genReqId: () => randomUUID(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errs) => validationError(errs),
     ...(opts.https ? { https: opts.https } : {}),
@@ -90,11 +100,21 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   opts.router.onFinished((r) => opts.usage.log.record(usageRowFromFinished(r, {
     route: ROUTE_OF[r.endpoint], status: statusOf(r), keyName: r.tenant ?? null, userId: r.user ?? null,
   })));
-  const recordRequest = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
-    const body = raw as { model?: unknown; user?: unknown } | undefined;
-    metrics.response(route, metrics.modelLabel(body?.model), status);
-    if (USAGE_ROUTES.has(route) && !request.engineCalled) opts.usage.log.record(usageRowOf(request, route, status, durationMs, body));
+  const recordUsage = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
+    if (!USAGE_ROUTES.has(route) || request.engineCalled || request.usageRecorded) return;
+    request.usageRecorded = true;
+    opts.usage.log.record(usageRowOf(request, route, status, durationMs, raw as { model?: unknown; user?: unknown } | undefined));
   };
+  const recordRequest = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
+    metrics.response(route, metrics.modelLabel((raw as { model?: unknown } | undefined)?.model), status);
+    recordUsage(request, route, status, durationMs, raw);
+  };
+  // The row goes to the journal before the response's bytes (onResponse runs after they are sent,
+  // too late if the process dies then); a hijacked reply (a cached stream) has no onSend: onResponse.
+  app.addHook("onSend", async (request, reply, payload) => {
+    recordUsage(request, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime, request.body);
+    return payload;
+  });
   app.addHook("onResponse", async (request, reply) => recordRequest(request, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime, request.body));
 
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
@@ -103,6 +123,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
+    started: (j) => usage.started({ requestId: j.id, model: j.model, route: ROUTE_OF[j.prompt.kind === "chat" ? "chat" : "text"], keyName: j.tenant ?? null, userId: j.user ?? null }),
   };
   // A browser cannot set headers on a WebSocket: its key may come as the subprotocol hearth.bearer.<key> (auth.ts).
   void app.register(websocket, { options: { maxPayload: opts.bodyLimit, handleProtocols: chooseProtocol } });

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { insertUsageBatch } from "./insertUsageBatch.ts";
 import type { Queryable, StoreLog } from "./Store.ts";
+import type { UsageJournal, UsageStart } from "./UsageJournal.ts";
 import { isUnavailable, sqlState } from "./storeErrors.ts";
 import { storableUsageRow, type UsageRow } from "./usageRow.ts";
 
@@ -21,6 +22,10 @@ export interface UsageLogOptions {
   /** `flush()` and `close()` give up after this. Defaults to 10000 ms. */
   flushTimeoutMs?: number;
   log?: StoreLog;
+  /** Where each row (and each request's start) is appended before it is buffered, so that a crash loses none. */
+  journal?: UsageJournal;
+  /** Rows a previous process left in the journal: written first (they are in the journal already). */
+  replay?: readonly UsageRow[];
 }
 
 export interface UsageLogStats {
@@ -70,6 +75,7 @@ export class UsageLog {
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   readonly #flushTimeoutMs: number;
+  readonly #journal: UsageJournal | undefined;
 
   #queue: UsageRow[] = [];
   #head = 0;
@@ -107,6 +113,9 @@ export class UsageLog {
     this.#retryMinMs = opts.retryMinMs ?? 250;
     this.#retryMaxMs = opts.retryMaxMs ?? 30_000;
     this.#flushTimeoutMs = opts.flushTimeoutMs ?? 10_000;
+    this.#journal = opts.journal;
+    for (const row of opts.replay ?? []) this.#queue.push(storableUsageRow(row));
+    this.#accepted = this.#drainUpTo = this.#queue.length;
     this.#tick = setInterval(() => {
       if (this.#retryTimer) return; // backing off
       this.#drainUpTo = this.#accepted;
@@ -127,12 +136,19 @@ export class UsageLog {
     return { written: this.#written, pending: this.pending, dropped: this.#dropped, refused: this.#refused, failures: this.#failures, batches: this.#batches };
   }
 
-  /** Queues one row. Never throws and never waits. */
+  /** A request started: journaled, so that a crash before its row leaves an `interrupted` row. Never throws. */
+  started(s: UsageStart): void {
+    if (!this.#closed) this.#journal?.started(s);
+  }
+
+  /** Queues one row, journaled first. Never throws and never waits. */
   record(row: UsageRow): void {
     try {
       if (this.#closed) return this.#drop("the usage log is closed");
       if (this.pending >= this.#maxBuffered) return this.#drop(`the usage log's buffer is full (${this.#maxBuffered} rows)`);
-      this.#queue.push(storableUsageRow(row));
+      const clean = storableUsageRow(row);
+      this.#journal?.recorded(clean);
+      this.#queue.push(clean);
       this.#accepted++;
       if (this.#queue.length - this.#head >= this.#batchSize && !this.#retryTimer) void this.#pump();
     } catch {
@@ -175,9 +191,12 @@ export class UsageLog {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    let committed = false;
     try {
       await this.flush(timeoutMs);
+      committed = true;
     } finally {
+      await this.#journal?.close(committed);
       clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
       this.#waiters = [];
@@ -256,6 +275,7 @@ export class UsageLog {
       this.#log("warn", `usage log: there is room again; ${this.#droppedWhileFull} usage rows were dropped while the buffer was full`);
     }
     this.#wakeWaiters();
+    this.#journal?.checkpoint(() => [...this.#split.flatMap((b) => b.rows), ...this.#queue.slice(this.#head)]);
     if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
       this.#lastPrune = Date.now();
       // Batch ids are only needed while a batch may be retried: a week is far beyond that.

@@ -1,5 +1,5 @@
 import type { ResponseCache } from "../../cache/ResponseCache.ts";
-import type { ServingEngine } from "../../engine/types.ts";
+import type { GenerateRequest, ServingEngine } from "../../engine/types.ts";
 import type { RateLimiter } from "../../limits/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
 import type { ModelRouter } from "../../models/ModelRouter.ts";
@@ -21,6 +21,8 @@ export interface RouteDeps {
   cacheTtlSeconds: number;
   /** The web app's conversations, which a chat request may continue. */
   conversations?: ConversationStore;
+  /** A generation is handed to the engine (the usage log journals its start). */
+  started?: (job: GenerateRequest) => void;
   /** True once a shutdown began (see /health). */
   draining?: () => boolean;
 }
