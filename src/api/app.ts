@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import swagger from "@fastify/swagger";
 import websocket from "@fastify/websocket";
@@ -43,7 +44,7 @@ export interface AppOptions {
   defaults: InferenceDefaults;
   auth: { mode: "none" | "required"; adminKey: string | undefined };
   keys: KeyStore;
-  usage: { log: Pick<UsageLog, "record" | "written" | "pending" | "dropped">; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
+  usage: { log: Pick<UsageLog, "started" | "record" | "written" | "pending" | "dropped" | "refused">; report: (q: UsageReportQuery) => Promise<UsageReportRow[]> };
   limiter: RateLimiter;
   cache: { store: ResponseCache; sampled: boolean; ttlSeconds: number } | undefined;
   /** The web app's conversations; without it, /v1/conversations is not served. */
@@ -66,6 +67,13 @@ export interface AppOptions {
 
 /** Methods whose requests carry no meaningful body (RFC 9110 9.3). */
 const BODILESS = new Set(["DELETE", "OPTIONS", "GET", "HEAD"]);
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Its usage row was recorded (at onSend, or at onResponse for a hijacked reply). */
+    usageRecorded?: boolean;
+  }
+}
+
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
 const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions"]);
@@ -79,6 +87,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     keepAliveTimeout: server.keepAliveTimeout,
     connectionTimeout: opts.timeouts?.connectionMs ?? 0,
     http: server,
+    // Usage rows are keyed by request id, and must not repeat after a restart.
+    genReqId: () => randomUUID(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errs) => validationError(errs),
     clientErrorHandler: clientError,
@@ -102,6 +112,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   metrics.gauge("hearth_usage_rows_written", "Usage log rows written to the database since start (a gauge: read from the log)", () => usage.written);
   metrics.gauge("hearth_usage_rows_pending", "Usage log rows waiting to be written (they grow while the database is unreachable)", () => usage.pending);
   metrics.gauge("hearth_usage_rows_dropped", "Usage log rows dropped because the buffer was full (usage.buffer_rows)", () => usage.dropped);
+  metrics.gauge("hearth_usage_rows_refused", "Usage log rows the database refused for their data, each dropped alone (the error log names them)", () => usage.refused);
   // Before auth: a request a browser must not make is refused whatever key it carries.
   registerBrowserGuard(app, opts.browser ?? { listenHost: "127.0.0.1", allowedHosts: [], corsOrigins: [] });
   app.decorate("routeTable", registerAuth(app, { mode: opts.auth.mode, adminKey: opts.auth.adminKey, keys: opts.keys }));
@@ -111,11 +122,21 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   opts.router.onFinished((r) => opts.usage.log.record(usageRowFromFinished(r, {
     route: ROUTE_OF[r.endpoint], status: statusOf(r), keyName: r.tenant ?? null, userId: r.user ?? null,
   })));
-  const recordRequest = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
-    const body = raw as { model?: unknown; user?: unknown } | undefined;
-    metrics.response(route, metrics.modelLabel(body?.model), status);
-    if (USAGE_ROUTES.has(route) && !request.engineCalled) opts.usage.log.record(usageRowOf(request, route, status, durationMs, body));
+  const recordUsage = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
+    if (!USAGE_ROUTES.has(route) || request.engineCalled || request.usageRecorded) return;
+    request.usageRecorded = true;
+    opts.usage.log.record(usageRowOf(request, route, status, durationMs, raw as { model?: unknown; user?: unknown } | undefined));
   };
+  const recordRequest = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
+    metrics.response(route, metrics.modelLabel((raw as { model?: unknown } | undefined)?.model), status);
+    recordUsage(request, route, status, durationMs, raw);
+  };
+  // The row goes to the journal before the response's bytes (onResponse runs after they are sent,
+  // too late if the process dies then); a hijacked reply (a cached stream) has no onSend: onResponse.
+  app.addHook("onSend", async (request, reply, payload) => {
+    recordUsage(request, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime, request.body);
+    return payload;
+  });
   app.addHook("onResponse", async (request, reply) => recordRequest(request, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime, request.body));
 
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
@@ -125,6 +146,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
     pullAllowPrivateAddresses: opts.pullAllowPrivateAddresses ?? false,
+    started: (j) => usage.started({ requestId: j.id, model: j.model, route: ROUTE_OF[j.prompt.kind === "chat" ? "chat" : "text"], keyName: j.tenant ?? null, userId: j.user ?? null }),
   };
   // A browser cannot set headers on a WebSocket: its key may come as the subprotocol hearth.bearer.<key> (auth.ts).
   void app.register(websocket, { options: { maxPayload: opts.bodyLimit, handleProtocols: chooseProtocol } });

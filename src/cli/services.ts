@@ -11,13 +11,14 @@ import { ConversationStore } from "../store/ConversationStore.ts";
 import { KeyStore } from "../store/KeyStore.ts";
 import { openStore } from "../store/openStore.ts";
 import type { Store } from "../store/Store.ts";
+import { UsageJournal } from "../store/UsageJournal.ts";
 import { UsageLog } from "../store/UsageLog.ts";
 import { usageReport, type UsageReportQuery } from "../store/usageReport.ts";
 import { createRedisClient } from "../util/redis.ts";
 
 /** What the server does with usage rows: a UsageLog, or nothing when `usage.enabled` is false. */
-export type UsageRecorder = Pick<UsageLog, "record" | "close" | "written" | "pending" | "dropped">;
-const NO_USAGE_LOG: UsageRecorder = { record() {}, close: async () => {}, written: 0, pending: 0, dropped: 0 };
+export type UsageRecorder = Pick<UsageLog, "started" | "record" | "close" | "written" | "pending" | "dropped" | "refused">;
+const NO_USAGE_LOG: UsageRecorder = { started() {}, record() {}, close: async () => {}, written: 0, pending: 0, dropped: 0, refused: 0 };
 
 /** What many users need beside the models: the store (keys, usage), limits and the cache. */
 export interface Services {
@@ -43,14 +44,25 @@ export async function openServices(config: Readonly<Config>, logger: Logger): Pr
     throw new ConfigError("auth: required needs an admin key (HEARTH_ADMIN_KEY or --admin-key), or nobody could create keys");
   }
   const log = (level: "debug" | "info" | "warn" | "error", message: string) => logger[level]({ component: "store" }, message);
+  const data = config.data_dir ?? dataDir();
   const store = await openStore({
     ...(config.database_url ? { databaseUrl: config.database_url } : {}),
-    dataDir: config.data_dir ?? dataDir(),
+    dataDir: data,
     ...(config.database_schema !== "public" ? { schema: config.database_schema } : {}),
     log,
   });
   const keys = await KeyStore.open(store, { log });
-  const usage: UsageRecorder = config.usage.enabled ? new UsageLog(store, { maxBuffered: config.usage.buffer_rows, log }) : NO_USAGE_LOG;
+  let usage = NO_USAGE_LOG;
+  if (config.usage.enabled) {
+    // Rows a killed process left in its journal are written first (see UsageJournal).
+    const opened = await UsageJournal.open({ dir: data, ...(config.database_schema !== "public" ? { schema: config.database_schema } : {}), log }).catch((err: unknown) => {
+      log("error", `usage journal: cannot open one in ${data} (${(err as Error).message}); usage rows are kept in memory only until written`);
+      return undefined;
+    });
+    const replay = opened?.replay ?? [];
+    if (replay.length > 0) log("info", `usage log: ${replay.length} usage rows left by the previous process are written again (${replay.filter((r) => r.errorType === "interrupted").length} of requests it was serving: interrupted)`);
+    usage = new UsageLog(store, { maxBuffered: config.usage.buffer_rows, log, ...(opened ? { journal: opened.journal, replay } : {}) });
+  }
   let redis: Redis | undefined;
   if (config.redis_url) {
     redis = createRedisClient({ url: config.redis_url });

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { insertUsageBatch } from "./insertUsageBatch.ts";
 import type { Queryable, StoreLog } from "./Store.ts";
+import type { UsageJournal, UsageStart } from "./UsageJournal.ts";
 import { isUnavailable, sqlState } from "./storeErrors.ts";
-import type { UsageRow } from "./usageRow.ts";
+import { storableUsageRow, type UsageRow } from "./usageRow.ts";
 
 export interface UsageLogOptions {
   /** Buffered rows are written at least this often. Defaults to 500 ms. */
@@ -21,6 +22,10 @@ export interface UsageLogOptions {
   /** `flush()` and `close()` give up after this. Defaults to 10000 ms. */
   flushTimeoutMs?: number;
   log?: StoreLog;
+  /** Where each row (and each request's start) is appended before it is buffered, so that a crash loses none. */
+  journal?: UsageJournal;
+  /** Rows a previous process left in the journal: written first (they are in the journal already). */
+  replay?: readonly UsageRow[];
 }
 
 export interface UsageLogStats {
@@ -28,9 +33,11 @@ export interface UsageLogStats {
   written: number;
   /** Rows in memory, not written yet. */
   pending: number;
-  /** Rows dropped: the buffer was full, the log was closed, or the database refused the batch's data. */
+  /** Rows dropped: the buffer was full, or the log was closed. */
   dropped: number;
-  /** Failed write attempts (each retried, except a batch the database refused three times). */
+  /** Rows the database refused for their data (SQLSTATE class 22 or 23), each alone: the rest of their batch is written. */
+  refused: number;
+  /** Failed write attempts (retried, or split to find the rows the database refuses). */
   failures: number;
   /** Successful INSERTs. */
   batches: number;
@@ -47,8 +54,6 @@ interface Waiter {
   resolve: () => void;
 }
 
-/** A batch the database refused three times for its data (class 22 or 23) is dropped: retrying cannot help. */
-const MAX_REFUSALS = 3;
 const PRUNE_EVERY_MS = 3_600_000;
 
 /**
@@ -70,10 +75,13 @@ export class UsageLog {
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   readonly #flushTimeoutMs: number;
+  readonly #journal: UsageJournal | undefined;
 
   #queue: UsageRow[] = [];
   #head = 0;
   #inflight: Batch | null = null;
+  /** Halves of a refused batch, written (and split again) before any new batch: see #failed. */
+  #split: Batch[] = [];
   /** Rows accepted by record(), and rows finished with (written, or dropped as refused), in order. */
   #accepted = 0;
   #finished = 0;
@@ -83,6 +91,7 @@ export class UsageLog {
 
   #written = 0;
   #dropped = 0;
+  #refused = 0;
   #failures = 0;
   #batches = 0;
 
@@ -104,6 +113,9 @@ export class UsageLog {
     this.#retryMinMs = opts.retryMinMs ?? 250;
     this.#retryMaxMs = opts.retryMaxMs ?? 30_000;
     this.#flushTimeoutMs = opts.flushTimeoutMs ?? 10_000;
+    this.#journal = opts.journal;
+    for (const row of opts.replay ?? []) this.#queue.push(storableUsageRow(row));
+    this.#accepted = this.#drainUpTo = this.#queue.length;
     this.#tick = setInterval(() => {
       if (this.#retryTimer) return; // backing off
       this.#drainUpTo = this.#accepted;
@@ -113,20 +125,30 @@ export class UsageLog {
   }
 
   get written(): number { return this.#written; }
-  get pending(): number { return this.#queue.length - this.#head + (this.#inflight?.rows.length ?? 0); }
+  get pending(): number {
+    return this.#queue.length - this.#head + (this.#inflight?.rows.length ?? 0) + this.#split.reduce((n, b) => n + b.rows.length, 0);
+  }
   get dropped(): number { return this.#dropped; }
+  get refused(): number { return this.#refused; }
   get failures(): number { return this.#failures; }
 
   stats(): UsageLogStats {
-    return { written: this.#written, pending: this.pending, dropped: this.#dropped, failures: this.#failures, batches: this.#batches };
+    return { written: this.#written, pending: this.pending, dropped: this.#dropped, refused: this.#refused, failures: this.#failures, batches: this.#batches };
   }
 
-  /** Queues one row. Never throws and never waits. */
+  /** A request started: journaled, so that a crash before its row leaves an `interrupted` row. Never throws. */
+  started(s: UsageStart): void {
+    if (!this.#closed) this.#journal?.started(s);
+  }
+
+  /** Queues one row, journaled first. Never throws and never waits. */
   record(row: UsageRow): void {
     try {
       if (this.#closed) return this.#drop("the usage log is closed");
       if (this.pending >= this.#maxBuffered) return this.#drop(`the usage log's buffer is full (${this.#maxBuffered} rows)`);
-      this.#queue.push(clean(row));
+      const clean = storableUsageRow(row);
+      this.#journal?.recorded(clean);
+      this.#queue.push(clean);
       this.#accepted++;
       if (this.#queue.length - this.#head >= this.#batchSize && !this.#retryTimer) void this.#pump();
     } catch {
@@ -169,9 +191,12 @@ export class UsageLog {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    let committed = false;
     try {
       await this.flush(timeoutMs);
+      committed = true;
     } finally {
+      await this.#journal?.close(committed);
       clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
       this.#waiters = [];
@@ -220,6 +245,7 @@ export class UsageLog {
   #nextBatch(): Batch | null {
     if (this.#closed && this.#waiters.length === 0) return null;
     if (this.#inflight) return this.#inflight;
+    if (this.#split.length > 0) return (this.#inflight = this.#split.shift()!);
     const buffered = this.#queue.length - this.#head;
     if (buffered === 0) return null;
     if (buffered < this.#batchSize && this.#finished >= this.#drainUpTo) return null;
@@ -249,6 +275,7 @@ export class UsageLog {
       this.#log("warn", `usage log: there is room again; ${this.#droppedWhileFull} usage rows were dropped while the buffer was full`);
     }
     this.#wakeWaiters();
+    this.#journal?.checkpoint(() => [...this.#split.flatMap((b) => b.rows), ...this.#queue.slice(this.#head)]);
     if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
       this.#lastPrune = Date.now();
       // Batch ids are only needed while a batch may be retried: a week is far beyond that.
@@ -260,18 +287,31 @@ export class UsageLog {
     this.#failures++;
     const state = sqlState(err);
     const refused = !isUnavailable(err) && (state?.startsWith("22") || state?.startsWith("23"));
-    if (refused && batch.attempts >= MAX_REFUSALS) {
-      this.#inflight = null;
-      this.#finished += batch.rows.length;
-      this.#dropped += batch.rows.length;
-      this.#log("error", `usage log: the database refused a batch of ${batch.rows.length} rows ${MAX_REFUSALS} times (${(err as Error).message}); it is dropped`);
-      this.#wakeWaiters();
-      return;
-    }
+    if (refused) return this.#isolate(batch, err);
     if (!this.#outage) {
       this.#outage = true;
       this.#log("warn", `usage log: cannot write to the database (${(err as Error).message}); ${this.pending} rows kept in memory, retrying`);
     }
+  }
+
+  /**
+   * The database refused some row's data, so the statement (all or nothing) wrote none: the batch
+   * is halved and each half written on its own, at once, until the refused rows stand alone; only
+   * those are dropped, one error line each. A half gets a new batch id: the refused statement
+   * committed nothing under the old one.
+   */
+  #isolate(batch: Batch, err: unknown): void {
+    this.#inflight = null;
+    if (batch.rows.length > 1) {
+      const mid = Math.ceil(batch.rows.length / 2);
+      this.#split.unshift({ id: randomUUID(), rows: batch.rows.slice(0, mid), attempts: 0 }, { id: randomUUID(), rows: batch.rows.slice(mid), attempts: 0 });
+      return;
+    }
+    this.#finished++;
+    this.#refused++;
+    const r = batch.rows[0]!;
+    this.#log("error", `usage log: the database refused the row of request ${JSON.stringify(r.requestId)} (${(err as Error).message}); it is dropped, the rest of its batch is written`);
+    this.#wakeWaiters();
   }
 
   #wakeWaiters(): void {
@@ -292,33 +332,4 @@ export class UsageLog {
     }, delay);
     this.#retryTimer.unref();
   }
-}
-
-const int = (v: number) => (Number.isFinite(v) ? Math.max(0, Math.min(2 ** 31 - 1, Math.round(v))) : 0);
-const ms = (v: number) => (Number.isFinite(v) ? Math.max(0, v) : 0);
-const text = (v: string | null | undefined) => (v === null || v === undefined ? null : String(v));
-
-/**
- * A copy the database will take: one bad value (a fractional token count, NaN, a missing string)
- * must not make a whole batch fail again and again.
- */
-function clean(r: UsageRow): UsageRow {
-  return {
-    ts: r.ts instanceof Date && !Number.isNaN(r.ts.getTime()) ? r.ts : new Date(),
-    requestId: String(r.requestId ?? ""),
-    keyName: text(r.keyName),
-    model: String(r.model ?? ""),
-    route: String(r.route ?? ""),
-    status: int(r.status),
-    finishReason: text(r.finishReason),
-    promptTokens: int(r.promptTokens),
-    cachedTokens: int(r.cachedTokens),
-    completionTokens: int(r.completionTokens),
-    queueMs: ms(r.queueMs),
-    ttftMs: r.ttftMs === null || r.ttftMs === undefined ? null : ms(r.ttftMs),
-    durationMs: ms(r.durationMs),
-    errorType: text(r.errorType),
-    userId: text(r.userId),
-    cacheHit: r.cacheHit === true,
-  };
 }

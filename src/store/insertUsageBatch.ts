@@ -5,6 +5,7 @@ import type { UsageRow } from "./usageRow.ts";
  * One statement, so all or nothing, with the same SQL (and plan) whatever the batch size: the rows
  * travel as one array per column. The batch id is recorded in the same statement: if an earlier
  * attempt of this batch committed (its answer lost with the connection), nothing is inserted again.
+ * A request id already in the log (a row replayed from the journal after a crash) is skipped.
  */
 const INSERT = `
   WITH batch AS (
@@ -14,7 +15,8 @@ const INSERT = `
     completion_tokens, queue_ms, ttft_ms, duration_ms, error_type, user_id, cache_hit)
   SELECT * FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::int[],
     $10::int[], $11::int[], $12::real[], $13::real[], $14::real[], $15::text[], $16::text[], $17::bool[])
-  WHERE EXISTS (SELECT 1 FROM batch)`;
+  WHERE EXISTS (SELECT 1 FROM batch)
+  ON CONFLICT (request_id) DO NOTHING`;
 
 /** Writes a batch once: returns the rows inserted, 0 if this batch id was written before. */
 export async function insertUsageBatch(db: Queryable, batchId: string, rows: readonly UsageRow[]): Promise<number> {

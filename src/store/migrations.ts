@@ -99,4 +99,17 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: "usage_request_id_unique",
+    sql: `
+      -- A row replayed from the usage journal after a crash may already be in the database (its
+      -- batch committed just before): the unique index lets it be inserted with ON CONFLICT DO
+      -- NOTHING. Rows from before this step may repeat an id (request ids restarted at req-1 with
+      -- each process): the later ones get their row id appended, so none is lost.
+      UPDATE usage_log u SET request_id = u.request_id || '#' || u.id
+        WHERE EXISTS (SELECT 1 FROM usage_log o WHERE o.request_id = u.request_id AND o.id < u.id);
+      CREATE UNIQUE INDEX usage_log_request_id ON usage_log (request_id);
+    `,
+  },
 ];

@@ -66,3 +66,37 @@ export function usageRowFromFinished(r: FinishedRequest, ctx: RequestContext = {
     cacheHit: ctx.cacheHit ?? false,
   };
 }
+
+const int = (v: number) => (Number.isFinite(v) ? Math.max(0, Math.min(2 ** 31 - 1, Math.round(v))) : 0);
+const ms = (v: number) => (Number.isFinite(v) ? Math.max(0, v) : 0);
+/**
+ * PostgreSQL text refuses U+0000 (and a lone surrogate has no UTF-8 form): one such value in a
+ * client's `user` or `model` must not fail the batch it travels in, so it is stored without them.
+ */
+const str = (v: unknown) => String(v).replaceAll("\0", "").toWellFormed();
+const text = (v: string | null | undefined) => (v === null || v === undefined ? null : str(v));
+
+/**
+ * A copy the database will take: one bad value (a fractional token count, NaN, a missing string,
+ * a NUL) must not make a whole batch fail again and again.
+ */
+export function storableUsageRow(r: UsageRow): UsageRow {
+  return {
+    ts: r.ts instanceof Date && !Number.isNaN(r.ts.getTime()) ? r.ts : new Date(),
+    requestId: str(r.requestId ?? ""),
+    keyName: text(r.keyName),
+    model: str(r.model ?? ""),
+    route: str(r.route ?? ""),
+    status: int(r.status),
+    finishReason: text(r.finishReason),
+    promptTokens: int(r.promptTokens),
+    cachedTokens: int(r.cachedTokens),
+    completionTokens: int(r.completionTokens),
+    queueMs: ms(r.queueMs),
+    ttftMs: r.ttftMs === null || r.ttftMs === undefined ? null : ms(r.ttftMs),
+    durationMs: ms(r.durationMs),
+    errorType: text(r.errorType),
+    userId: text(r.userId),
+    cacheHit: r.cacheHit === true,
+  };
+}

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,4 +59,19 @@ export const pglite: Backend = {
 export function captureLog(): { lines: { level: string; message: string }[]; log: (level: "debug" | "info" | "warn" | "error", message: string) => void } {
   const lines: { level: string; message: string }[] = [];
   return { lines, log: (level, message) => { lines.push({ level, message }); } };
+}
+
+/** A database for the enclosing `describe`, created before its tests and dropped after; returns a getter for its open store. */
+export function useDatabase(backend: Backend): () => Store {
+  let db: TestDatabase;
+  let store: Store;
+  before(async () => {
+    db = await backend.create();
+    store = await db.open();
+  });
+  after(async () => {
+    await store.close();
+    await db.drop();
+  });
+  return () => store;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { beforeEach, describe, test } from "node:test";
 import { HearthError } from "../../src/errors.ts";
 import { insertUsageBatch } from "../../src/store/insertUsageBatch.ts";
 import { KeyStore } from "../../src/store/KeyStore.ts";
@@ -11,7 +11,7 @@ import { UsageLog } from "../../src/store/UsageLog.ts";
 import { usageReport, type UsageReportRow } from "../../src/store/usageReport.ts";
 import type { UsageRow } from "../../src/store/usageRow.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { captureLog, type Backend, type TestDatabase } from "./backends.ts";
+import { captureLog, useDatabase, type Backend } from "./backends.ts";
 
 const DAY = 86_400_000;
 /** Usage tests use disjoint time windows, so they can share one database. */
@@ -97,16 +97,9 @@ export function storeSuite(backend: Backend): void {
   });
 
   describe(`${backend.name}: keys and usage`, () => {
-    let db: TestDatabase;
+    const db = useDatabase(backend);
     let store: Store;
-    before(async () => {
-      db = await backend.create();
-      store = await db.open();
-    });
-    after(async () => {
-      await store.close();
-      await db.drop();
-    });
+    beforeEach(() => { store = db(); });
 
     test("a created key verifies; its plaintext is shown once and never stored or listed", async () => {
       const keys = await KeyStore.open(store);
@@ -228,7 +221,7 @@ export function storeSuite(backend: Backend): void {
         log.record(r);
       }
       await log.flush();
-      assert.deepEqual(log.stats(), { written: 1234, pending: 0, dropped: 0, failures: 0, batches: 3 });
+      assert.deepEqual(log.stats(), { written: 1234, pending: 0, dropped: 0, refused: 0, failures: 0, batches: 3 });
       assert.deepEqual(await countRows(store, rows.map((r) => r.requestId)), { rows: 1234, distinct: 1234 });
 
       const day = (r: UsageRow) => r.ts.toISOString().slice(0, 10);
@@ -264,7 +257,7 @@ export function storeSuite(backend: Backend): void {
       const usage = new UsageLog(store, { maxBuffered: 10, batchSize: 100, flushIntervalMs: 60_000, log });
       const rows = Array.from({ length: 15 }, () => row());
       for (const r of rows) usage.record(r);
-      assert.deepEqual(usage.stats(), { written: 0, pending: 10, dropped: 5, failures: 0, batches: 0 });
+      assert.deepEqual(usage.stats(), { written: 0, pending: 10, dropped: 5, refused: 0, failures: 0, batches: 0 });
       assert.equal(lines.filter((l) => l.level === "warn").length, 1, "one warning, not one per row");
       assert.match(lines[0]!.message, /buffer is full \(10 rows\)/);
 
@@ -277,7 +270,7 @@ export function storeSuite(backend: Backend): void {
       usage.record(more);
       await usage.close();
       assert.deepEqual(await countRows(store, [more.requestId]), { rows: 1, distinct: 1 }, "rows are taken again once there is room");
-      assert.deepEqual(usage.stats(), { written: 11, pending: 0, dropped: 5, failures: 0, batches: 2 });
+      assert.deepEqual(usage.stats(), { written: 11, pending: 0, dropped: 5, refused: 0, failures: 0, batches: 2 });
     });
 
     test("close writes what is buffered; rows recorded after close are counted as dropped", async () => {
@@ -288,7 +281,7 @@ export function storeSuite(backend: Backend): void {
       await usage.close();
       assert.deepEqual(await countRows(store, rows.map((r) => r.requestId)), { rows: 7, distinct: 7 });
       usage.record(row());
-      assert.deepEqual(usage.stats(), { written: 7, pending: 0, dropped: 1, failures: 0, batches: 1 });
+      assert.deepEqual(usage.stats(), { written: 7, pending: 0, dropped: 1, refused: 0, failures: 0, batches: 1 });
     });
 
     test("a batch written twice under its id is inserted once", async () => {
@@ -314,7 +307,7 @@ export function storeSuite(backend: Backend): void {
       for (const r of rows) usage.record(r);
       await usage.close();
       assert.deepEqual(await countRows(store, rows.map((r) => r.requestId)), { rows: 5, distinct: 5 });
-      assert.deepEqual(usage.stats(), { written: 5, pending: 0, dropped: 0, failures: 1, batches: 1 });
+      assert.deepEqual(usage.stats(), { written: 5, pending: 0, dropped: 0, refused: 0, failures: 1, batches: 1 });
     });
 
     test("values the columns cannot take are cleaned rather than failing the batch", async () => {

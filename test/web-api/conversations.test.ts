@@ -126,3 +126,24 @@ test("a chat request naming an unknown conversation gets 404, and n > 1 with a c
   assert.equal(badModel.status, 404);
   assert.equal((await call<Conv>("GET", `/v1/conversations/${conv.id}`)).json.messages.length, 0, "a request that failed before any text adds nothing");
 });
+
+test("a NUL in a title, a message or its metadata is a 400 naming the field, on create and on edit", async () => {
+  const cases: [unknown, string][] = [
+    [{ title: "a\u0000b" }, "title"],
+    [{ messages: [{ role: "user", content: "fine" }, { role: "assistant", content: "x\u0000" }] }, "messages[1].content"],
+    [{ messages: [{ role: "user", content: "ok", metadata: { note: ["\u0000"] } }] }, "messages[0].metadata"],
+    [{ system_prompt: "\u0000" }, "system_prompt"],
+  ];
+  const target = (await call<Conv>("POST", "/v1/conversations", { title: "Kept" })).json;
+  for (const [body, param] of cases) {
+    for (const [method, path] of [["POST", "/v1/conversations"], ["PATCH", `/v1/conversations/${target.id}`]] as const) {
+      const r = await call<Conv>(method, path, body);
+      assert.equal(r.status, 400, `${method} ${param}`);
+      assert.equal(r.json.error?.code, "invalid_request");
+      assert.equal(r.json.error?.param, param);
+    }
+  }
+  const literal = await call<Conv>("POST", "/v1/conversations", { title: "a \\u0000 escape, as text" });
+  assert.equal(literal.status, 201, "a backslash-u escape written as text is not a NUL");
+  assert.equal((await call<Conv>("GET", `/v1/conversations/${target.id}`)).json.title, "Kept", "a refused edit changes nothing");
+});

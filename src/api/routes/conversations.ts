@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type, type Static } from "typebox";
+import { errors } from "../../errors.ts";
 import type { Caller } from "../auth.ts";
 import { CONVERSATION_LIMITS as CAP, type Conversation, type ConversationFields, type ConversationStore, type ConversationSummary, type NewMessage, type Viewer } from "../../store/ConversationStore.ts";
 
@@ -78,6 +79,24 @@ function settingsOf(s: Body["settings"]): ConversationFields["settings"] {
   return Object.fromEntries(Object.entries(s ?? {}).filter(([, v]) => v != null));
 }
 
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000: a NUL would reach the database and fail there as
+ * a 500. It is refused here, naming the field, like any other invalid value.
+ */
+function refuseNul(b: Body): void {
+  const fields: [string, unknown][] = [["title", b.title], ["model", b.model], ["system_prompt", b.system_prompt]];
+  (b.messages ?? []).forEach((m, i) => fields.push([`messages[${i}].content`, m.content], [`messages[${i}].metadata`, m.metadata]));
+  const bad = fields.find(([, v]) => hasNul(v));
+  if (bad) throw errors.invalidRequest(`'${bad[0]}' contains a NUL character (U+0000), which cannot be stored.`, bad[0]);
+}
+
+/** A NUL anywhere in a string, an array or an object's keys and values (metadata is free-form JSON). */
+function hasNul(v: unknown): boolean {
+  if (typeof v === "string") return v.includes("\0");
+  if (typeof v !== "object" || v === null) return false;
+  return Object.entries(v).some(([k, x]) => k.includes("\0") || hasNul(x));
+}
+
 const messagesOf = (list: NonNullable<Body["messages"]>): NewMessage[] =>
   list.map((m) => ({ role: m.role as NewMessage["role"], content: m.content, ...(m.metadata != null ? { metadata: m.metadata } : {}) }));
 
@@ -89,6 +108,7 @@ export function conversationsRoute(app: FastifyInstance, store: ConversationStor
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   typed.post("/v1/conversations", { schema: { body: CreateBody } }, async (request, reply) => {
     const b = request.body;
+    refuseNul(b);
     const created = await store.create(request.caller.key?.name ?? null, fieldsOf(b), messagesOf(b.messages ?? []));
     return reply.status(201).send(conversationJson(created));
   });
@@ -100,6 +120,7 @@ export function conversationsRoute(app: FastifyInstance, store: ConversationStor
   typed.get("/v1/conversations/:id", { schema: { params: IdParams } }, async (request) => conversationJson(await store.get(viewerOf(request.caller), request.params.id)));
   typed.patch("/v1/conversations/:id", { schema: { params: IdParams, body: PatchBody } }, async (request) => {
     const b = request.body;
+    refuseNul(b);
     return conversationJson(await store.update(viewerOf(request.caller), request.params.id, fieldsOf(b), b.messages ? messagesOf(b.messages) : undefined));
   });
   typed.delete("/v1/conversations/:id", { schema: { params: IdParams } }, async (request) => {

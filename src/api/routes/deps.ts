@@ -1,5 +1,5 @@
 import type { ResponseCache } from "../../cache/ResponseCache.ts";
-import type { ServingEngine } from "../../engine/types.ts";
+import type { GenerateRequest, ServingEngine } from "../../engine/types.ts";
 import type { RateLimiter } from "../../limits/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
 import type { ModelRouter } from "../../models/ModelRouter.ts";
@@ -25,6 +25,8 @@ export interface RouteDeps {
   conversations?: ConversationStore;
   /** Pulls may reach loopback, private and other non-public addresses. */
   pullAllowPrivateAddresses: boolean;
+  /** A generation is handed to the engine (the usage log journals its start). */
+  started?: (job: GenerateRequest) => void;
   /** True once a shutdown began (see /health). */
   draining?: () => boolean;
 }

@@ -35,6 +35,8 @@ export async function serveChat(deps: RouteDeps, request: FastifyRequest, reply:
   if (plan.constraint) job.constraint = plan.constraint;
   if (topLogprobs !== undefined) job.logprobs = topLogprobs;
   const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
+  // The usage log's request_id is the id the client got (choices: `<id>-<i>`).
+  job.id = id;
   const includeUsage = body.stream_options?.include_usage === true;
   const format = plan.toolCall ? toolCallFormat(id, body.model, includeUsage, plan.toolCall) : chatFormat(id, body.model, includeUsage);
   await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), format, {

@@ -19,7 +19,9 @@ export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
     // The legacy field: the number of alternatives (0 to 5); the chosen token's logprob is always given.
     if (body.logprobs != null) job.logprobs = body.logprobs;
     const includeUsage = body.stream_options?.include_usage === true;
-    await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), completionFormat(`cmpl-${randomUUID().replaceAll("-", "")}`, body.model, includeUsage), {
+    // The usage log's request_id is the id the client got (choices: `<id>-<i>`).
+    job.id = `cmpl-${randomUUID().replaceAll("-", "")}`;
+    await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), completionFormat(job.id, body.model, includeUsage), {
       stream: body.stream === true,
       includeUsage,
     });

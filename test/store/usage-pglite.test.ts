@@ -1,0 +1,4 @@
+import { pglite } from "./backends.ts";
+import { usageSuite } from "./usageSuite.ts";
+
+usageSuite(pglite);

@@ -1,0 +1,4 @@
+import { postgres } from "./backends.ts";
+import { usageSuite } from "./usageSuite.ts";
+
+usageSuite(postgres);
