@@ -32,7 +32,8 @@ const row = (page: Page, id: string) => page.getByRole("table", { name: "Models"
 const state = (page: Page, id: string, s: string) => row(page, id).locator(`.state-${s}`).waitFor({ timeout: 60_000 });
 
 test("load and unload a model, and pull one with a progress bar", async () => {
-  const server = await startServer({ config: { models: [{ id: "second", path: join(dir, "second.gguf") }] } });
+  // The file server it pulls from is on loopback, which pulls refuse unless allowed.
+  const server = await startServer({ config: { models: [{ id: "second", path: join(dir, "second.gguf") }], pull: { allow_private_addresses: true } } });
   const { page, errors } = await newPage(browser);
   try {
     await page.goto(`${server.url}/models`);
