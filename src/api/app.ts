@@ -79,7 +79,7 @@ const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as co
 const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions"]);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
-  const server = serverTimeouts(opts.timeouts ?? { headersMs: 30_000, requestMs: 0, keepAliveMs: 72_000, connectionMs: 0 });
+  const server = serverTimeouts(opts.timeouts ?? { headersMs: 30_000, requestMs: 60_000, keepAliveMs: 72_000, connectionMs: 0 });
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit,

@@ -77,12 +77,8 @@ export const ConfigSchema = Type.Object({
   http: Type.Object({
     /** From a connection's first byte to the end of a request's headers. 30 seconds. */
     headers_timeout_ms: Type.Integer({ default: 30_000, minimum: 1, maximum: 3_600_000 }),
-    /**
-     * To receive a whole request, body included (not to answer it); 0 (the default): no limit.
-     * Off by default: with Node's per-request timer on, queued requests were admitted out of their
-     * keys' fair turns (test/model/many-users-process.test.ts); headers_timeout_ms still cuts slowloris.
-     */
-    request_timeout_ms: Type.Integer({ default: 0, minimum: 0, maximum: 3_600_000 }),
+    /** To receive a whole request, body included (not to answer it). 60 seconds; 0: no limit. */
+    request_timeout_ms: Type.Integer({ default: 60_000, minimum: 0, maximum: 3_600_000 }),
     /** An idle keep-alive connection is closed after this long. 72 seconds (above common balancers' 60 s). */
     keep_alive_timeout_ms: Type.Integer({ default: 72_000, minimum: 1, maximum: 3_600_000 }),
     /** A socket with no traffic either way is closed after this long. 0: never. */

@@ -17,13 +17,6 @@ const SEED = Number(process.env.HEARTH_FUZZ_SEED ?? 1);
 const CONCURRENCY = 4;
 const WARM_UP = Number(process.env.HEARTH_FUZZ_WARM_UP ?? 400);
 const ADMIN = "admin-key-for-the-fuzz-test-0123";
-/**
- * Findings fixed on another branch (the conversations store refuses NUL and lone surrogates there):
- * reported, not failed, until that lands. Delete an entry once its fix is merged.
- */
-const PENDING = [
-  { path: "/v1/conversations", status: 500, body: /\\u0000|\\ud[89a-f][0-9a-f]{2}/i },
-];
 /** RSS may grow this much over the run (the in-process server, after a GC): generous, for allocator slack. */
 const RSS_SLACK = 150 * 1024 * 1024;
 
@@ -115,7 +108,6 @@ test(`${COUNT} adversarial bodies (seed ${SEED}) get OpenAI-shaped 4xx errors or
   const statuses = new Map<number, number>();
   // Every failing case is kept, so that one run reports them all.
   const failures: string[] = [];
-  const pending: string[] = [];
   let next = 0;
   const started = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -124,15 +116,10 @@ test(`${COUNT} adversarial bodies (seed ${SEED}) get OpenAI-shaped 4xx errors or
       const where = `seed ${SEED} case ${i} ${c.path}`;
       const o = await send(c);
       statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1);
-      const sent = "json" in c.body ? JSON.stringify(c.body.json) ?? "" : "";
-      // JSON.stringify escapes NUL and lone surrogates (\u0000, \ud800), so they can be matched.
-      if (PENDING.some((p) => p.path === c.path && p.status === o.status && p.body.test(sent))) pending.push(where);
-      else {
-        try {
-          check(c, o, where);
-        } catch (err) {
-          failures.push((err as Error).message.split("\n")[0]!);
-        }
+      try {
+        check(c, o, where);
+      } catch (err) {
+        failures.push((err as Error).message.split("\n")[0]!);
       }
       if (i % 250 === 0) await healthy();
       if (process.env.HEARTH_FUZZ_TRACE && i % 500 === 0) console.log(`fuzz: case ${i}: RSS +${((process.memoryUsage().rss - baseline) / 1048576).toFixed(0)} MiB`);
@@ -144,7 +131,6 @@ test(`${COUNT} adversarial bodies (seed ${SEED}) get OpenAI-shaped 4xx errors or
   assert.equal(server.hearth.router.loadCount("tiny"), loads, "the model was never reloaded");
   const grown = rss() - baseline;
   console.log(`fuzz: ${COUNT} cases in ${seconds.toFixed(1)} s; RSS ${grown >= 0 ? "+" : ""}${(grown / 1048576).toFixed(1)} MiB; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
-  if (pending.length) console.log(`fuzz: ${pending.length} pending findings (fixed elsewhere): ${pending.slice(0, 5).join("; ")}`);
   assert.deepEqual(failures.slice(0, 30), [], `${failures.length} failing cases`);
   assert.ok(grown < RSS_SLACK, `RSS grew ${(grown / 1048576).toFixed(0)} MiB over the run`);
 });

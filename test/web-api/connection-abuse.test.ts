@@ -70,5 +70,5 @@ test("an idle keep-alive connection is closed after keep_alive_timeout_ms", { ti
 test("the timeouts are config options with defaults", async () => {
   const { resolveConfig } = await import("../../src/config/loadConfig.ts");
   const config = resolveConfig({}, {});
-  assert.deepEqual(config.http, { headers_timeout_ms: 30_000, request_timeout_ms: 0, keep_alive_timeout_ms: 72_000, connection_timeout_ms: 0, stream_buffer_bytes: 1024 * 1024 });
+  assert.deepEqual(config.http, { headers_timeout_ms: 30_000, request_timeout_ms: 60_000, keep_alive_timeout_ms: 72_000, connection_timeout_ms: 0, stream_buffer_bytes: 1024 * 1024 });
 });

@@ -127,12 +127,19 @@ test("a chat request naming an unknown conversation gets 404, and n > 1 with a c
   assert.equal((await call<Conv>("GET", `/v1/conversations/${conv.id}`)).json.messages.length, 0, "a request that failed before any text adds nothing");
 });
 
-test("a NUL in a title, a message or its metadata is a 400 naming the field, on create and on edit", async () => {
+test("a NUL, a lone surrogate or metadata nested too deep is a 400 naming the field, on create and on edit", async () => {
+  let deep: unknown = "leaf";
+  for (let i = 0; i < 40; i++) deep = { a: [deep] };
   const cases: [unknown, string][] = [
     [{ title: "a\u0000b" }, "title"],
     [{ messages: [{ role: "user", content: "fine" }, { role: "assistant", content: "x\u0000" }] }, "messages[1].content"],
     [{ messages: [{ role: "user", content: "ok", metadata: { note: ["\u0000"] } }] }, "messages[0].metadata"],
     [{ system_prompt: "\u0000" }, "system_prompt"],
+    [{ title: "half \ud800 a pair" }, "title"],
+    [{ messages: [{ role: "user", content: "\udc00" }] }, "messages[0].content"],
+    [{ messages: [{ role: "user", content: "ok", metadata: { a: [[{ b: "\ud800" }]] } }] }, "messages[0].metadata"],
+    [{ messages: [{ role: "user", content: "ok", metadata: { ["k\udfff"]: 1 } }] }, "messages[0].metadata"],
+    [{ messages: [{ role: "user", content: "ok", metadata: deep }] }, "messages[0].metadata"],
   ];
   const target = (await call<Conv>("POST", "/v1/conversations", { title: "Kept" })).json;
   for (const [body, param] of cases) {
@@ -143,6 +150,9 @@ test("a NUL in a title, a message or its metadata is a 400 naming the field, on 
       assert.equal(r.json.error?.param, param);
     }
   }
+  const pair = await call<Conv>("POST", "/v1/conversations", { title: "a pair \ud83d\ude00", messages: [{ role: "user", content: "ok", metadata: { a: { b: ["\ud83d\ude00"] } } }] });
+  assert.equal(pair.status, 201, "a surrogate pair is one character, stored as it came");
+  assert.deepEqual((await call<Conv>("GET", `/v1/conversations/${pair.json.id}`)).json.messages[0]!.metadata, { a: { b: ["\ud83d\ude00"] } });
   const literal = await call<Conv>("POST", "/v1/conversations", { title: "a \\u0000 escape, as text" });
   assert.equal(literal.status, 201, "a backslash-u escape written as text is not a NUL");
   assert.equal((await call<Conv>("GET", `/v1/conversations/${target.id}`)).json.title, "Kept", "a refused edit changes nothing");

@@ -80,21 +80,37 @@ function settingsOf(s: Body["settings"]): ConversationFields["settings"] {
 }
 
 /**
- * PostgreSQL text and jsonb cannot hold U+0000: a NUL would reach the database and fail there as
- * a 500. It is refused here, naming the field, like any other invalid value.
+ * PostgreSQL text and jsonb cannot hold U+0000, UTF-8 has no encoding for a lone surrogate (the
+ * driver would silently store U+FFFD; jsonb refuses its \\u escape), and jsonb refuses deep nesting:
+ * each would fail in the database as a 500, or lose the text. Refused here, naming the field.
  */
-function refuseNul(b: Body): void {
+function refuseUnstorable(b: Body): void {
   const fields: [string, unknown][] = [["title", b.title], ["model", b.model], ["system_prompt", b.system_prompt]];
   (b.messages ?? []).forEach((m, i) => fields.push([`messages[${i}].content`, m.content], [`messages[${i}].metadata`, m.metadata]));
-  const bad = fields.find(([, v]) => hasNul(v));
-  if (bad) throw errors.invalidRequest(`'${bad[0]}' contains a NUL character (U+0000), which cannot be stored.`, bad[0]);
+  for (const [field, value] of fields) {
+    const problem = unstorable(value);
+    if (problem) throw errors.invalidRequest(`'${field}' ${problem}, which cannot be stored.`, field);
+  }
 }
 
-/** A NUL anywhere in a string, an array or an object's keys and values (metadata is free-form JSON). */
-function hasNul(v: unknown): boolean {
-  if (typeof v === "string") return v.includes("\0");
-  if (typeof v !== "object" || v === null) return false;
-  return Object.entries(v).some(([k, x]) => k.includes("\0") || hasNul(x));
+/** Metadata is free-form JSON, bounded in depth (PostgreSQL's own limit is its stack). */
+const MAX_METADATA_DEPTH = 32;
+
+/** Why a string, or any string in a JSON value (keys included), cannot be stored; null if it can. */
+function unstorable(root: unknown): string | null {
+  // Iterative: a body may nest far deeper than the call stack (JSON.parse does not recurse).
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.includes("\0")) return "contains a NUL character (U+0000)";
+      if (!v.isWellFormed()) return "contains an unpaired surrogate";
+    } else if (typeof v === "object" && v !== null) {
+      if (depth >= MAX_METADATA_DEPTH) return `nests deeper than ${MAX_METADATA_DEPTH} levels`;
+      for (const [k, x] of Object.entries(v)) stack.push([k, depth], [x, depth + 1]);
+    }
+  }
+  return null;
 }
 
 const messagesOf = (list: NonNullable<Body["messages"]>): NewMessage[] =>
@@ -108,7 +124,7 @@ export function conversationsRoute(app: FastifyInstance, store: ConversationStor
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   typed.post("/v1/conversations", { schema: { body: CreateBody } }, async (request, reply) => {
     const b = request.body;
-    refuseNul(b);
+    refuseUnstorable(b);
     const created = await store.create(request.caller.key?.name ?? null, fieldsOf(b), messagesOf(b.messages ?? []));
     return reply.status(201).send(conversationJson(created));
   });
@@ -120,7 +136,7 @@ export function conversationsRoute(app: FastifyInstance, store: ConversationStor
   typed.get("/v1/conversations/:id", { schema: { params: IdParams } }, async (request) => conversationJson(await store.get(viewerOf(request.caller), request.params.id)));
   typed.patch("/v1/conversations/:id", { schema: { params: IdParams, body: PatchBody } }, async (request) => {
     const b = request.body;
-    refuseNul(b);
+    refuseUnstorable(b);
     return conversationJson(await store.update(viewerOf(request.caller), request.params.id, fieldsOf(b), b.messages ? messagesOf(b.messages) : undefined));
   });
   typed.delete("/v1/conversations/:id", { schema: { params: IdParams } }, async (request) => {
