@@ -119,9 +119,12 @@ export class UsageJournal {
   }
 
   #append(line: string): void {
-    if (this.#closed) return;
+    // While failing, appends stop: after a short write the file ends in a cut line, and a record
+    // appended to it would be lost with it. The next checkpoint's rewrite starts it whole again.
+    if (this.#closed || this.#failing) return;
     try {
-      writeSync(this.#fd, line);
+      const bytes = Buffer.from(line);
+      if (writeSync(this.#fd, bytes) < bytes.length) throw new Error("ENOSPC: a short write");
       if (this.#fsync) fsyncSync(this.#fd);
       this.#appended++;
     } catch (err) {
