@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
+import { WebSocket } from "ws";
 import { after, before, test } from "node:test";
 import type { FinishedRequest } from "../../src/engine/types.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -38,4 +39,24 @@ test("a stream whose client stops reading is cut and its generation cancelled", 
   }
   const health = await fetch(`${server.url}/health`);
   assert.equal(health.status, 200);
+});
+
+test("a WebSocket stream whose client stops reading is cut the same way", { timeout: 120_000 }, async () => {
+  const maxTokens = 3800;
+  const finished = new Promise<FinishedRequest>((resolve) => { const off = server.hearth.router.onFinished((r) => { off(); resolve(r); }); });
+  const ws = new WebSocket(`${server.url.replace(/^http/, "ws")}/v1/chat/completions/ws`);
+  ws.on("error", () => {});
+  await new Promise((resolve) => ws.once("open", resolve));
+  ws.send(JSON.stringify({
+    model: "tiny", messages: [{ role: "user", content: "hi" }], n: 2,
+    max_tokens: maxTokens, logprobs: true, top_logprobs: 20, temperature: 1, seed: 1,
+  }));
+  ws.pause(); // and never read
+  try {
+    const r = await finished;
+    assert.equal(r.reason, "cancelled", `the generation ran to '${r.reason}' with ${r.usage.completionTokens} tokens while nobody read them`);
+  } finally {
+    ws.terminate();
+  }
+  assert.equal((await fetch(`${server.url}/health`)).status, 200);
 });

@@ -67,7 +67,7 @@ export function chatCompletionsWsRoute(app: FastifyInstance, deps: RouteDeps, re
       const started = performance.now();
       let status = 200;
       try {
-        await serveChat(deps, call, reply, body, wsChannel(socket, AbortSignal.any([cancel.signal, closed.signal])));
+        await serveChat(deps, call, reply, body, wsChannel(socket, AbortSignal.any([cancel.signal, closed.signal]), deps.streamBufferBytes));
         if (cancel.signal.aborted || closed.signal.aborted) status = 499;
       } catch (err) {
         const mapped = toHearthError(err, deps.bodyLimit);
@@ -87,14 +87,19 @@ export function chatCompletionsWsRoute(app: FastifyInstance, deps: RouteDeps, re
 
 const isCancel = (body: unknown) => typeof body === "object" && body !== null && !Array.isArray(body) && (body as { type?: unknown }).type === "cancel";
 
-/** A stream's chunks as WebSocket text messages; each send waits until the socket took it, so a slow reader bounds memory. */
-function wsChannel(socket: WebSocket, signal: AbortSignal): StreamChannel {
+/**
+ * A stream's chunks as WebSocket text messages. Like SSE (respond.ts), a client that stops reading
+ * is cut once `limit` bytes wait unsent, which cancels the generation: waiting for each send to
+ * drain would hold the slot for as long as the client cares to hold it.
+ */
+function wsChannel(socket: WebSocket, signal: AbortSignal, limit: number): StreamChannel {
   return {
     signal,
     open() {},
-    send(data) {
-      if (socket.readyState !== socket.OPEN) return Promise.resolve();
-      return new Promise((resolve) => socket.send(typeof data === "string" ? data : JSON.stringify(data), () => resolve()));
+    async send(data) {
+      if (socket.readyState !== socket.OPEN) return;
+      socket.send(typeof data === "string" ? data : JSON.stringify(data));
+      if (socket.bufferedAmount > limit) socket.terminate();
     },
     end() {},
     get gone() { return socket.readyState !== socket.OPEN; },
