@@ -93,6 +93,15 @@ test("features not supported yet are refused clearly instead of ignored", async 
   await expectError({ model: "tiny", prompt: [1, 2, 3, 10_000_000] }, 400, { param: "prompt" }, completions);
 });
 
+test("a schema that requires more repetitions than a grammar can spell out is a 400 naming the keyword", async () => {
+  const schema = (inner: object) => ({ ...ok, response_format: { type: "json_schema", json_schema: { name: "s", schema: { type: "object", properties: { a: inner }, required: ["a"] } } } });
+  const param = "response_format.json_schema.schema.properties.a";
+  await expectError(schema({ type: "array", items: { type: "integer" }, minItems: 10_000 }), 400, { param: `${param}.minItems`, code: "invalid_request" });
+  await expectError(schema({ type: "string", minLength: 2001 }), 400, { param: `${param}.minLength`, code: "invalid_request" });
+  const fine = await post(chat, schema({ type: "array", items: { type: "integer" }, minItems: 1, maxItems: 100_000 }));
+  assert.equal(fine.status, 200, "a large upper bound costs nothing and is accepted");
+});
+
 test("unknown routes and methods get OpenAI-shaped 404s", async () => {
   const res = await fetch(`${server.url}/v1/nothing-here`);
   assert.equal(res.status, 404);

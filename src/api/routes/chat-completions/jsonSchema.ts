@@ -20,7 +20,8 @@ import { errors } from "../../../errors.ts";
  * - annotations anywhere: `title`, `description`, `$comment`, `examples`, `default`, and `$schema`,
  *   `$id` at the root. An empty schema generates `null`.
  */
-export const SCHEMA_LIMITS = { maxBytes: 64 * 1024, maxDepth: 16 } as const;
+/** `minRepeat`: llama.cpp's grammar parser refuses more repetitions (and prints the whole grammar to stderr). */
+export const SCHEMA_LIMITS = { maxBytes: 64 * 1024, maxDepth: 16, minRepeat: 2000 } as const;
 
 const ANNOTATIONS = new Set(["title", "description", "$comment", "examples", "default"]);
 const ROOT_ONLY = new Set(["$schema", "$id"]);
@@ -52,6 +53,13 @@ function unsupported(keyword: string, param: string, why = "it cannot be enforce
 function nonNegativeInt(x: unknown, param: string): number {
   if (typeof x !== "number" || !Number.isInteger(x) || x < 0) fail("Expected a non-negative integer.", param);
   return x;
+}
+
+/** A lower bound (minItems, minLength): the grammar spells out each required repetition. */
+function minimum(x: unknown, param: string): number {
+  const n = nonNegativeInt(x, param);
+  if (n > SCHEMA_LIMITS.minRepeat) fail(`'${param.split(".").pop()}' is ${n}; an output grammar can require at most ${SCHEMA_LIMITS.minRepeat} repetitions.`, param);
+  return n;
 }
 
 /** Returns the schema to compile (anyOf renamed to oneOf); `defs` are the $defs names in scope. */
@@ -160,7 +168,7 @@ function walk(schema: unknown, at: string, depth: number, defsInScope: ReadonlyS
       if (!Array.isArray(s.prefixItems)) fail("'prefixItems' must be an array of schemas.", p("prefixItems"));
       prefix = s.prefixItems.map((it, i) => walk(it, `${p("prefixItems")}.[${i}]`, depth + 1, defs));
     }
-    const min = s.minItems !== undefined ? nonNegativeInt(s.minItems, p("minItems")) : undefined;
+    const min = s.minItems !== undefined ? minimum(s.minItems, p("minItems")) : undefined;
     const max = s.maxItems !== undefined ? nonNegativeInt(s.maxItems, p("maxItems")) : undefined;
     if (max !== undefined && prefix && max < prefix.length) unsupported("maxItems", p("maxItems"), "it must be at least the length of 'prefixItems'");
     if (max !== undefined && min !== undefined && min > max) fail("'minItems' exceeds 'maxItems'.", p("minItems"));
@@ -177,7 +185,7 @@ function walk(schema: unknown, at: string, depth: number, defsInScope: ReadonlyS
   }
   if (type === "string") {
     allow(["type", "minLength", "maxLength"]);
-    const min = s.minLength !== undefined ? nonNegativeInt(s.minLength, p("minLength")) : undefined;
+    const min = s.minLength !== undefined ? minimum(s.minLength, p("minLength")) : undefined;
     const max = s.maxLength !== undefined ? nonNegativeInt(s.maxLength, p("maxLength")) : undefined;
     if (min !== undefined && max !== undefined && min > max) fail("'minLength' exceeds 'maxLength'.", p("minLength"));
     return { ...out, type, ...(min !== undefined ? { minLength: min } : {}), ...(max !== undefined ? { maxLength: max } : {}) };
