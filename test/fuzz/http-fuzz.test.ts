@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
+import { WebSocket } from "ws";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { fuzzCase, type FuzzCase } from "./bodies.ts";
 
@@ -133,4 +134,69 @@ test(`${COUNT} adversarial bodies (seed ${SEED}) get OpenAI-shaped 4xx errors or
   console.log(`fuzz: ${COUNT} cases in ${seconds.toFixed(1)} s; RSS ${grown >= 0 ? "+" : ""}${(grown / 1048576).toFixed(1)} MiB; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
   assert.deepEqual(failures.slice(0, 30), [], `${failures.length} failing cases`);
   assert.ok(grown < RSS_SLACK, `RSS grew ${(grown / 1048576).toFixed(0)} MiB over the run`);
+});
+
+/** The next message on a socket, or an error once it closes or `ms` pass. */
+function nextMessage(ws: WebSocket, queue: string[], ms: number): Promise<string> {
+  if (queue.length) return Promise.resolve(queue.shift()!);
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => { clearTimeout(timer); ws.off("message", onMessage); ws.off("close", onClose); if (err) reject(err); else resolve(queue.shift()!); };
+    const onMessage = () => done();
+    const onClose = (code: number, reason: Buffer) => done(new Error(`the socket closed (${code} ${reason.toString()})`));
+    const timer = setTimeout(() => done(new Error(`no message within ${ms} ms`)), ms);
+    ws.on("message", onMessage);
+    ws.on("close", onClose);
+  });
+}
+
+/** The default body_limit_bytes: a WebSocket message over it closes the socket with 1009 (message too big), HTTP's 413. */
+const BODY_LIMIT = 10 * 1024 * 1024;
+
+async function openSocket(queue: string[]): Promise<WebSocket> {
+  const ws = new WebSocket(`${server.url.replace(/^http/, "ws")}/v1/chat/completions/ws`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  ws.on("message", (data) => queue.push(data.toString()));
+  await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+  return ws;
+}
+
+test("the chat route's fuzz bodies as WebSocket messages get OpenAI-shaped errors or streams, and the socket stays open", { timeout: 600_000 }, async () => {
+  const queue: string[] = [];
+  let ws = await openSocket(queue);
+  const failures: string[] = [];
+  let sent = 0;
+  let tooBig = 0;
+  try {
+    for (let i = 0; sent < Math.ceil(COUNT / 5); i++) {
+      const c = fuzzCase(SEED, i);
+      if (c.path !== "/v1/chat/completions") continue;
+      sent++;
+      const where = `seed ${SEED} case ${i} over the WebSocket`;
+      const payload = "json" in c.body ? JSON.stringify(c.body.json) ?? "null" : c.body.raw;
+      if (Buffer.byteLength(payload) > BODY_LIMIT) {
+        const [code] = await Promise.all([new Promise<number>((resolve) => ws.once("close", resolve)), ws.send(payload)]);
+        if (code !== 1009) failures.push(`${where}: a message over the body limit closed the socket with ${code}, not 1009`);
+        tooBig++;
+        ws = await openSocket(queue);
+        continue;
+      }
+      ws.send(payload, { binary: typeof payload !== "string" });
+      // A refusal is one error message; a stream is chunks (an error among them if it fails) and [DONE].
+      for (let n = 0; ; n++) {
+        const text = await nextMessage(ws, queue, 60_000).catch((err: Error) => { throw new Error(`${where}: ${err.message}`); });
+        if (text === "[DONE]") break;
+        const message = JSON.parse(text) as { error?: { message?: unknown; type?: unknown } };
+        if (message.error !== undefined) {
+          if (typeof message.error.message !== "string" || typeof message.error.type !== "string") failures.push(`${where}: ${text.slice(0, 200)}`);
+          if (/server_error|internal/.test(text)) failures.push(`${where}: a server error: ${text.slice(0, 200)}`);
+          if (n === 0) break;
+        }
+      }
+    }
+    console.log(`fuzz: ${sent} WebSocket messages, ${tooBig} of them over the body limit`);
+    assert.equal(ws.readyState, WebSocket.OPEN, "the socket is still open");
+    assert.deepEqual(failures.slice(0, 30), [], `${failures.length} failing cases`);
+    await healthy();
+  } finally {
+    ws.terminate();
+  }
 });
