@@ -3,8 +3,9 @@
  * few turns, new users arriving all the time, one-off prompts between them) for `minutes`, against
  * a Hearth it starts on the tiny test model (or one at --url). Each minute: requests completed,
  * errors, the prompt cache's entries, and the resident memory of every process (the server and each
- * runner, found as its children). At the end: errors in all, memory flat within ±10% (first minute
- * against last), and the last minute's throughput against the first's. Exits 1 if one fails.
+ * runner, found as its children: the median of a reading every 5 s). At the end: errors in all,
+ * memory flat within ±10% (first minute against last), and the last minute's throughput against
+ * the first's. Exits 1 if one fails.
  *
  *   npm run soak -- [--minutes 30] [--concurrency 32] [--max-tokens 16]
  *     [--url http://127.0.0.1:8000 --pid SERVER_PID] [--model tiny] [--model-path file.gguf]
@@ -94,10 +95,23 @@ async function cacheEntries(): Promise<number | null> {
   }
 }
 
+/** Each process's RSS, sampled every 5 s: a minute reports the median, not one reading of a heap that breathes with its GCs. */
+let samples = new Map<string, number[]>();
+const sample = () => {
+  if (!server.pid) return;
+  for (const m of memoryTree(server.pid)) {
+    const name = `${m.name} (pid ${m.pid})`;
+    samples.set(name, [...(samples.get(name) ?? []), m.rssBytes]);
+  }
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 async function report(): Promise<void> {
   const done = minute;
   minute = fresh();
-  const memory = new Map(server.pid ? memoryTree(server.pid).map((m) => [`${m.name} (pid ${m.pid})`, m.rssBytes] as const) : []);
+  sample();
+  const memory = new Map([...samples].map(([name, xs]) => [name, median(xs)] as const));
+  samples = new Map();
   const entries = await cacheEntries();
   rows.push({ requests: done.requests, errors: done.errors, memory, cacheEntries: entries });
   const rss = [...memory].map(([name, bytes]) => `${name} ${(bytes / 1048576).toFixed(0)} MiB`).join(", ");
@@ -106,6 +120,7 @@ async function report(): Promise<void> {
 }
 
 const timer = setInterval(() => void report(), 60_000);
+const sampler = setInterval(sample, 5_000);
 const worker = async () => {
   while (performance.now() < deadline) {
     const r = await sendRequest(client, soakPrompt(next++));
@@ -119,6 +134,7 @@ const worker = async () => {
 };
 await Promise.all(Array.from({ length: concurrency }, worker));
 clearInterval(timer);
+clearInterval(sampler);
 if (rows.length < minutes) await report();
 await server.stop();
 
