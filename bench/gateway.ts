@@ -13,8 +13,7 @@ import type { ChildProcess } from "node:child_process";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { cacheDir } from "../src/models/demoModel.ts";
-import { testModel } from "../test/helpers/models.ts";
-import { ensureBenchModel } from "./benchModel.ts";
+import { ensureBenchModel, ensureGeneratedModel } from "./benchModel.ts";
 import { startHearth, streamCompletion } from "./hearthProcess.ts";
 
 const { values } = parseArgs({
@@ -27,7 +26,7 @@ const { values } = parseArgs({
 const requests = Number(values.requests);
 const streams = Number(values.streams);
 const tokens = Number(values.tokens);
-const tiny = await testModel("tiny", 7, "f16");
+const tiny = await ensureGeneratedModel(join(cacheDir(), "models"), "tiny", 7, "f16");
 const bench = await ensureBenchModel(join(cacheDir(), "models"));
 const children: ChildProcess[] = [];
 let started = 0;

@@ -8,7 +8,7 @@ import type { ResponseCache } from "../cache/ResponseCache.ts";
 import type { FinishedRequest } from "../engine/types.ts";
 import type { RateLimiter } from "../limits/types.ts";
 import { Metrics } from "../metrics/Metrics.ts";
-import type { ModelRouter } from "../models/ModelRouter.ts";
+import type { ModelRouter } from "../serving/ModelRouter.ts";
 import type { KeyStore } from "../store/KeyStore.ts";
 import type { UsageLog } from "../store/UsageLog.ts";
 import type { UsageReportQuery, UsageReportRow } from "../store/usageReport.ts";

@@ -7,12 +7,13 @@ import { buildApp } from "../api/app.ts";
 import { openServices } from "./services.ts";
 import { dataDir } from "../config/dataDir.ts";
 import { ConfigError } from "../config/loadConfig.ts";
-import { Tokenizer } from "../engine/upstream/Tokenizer.ts";
-import { UpstreamModel } from "../engine/upstream/UpstreamModel.ts";
-import type { Config } from "../config/schema.ts";
+import { Tokenizer } from "../serving/upstream/Tokenizer.ts";
+import { UpstreamModel } from "../serving/upstream/UpstreamModel.ts";
+import type { Static } from "typebox";
+import type { Config, ModelConfig } from "../config/schema.ts";
 import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
-import { ModelRouter } from "../models/ModelRouter.ts";
-import { ModelRegistry, type ModelEntry } from "../models/registry/ModelRegistry.ts";
+import { ModelRouter } from "../serving/ModelRouter.ts";
+import { ModelRegistry, type ModelDefaults, type ModelEntry } from "../models/registry/ModelRegistry.ts";
 import { parseBytes, parseDurationSeconds } from "../util/units.ts";
 
 export interface Hearth {
@@ -47,6 +48,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     id: m.id,
     aliases: m.aliases,
     affinity: m.affinity,
+    defaults: modelDefaults(m),
     targets: m.upstreams!.map((u) => ({ url: u.url.replace(/\/+$/, ""), model: u.model ?? m.id, timeoutMs: u.timeout_ms, ...(u.api_key ? { apiKey: u.api_key } : {}) })),
     ...(m.path ? { tokenizer: new Tokenizer(inFolder(m.path)) } : {}),
     log: (level, message) => logger[level]({ component: "upstream" }, message),
@@ -74,13 +76,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
         ...(m.slots !== undefined ? { slots: m.slots } : {}),
         ...(m.threads !== undefined ? { threads: m.threads } : {}),
         ...(m.keep_alive !== undefined ? { keepAliveSeconds: parseDurationSeconds(m.keep_alive) } : {}),
-        defaults: {
-          ...(m.defaults?.temperature !== undefined ? { temperature: m.defaults.temperature } : {}),
-          ...(m.defaults?.top_k !== undefined ? { topK: m.defaults.top_k } : {}),
-          ...(m.defaults?.top_p !== undefined ? { topP: m.defaults.top_p } : {}),
-          ...(m.defaults?.min_p !== undefined ? { minP: m.defaults.min_p } : {}),
-          ...(m.defaults?.max_tokens !== undefined ? { maxTokens: m.defaults.max_tokens } : {}),
-        },
+        defaults: modelDefaults(m),
       },
       created: Math.floor(Date.now() / 1000),
     };
@@ -223,4 +219,16 @@ export async function serve(config: Readonly<Config>, out: (line: string) => voi
   if (!config.model.path && config.models.length === 0) out("Serve a real model with: hearth serve --model ./my-model.gguf");
   void hearth.start();
   return hearth;
+}
+
+/** A `models:` entry's `defaults:`, in the engine's names. */
+function modelDefaults(m: Static<typeof ModelConfig>): ModelDefaults {
+  const d = m.defaults;
+  return {
+    ...(d?.temperature !== undefined ? { temperature: d.temperature } : {}),
+    ...(d?.top_k !== undefined ? { topK: d.top_k } : {}),
+    ...(d?.top_p !== undefined ? { topP: d.top_p } : {}),
+    ...(d?.min_p !== undefined ? { minP: d.min_p } : {}),
+    ...(d?.max_tokens !== undefined ? { maxTokens: d.max_tokens } : {}),
+  };
 }

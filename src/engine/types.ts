@@ -3,8 +3,8 @@ import type { SlotInfo } from "../scheduler/types.ts";
 
 /**
  * The engine contract: plain data in, plain data out, nothing shared. Routes depend on this file
- * only. A runner engine serves one local model from its own process; the model router implements
- * the same contract over many of them (and, later, over upstream servers).
+ * only. A runner engine serves one local model from its own process; the model router
+ * (src/serving) implements the same contract over every served model, local or upstream.
  */
 
 export interface ChatMessage {

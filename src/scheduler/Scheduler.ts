@@ -93,13 +93,17 @@ export class Scheduler {
   get busy(): number { return this.#slots.filter((s) => s.state !== "idle").length; }
   get idle(): boolean { return this.#queue.length === 0 && this.busy === 0; }
 
+  /** Whether `count` more requests may wait (free slots count as room: they take theirs at the next step). */
+  hasRoom(count: number): boolean {
+    return this.#queue.length + count <= this.#opts.maxQueue + this.#slots.length - this.busy;
+  }
+
   /**
    * Queues a request; throws QueueFullError when `maxQueue` requests would be left waiting for a
    * slot (requests that free slots will take at the next step do not count).
    */
   add(id: string, prompt: readonly number[], tenant = ""): void {
-    const free = this.#slots.length - this.busy;
-    if (this.#queue.length >= this.#opts.maxQueue + free) throw new QueueFullError(this.#opts.maxQueue);
+    if (!this.hasRoom(1)) throw new QueueFullError(this.#opts.maxQueue);
     this.#queue.push({ id, prompt, arrivedAt: this.#opts.now(), tenant });
   }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { UpstreamPool } from "../../src/engine/upstream/UpstreamPool.ts";
+import { UpstreamPool } from "../../src/serving/upstream/UpstreamPool.ts";
 import { envLayer, resolveConfig } from "../../src/config/loadConfig.ts";
 
 const targets = (n: number) => Array.from({ length: n }, (_, i) => ({ url: `http://10.0.0.${i + 1}:8000/v1`, model: "m", timeoutMs: 1000 }));

@@ -23,6 +23,7 @@ before(async () => {
       models: [
         { id: "tiny", upstreams: [{ url: `${a.url}/v1` }, { url: `${b.url}/v1` }] },
         { id: "tiny-sticky", affinity: "prefix", upstreams: [{ url: `${a.url}/v1`, model: "tiny" }, { url: `${b.url}/v1`, model: "tiny" }] },
+        { id: "tiny-brief", defaults: { max_tokens: 3, temperature: 0 }, upstreams: [{ url: `${a.url}/v1`, model: "tiny" }] },
       ],
     },
   });
@@ -56,7 +57,18 @@ test("a streamed answer through the gateway is the upstream's answer, with its u
   assert.equal(usage?.prompt_tokens, direct.usage!.prompt_tokens);
   assert.equal(usage?.completion_tokens, direct.usage!.completion_tokens);
   const models = await gateway.client.models.list();
-  assert.deepEqual(models.data.map((m) => m.id).sort(), ["tiny", "tiny-sticky"]);
+  assert.deepEqual(models.data.map((m) => m.id).sort(), ["tiny", "tiny-brief", "tiny-sticky"]);
+});
+
+test("an upstream model's defaults apply to requests that set none, as a local model's do", async () => {
+  const messages = [{ role: "user" as const, content: "Tell me everything" }];
+  const seen = (r: { choices: { message: { content: string | null }; finish_reason: string }[]; usage?: { completion_tokens: number } }) => [r.choices[0]!.message.content, r.choices[0]!.finish_reason, r.usage!.completion_tokens];
+  const brief = await gateway.client.chat.completions.create({ model: "tiny-brief", messages });
+  const direct = await a.client.chat.completions.create({ model: "tiny", messages, max_tokens: 3, temperature: 0 });
+  assert.deepEqual(seen(brief), seen(direct), "3 tokens, greedy, as its defaults say");
+  assert.equal(brief.usage!.completion_tokens, 3);
+  const asked = await gateway.client.chat.completions.create({ model: "tiny-brief", messages, max_tokens: 6 });
+  assert.deepEqual(seen(asked), seen(await a.client.chat.completions.create({ model: "tiny", messages, max_tokens: 6, temperature: 0 })), "a request's own max_tokens wins");
 });
 
 test("load spreads over both upstreams, least busy first", async () => {

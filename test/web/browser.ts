@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
-import { access, readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { access, mkdir, readdir, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -12,7 +13,8 @@ import { startServer, type TestServer } from "../helpers/server.ts";
  */
 const root = join(import.meta.dirname, "..", "..");
 const web = join(root, "web");
-export const screenshotsDir = join(root, "docs", "screenshots");
+/** Screenshots go to a temporary folder; `npm run screenshots` points them at docs/screenshots to update those. */
+export const screenshotsDir = process.env.HEARTH_SCREENSHOTS_DIR ? resolve(process.env.HEARTH_SCREENSHOTS_DIR) : join(tmpdir(), "hearth-screenshots");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 async function newest(path: string): Promise<number> {
@@ -58,6 +60,7 @@ export async function newPage(browser: Browser): Promise<{ context: BrowserConte
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(screenshotsDir, { recursive: true });
   await page.screenshot({ path: join(screenshotsDir, `${name}.png`) });
 }
 

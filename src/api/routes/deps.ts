@@ -2,7 +2,7 @@ import type { ResponseCache } from "../../cache/ResponseCache.ts";
 import type { GenerateRequest, ServingEngine } from "../../engine/types.ts";
 import type { RateLimiter } from "../../limits/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
-import type { ModelRouter } from "../../models/ModelRouter.ts";
+import type { ModelRouter } from "../../serving/ModelRouter.ts";
 import type { ConversationStore } from "../../store/ConversationStore.ts";
 import type { InferenceDefaults } from "./common.ts";
 

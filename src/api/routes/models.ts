@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ModelInfo } from "../../engine/types.ts";
 import { errors } from "../../errors.ts";
-import type { ModelEvent } from "../../models/ModelEvents.ts";
+import type { ModelEvent } from "../../serving/ModelEvents.ts";
 import { sendEvent, startSse } from "../sse.ts";
 import { mayUse, wantsPage, type Caller } from "../auth.ts";
 import type { RouteDeps } from "./deps.ts";

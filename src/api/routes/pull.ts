@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { HearthError } from "../../errors.ts";
-import type { ModelEvent } from "../../models/ModelEvents.ts";
+import type { ModelEvent } from "../../serving/ModelEvents.ts";
 import { pullModel, pullTarget, type PullProgress } from "../../models/pull/pullModel.ts";
 import { toHearthError } from "../errorHandler.ts";
 import { sendEvent, startSse } from "../sse.ts";

@@ -3,6 +3,9 @@ import { watch, type FSWatcher } from "node:fs";
 import { mkdir, readdir, realpath, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 
+/** A model's sampling defaults (config `defaults:`), for requests that set none. */
+export interface ModelDefaults { temperature?: number; topK?: number; topP?: number; minP?: number; maxTokens?: number }
+
 /** Per-model settings; unset ones take the server-wide value. */
 export interface ModelSettings {
   contextSize?: number;
@@ -13,7 +16,7 @@ export interface ModelSettings {
   /** Seconds an idle model stays loaded; negative: never unloaded. Unset: the server's default. */
   keepAliveSeconds?: number;
   /** Sampling defaults for requests that set none. */
-  defaults: { temperature?: number; topK?: number; topP?: number; minP?: number; maxTokens?: number };
+  defaults: ModelDefaults;
 }
 
 export interface ModelEntry {

@@ -1,5 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
+import type { PullEvent } from "../../../src/wire/pullEvent.ts";
 import { apiFetch, apiJson, sseEvents } from "./api.ts";
+
+export type { PullEvent };
 
 /** A model as GET /v1/models lists it. */
 export interface Model {
@@ -12,19 +15,6 @@ export interface Model {
   size_bytes: number | null;
   memory_estimate_bytes: number | null;
   memory_bytes: number | null;
-}
-
-/** A pull's progress, as GET /v1/models/events and POST /v1/models/pull report it. */
-export interface PullEvent {
-  pull_id: string;
-  source: string;
-  model: string;
-  phase: string;
-  received_bytes: number;
-  total_bytes: number | null;
-  bytes_per_second: number;
-  eta_seconds: number | null;
-  error?: { code: string; message: string };
 }
 
 interface State { models: Model[]; error: string | null; loaded: boolean }

@@ -1,6 +1,8 @@
 import { errors, HearthError } from "../../errors.ts";
 import { sseData } from "../../util/sseData.ts";
-import type { EngineEvent, FinishReason, GeneratedTokenLogprob, GenerateRequest, ModelInfo, Usage } from "../types.ts";
+import type { EngineEvent, FinishReason, GeneratedTokenLogprob, GenerateRequest, ModelInfo, ModelSnapshot, UpstreamStatus, Usage } from "../../engine/types.ts";
+import type { ModelDefaults } from "../../models/registry/ModelRegistry.ts";
+import type { ServedModel } from "../ServedModel.ts";
 import { chatLogprobs, legacyLogprobs, openaiRequest } from "./openaiRequest.ts";
 import type { Tokenizer } from "./Tokenizer.ts";
 import { UpstreamPool, type Upstream, type UpstreamTarget } from "./UpstreamPool.ts";
@@ -13,6 +15,8 @@ export interface UpstreamModelOptions {
   affinity: "none" | "prefix";
   /** Counts tokens an upstream does not report; without it they are estimated (4 characters a token). */
   tokenizer?: Tokenizer;
+  /** Sampling defaults for requests that set none (config `defaults:`). */
+  defaults?: ModelDefaults;
   /** Active health checks: GET {url}/models this often (ms); 0: only requests tell. */
   healthIntervalMs?: number;
   log?: (level: "info" | "warn", message: string) => void;
@@ -35,7 +39,7 @@ const HEALTH_TIMEOUT_MS = 5_000;
  * the pool's pick; a connection error, a 5xx or a 429 before the response starts sends it to the
  * next upstream (nothing has reached the client yet); after that, an error ends it.
  */
-export class UpstreamModel {
+export class UpstreamModel implements ServedModel {
   readonly pool: UpstreamPool;
   readonly #o: UpstreamModelOptions;
   readonly #created = Math.floor(Date.now() / 1000);
@@ -53,6 +57,35 @@ export class UpstreamModel {
 
   get id(): string { return this.#o.id; }
   get aliases(): readonly string[] { return this.#o.aliases; }
+  get defaults(): ModelDefaults { return this.#o.defaults ?? {}; }
+
+  /** Always ready where its servers are: nothing to load here. */
+  async load(): Promise<void> {}
+
+  async unload(): Promise<void> {
+    throw errors.invalidRequest(`The model '${this.#o.id}' is served by upstream servers: there is nothing to unload here.`, "model");
+  }
+
+  tokenize(): Promise<never> {
+    return Promise.reject(this.#notHere());
+  }
+
+  detokenize(): Promise<never> {
+    return Promise.reject(this.#notHere());
+  }
+
+  /** Each of its servers, as metrics report them. */
+  status(): UpstreamStatus[] {
+    return this.pool.upstreams.map((u) => ({ model: this.#o.id, upstream: u.label, healthy: u.healthy, inFlight: u.inFlight, requests: u.requests, errors: u.errors }));
+  }
+
+  /** Its servers' live figures are theirs: /metrics reports the pool instead (UpstreamStatus). */
+  async snapshot(): Promise<ModelSnapshot | null> { return null; }
+  activity(): null { return null; }
+
+  #notHere(): HearthError {
+    return errors.unsupported(`The model '${this.#o.id}' is served by upstream servers, which do not tokenize for Hearth.`, "model");
+  }
 
   info(): ModelInfo {
     const up = this.pool.upstreams.some((u) => u.healthy);
@@ -143,7 +176,7 @@ export class UpstreamModel {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
   }

@@ -1,4 +1,4 @@
-import type { ChatMessage, GeneratedTokenLogprob, GenerateRequest } from "../types.ts";
+import type { ChatMessage, GeneratedTokenLogprob, GenerateRequest } from "../../engine/types.ts";
 
 /**
  * A Hearth generation request as the body an OpenAI-compatible server takes (streamed, with usage):

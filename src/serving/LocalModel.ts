@@ -1,0 +1,353 @@
+import { stat } from "node:fs/promises";
+import { errors, HearthError } from "../errors.ts";
+import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerEngine.ts";
+import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, ModelState } from "../engine/types.ts";
+import { estimateMemoryInChild, type MemoryEstimate } from "../models/budget/estimateMemory.ts";
+import type { ModelDefaults, ModelEntry } from "../models/registry/ModelRegistry.ts";
+import type { BudgetHolder, MemoryBudget } from "./MemoryBudget.ts";
+import type { ModelEvents } from "./ModelEvents.ts";
+import type { ServedModel } from "./ServedModel.ts";
+
+/** Runner settings every model gets unless its own entry says otherwise. */
+export type RunnerDefaults = Omit<RunnerEngineOptions, "modelPath" | "modelId">;
+
+export interface LocalModelOptions {
+  entry: ModelEntry;
+  runner: RunnerDefaults;
+  /** Seconds an idle model stays loaded when neither it nor its last request says; negative: never. */
+  keepAliveSeconds: number;
+  budget: MemoryBudget;
+  events: ModelEvents;
+  log?: RunnerEngineOptions["log"];
+  /** Whether the registry still lists this entry: a removed model is unloaded once idle. */
+  listed: () => boolean;
+  /** It was removed from the registry and holds nothing any more. */
+  gone: () => void;
+}
+
+/**
+ * A GGUF file served by a runner process of its own, loaded when a request needs it (once, however
+ * many requests arrive together) within the memory budget, and unloaded after its keep-alive, to
+ * make room for another, or when its file goes. States: available -> loading -> loaded ->
+ * unloading -> available; failed when it could not be loaded (tried again once its file changes).
+ */
+export class LocalModel implements ServedModel, BudgetHolder {
+  readonly entry: ModelEntry;
+  readonly #o: LocalModelOptions;
+  #state: ModelState = "available";
+  #error: string | undefined;
+  #runner: RunnerEngine | null = null;
+  /** The load or unload under way; requests for the model wait for it. */
+  #transition: Promise<void> | null = null;
+  /** Requests for it, from arrival (loading included) to their final event. */
+  #active = 0;
+  #lastUsedMs = 0;
+  /** The keep_alive its last request asked for. */
+  #requestedKeepAlive: number | undefined;
+  #idleTimer: NodeJS.Timeout | null = null;
+  #estimate: { key: string; value: MemoryEstimate } | undefined;
+  #reservedBytes = 0;
+  /** The file (size and time) when loading failed: a changed file is tried again. */
+  #failedKey: string | undefined;
+  #sizeBytes: number | undefined;
+  #memoryBytes: number | undefined;
+  #loads = 0;
+  /** The runner whose embedding context is counted in reservedBytes (created on its first embed). */
+  #embeddingCounted: RunnerEngine | undefined;
+  #closed = false;
+
+  constructor(opts: LocalModelOptions) {
+    this.entry = opts.entry;
+    this.#o = opts;
+    opts.budget.add(this);
+    // The list shows size and memory estimate, and a file that is not a usable GGUF as failed, at once.
+    this.#estimateMemory().catch(async (err: unknown) => {
+      if (this.#state !== "available") return;
+      this.#failedKey = await fileKey(this.entry.path);
+      this.#setState("failed", reasonOf(err));
+    });
+  }
+
+  get id(): string { return this.entry.id; }
+  get aliases(): readonly string[] { return this.entry.aliases; }
+  get defaults(): ModelDefaults { return this.entry.settings.defaults; }
+  get pinned(): boolean { return this.entry.settings.pinned; }
+  /** The runner serving it, while loaded. */
+  get runner(): RunnerEngine | null { return this.#runner; }
+  /** How many times it was loaded since the server started. */
+  get loads(): number { return this.#loads; }
+  get reservedBytes(): number { return this.#reservedBytes; }
+  get lastUsedMs(): number { return this.#lastUsedMs; }
+  get evictable(): boolean {
+    return this.#state === "loaded" && this.#active === 0 && !this.pinned && !this.#transition;
+  }
+
+  async *generate(req: GenerateRequest, signal: AbortSignal): AsyncGenerator<EngineEvent> {
+    this.#active++;
+    if (req.keepAliveSeconds !== undefined) this.#requestedKeepAlive = req.keepAliveSeconds;
+    try {
+      const runner = await this.#ensureLoaded();
+      yield* runner.generate(req, signal);
+    } finally {
+      this.#release();
+    }
+  }
+
+  embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+    return this.#use(async (runner) => {
+      try {
+        return await runner.embed(this.id, inputs, signal);
+      } finally {
+        // The embedding context is a second llama.cpp context: count what it took against the budget.
+        const m = runner.embeddingMemory;
+        if (m && this.#embeddingCounted !== runner && this.#runner === runner && this.#reservedBytes > 0) {
+          this.#embeddingCounted = runner;
+          this.#reservedBytes += Math.max(0, m.afterBytes - m.beforeBytes);
+        }
+      }
+    });
+  }
+
+  tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
+    return this.#use((runner) => runner.tokenize(this.id, text, opts));
+  }
+
+  detokenize(tokens: number[]): Promise<string> {
+    return this.#use((runner) => runner.detokenize(this.id, tokens));
+  }
+
+  /** Loads it (a no-op if loaded); throws insufficient_memory or model_load_failed. */
+  async load(): Promise<void> {
+    await this.#use(async () => {});
+  }
+
+  /** Loads a pinned model at start; one that does not fit the budget is failed, not "loading" forever. */
+  async loadPinned(): Promise<void> {
+    await this.load().catch((err: unknown) => {
+      if (this.#state === "available") this.#setState("failed", reasonOf(err));
+    });
+  }
+
+  /** Unloads it now; refuses while it is loading or serving. */
+  async unload(): Promise<void> {
+    if (this.#state === "loading" || this.#active > 0) throw errors.modelInUse(this.id, this.#state, this.#active);
+    if (this.#state === "loaded") await this.#unload();
+    else await this.#transition;
+  }
+
+  evict(): Promise<void> {
+    return this.#unload();
+  }
+
+  async snapshot(): Promise<ModelSnapshot | null> {
+    if (this.#state !== "loaded" || !this.#runner) return null;
+    const s = (await this.#runner.snapshot()).models[0];
+    if (s?.rssBytes) this.#memoryBytes = s.rssBytes;
+    return s ?? null;
+  }
+
+  activity(): ModelActivity | null {
+    return this.#state === "loaded" && this.#runner ? this.#runner.activity()[0] ?? null : null;
+  }
+
+  /** The registry no longer lists it: unloaded now if idle, else once its requests are done. */
+  removed(): void {
+    if (this.#active > 0 || this.#transition) return; // #idle unloads it when its requests are done
+    if (this.#state === "loaded") void this.#unload().then(() => this.#o.gone());
+    else this.#o.gone();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    await this.#transition?.catch(() => {});
+    await this.#runner?.close();
+    this.#o.budget.delete(this);
+  }
+
+  info(): ModelInfo {
+    // A loaded model whose runner is restarting after a crash, or gave up, says so.
+    const runnerInfo = this.#state === "loaded" ? this.#runner?.models()[0] : undefined;
+    const state = runnerInfo && runnerInfo.state !== "loaded" ? runnerInfo.state : this.#state;
+    const error = runnerInfo?.state === "failed" ? runnerInfo.error : this.#error;
+    const est = this.#estimate?.value;
+    return {
+      id: this.id,
+      state,
+      created: this.entry.created,
+      contextSize: runnerInfo?.contextSize ?? est?.contextSize ?? this.#runnerOptions().contextSize,
+      ...(error !== undefined && state === "failed" ? { error } : {}),
+      aliases: this.entry.aliases,
+      ...(this.#sizeBytes !== undefined ? { sizeBytes: this.#sizeBytes } : {}),
+      ...(est ? { memoryEstimateBytes: est.totalBytes } : {}),
+      ...(this.#state === "loaded" && this.#memoryBytes !== undefined ? { memoryBytes: this.#runner?.rssBytes || this.#memoryBytes } : {}),
+      pinned: this.pinned,
+    };
+  }
+
+  /** One call on the runner: loaded on demand, not evicted meanwhile. */
+  async #use<T>(work: (runner: RunnerEngine) => Promise<T>): Promise<T> {
+    this.#active++;
+    try {
+      return await work(await this.#ensureLoaded());
+    } finally {
+      this.#release();
+    }
+  }
+
+  async #ensureLoaded(): Promise<RunnerEngine> {
+    for (;;) {
+      if (this.#closed) throw errors.modelLoading(this.id);
+      if (this.#state === "loaded" && this.#runner) {
+        const runner = this.#runner.models()[0]!;
+        if (runner.state === "loaded") return this.#runner;
+        if (runner.state === "loading") { // restarting after a crash: wait for it rather than refuse
+          await this.#runner.load();
+          continue;
+        }
+        // It crashed again and again: give its memory back and report why.
+        this.#transition = (async () => {
+          await this.#runner?.close();
+          this.#runner = null;
+          this.#reservedBytes = 0;
+          await this.#fail(runner.error ?? "the runner process keeps crashing");
+        })().finally(() => { this.#transition = null; });
+        await this.#transition;
+      }
+      if (this.#transition) {
+        await this.#transition.catch(() => {});
+        continue;
+      }
+      if (this.#state === "failed" && this.#failedKey !== undefined && this.#failedKey === (await fileKey(this.entry.path))) {
+        throw errors.modelLoadFailed(this.id, this.#error ?? "unknown error");
+      }
+      if (this.#transition) continue; // another request started it while this one looked at the file
+      this.#transition = this.#load().finally(() => { this.#transition = null; });
+      await this.#transition;
+    }
+  }
+
+  async #load(): Promise<void> {
+    const previous = this.#state;
+    this.#setState("loading");
+    let estimate: MemoryEstimate;
+    try {
+      estimate = await this.#estimateMemory();
+    } catch (err) {
+      return this.#fail(reasonOf(err));
+    }
+    try {
+      await this.#o.budget.reserve(this, estimate.totalBytes, () => { this.#reservedBytes = estimate.totalBytes; });
+    } catch (err) {
+      this.#setState(previous === "failed" ? "failed" : "available", this.#error);
+      throw err;
+    }
+    const runner = new RunnerEngine({ ...this.#runnerOptions(), contextSize: estimate.contextSize, ...(this.#o.log ? { log: this.#o.log } : {}) });
+    this.#runner = runner;
+    this.#loads++;
+    await runner.load();
+    const info = runner.models()[0]!;
+    if (info.state !== "loaded") {
+      await runner.close();
+      this.#runner = null;
+      this.#reservedBytes = 0;
+      return this.#fail(info.error ?? "the model did not load");
+    }
+    this.#memoryBytes = runner.loadMemory.afterBytes;
+    this.#reservedBytes = Math.max(estimate.totalBytes, this.#memoryBytes);
+    this.#failedKey = undefined;
+    this.#setState("loaded");
+    if (this.#active === 0) this.#idle();
+  }
+
+  async #fail(reason: string): Promise<never> {
+    this.#failedKey = await fileKey(this.entry.path);
+    this.#setState("failed", reason);
+    this.#o.log?.("error", `model ${this.id} failed to load: ${reason}`);
+    throw errors.modelLoadFailed(this.id, reason);
+  }
+
+  #unload(): Promise<void> {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+    const runner = this.#runner;
+    if (this.#state !== "loaded" || !runner) return this.#transition ?? Promise.resolve();
+    this.#setState("unloading");
+    this.#transition = (async () => {
+      await runner.close();
+      this.#runner = null;
+      this.#reservedBytes = 0;
+      this.#memoryBytes = undefined;
+      this.#setState("available");
+    })().finally(() => { this.#transition = null; });
+    return this.#transition;
+  }
+
+  /** A request ended: when the model has none left, it stays loaded for its keep-alive, then goes. */
+  #release(): void {
+    this.#active--;
+    this.#lastUsedMs = Date.now();
+    if (this.#active === 0 && this.#state === "loaded") this.#idle();
+  }
+
+  #idle(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+    if (!this.#o.listed()) return void this.#unload().then(() => this.#o.gone());
+    const keep = this.#requestedKeepAlive ?? this.entry.settings.keepAliveSeconds ?? this.#o.keepAliveSeconds;
+    if (this.pinned || keep < 0) return;
+    if (keep === 0) return void this.#unload();
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null;
+      if (this.#active === 0) void this.#unload();
+    }, Math.min(keep * 1000, 2 ** 31 - 1));
+    this.#idleTimer.unref();
+  }
+
+  async #estimateMemory(): Promise<MemoryEstimate> {
+    const key = await fileKey(this.entry.path);
+    if (this.#estimate?.key === key) return this.#estimate.value;
+    // The size is listed at once; the estimate takes a child process, one model after another.
+    this.#sizeBytes = (await stat(this.entry.path)).size;
+    const settings = this.#runnerOptions();
+    const value = await estimateMemoryInChild(this.entry.path, { contextSize: settings.contextSize, slots: settings.slots, batchSize: settings.batchSize });
+    this.#estimate = { key, value };
+    return value;
+  }
+
+  #runnerOptions(): RunnerEngineOptions {
+    const s = this.entry.settings;
+    return {
+      ...this.#o.runner,
+      modelPath: this.entry.path,
+      modelId: this.id,
+      ...(s.contextSize !== undefined ? { contextSize: s.contextSize } : {}),
+      ...(s.slots !== undefined ? { slots: s.slots } : {}),
+      ...(s.threads !== undefined ? { threads: s.threads } : {}),
+    };
+  }
+
+  #setState(state: ModelState, error?: string): void {
+    this.#state = state;
+    this.#error = state === "failed" ? error : undefined;
+    this.#o.events.publish({ type: "state", model: this.id, state, ...(this.#error ? { error: this.#error } : {}) });
+  }
+}
+
+/** Identifies a version of a file: a model that failed is tried again once its file changes. */
+async function fileKey(path: string): Promise<string> {
+  try {
+    const s = await stat(path);
+    return `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+function reasonOf(err: unknown): string {
+  if (HearthError.is(err)) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOENT") return "the model file does not exist";
+  if (e.code === "EACCES") return "the model file cannot be read";
+  return (e.message ?? String(err)).split("\n")[0]!;
+}
