@@ -45,7 +45,9 @@ export class LocalModel implements ServedModel, BudgetHolder {
   /** The keep_alive its last request asked for. */
   #requestedKeepAlive: number | undefined;
   #idleTimer: NodeJS.Timeout | null = null;
-  #estimate: { key: string; value: MemoryEstimate } | undefined;
+  #estimate: { key: string; value: Promise<MemoryEstimate> } | undefined;
+  /** The last estimate made, for the model list. */
+  #estimated: MemoryEstimate | undefined;
   #reservedBytes = 0;
   /** The file (size and time) when loading failed: a changed file is tried again. */
   #failedKey: string | undefined;
@@ -170,7 +172,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
     const runnerInfo = this.#state === "loaded" ? this.#runner?.models()[0] : undefined;
     const state = runnerInfo && runnerInfo.state !== "loaded" ? runnerInfo.state : this.#state;
     const error = runnerInfo?.state === "failed" ? runnerInfo.error : this.#error;
-    const est = this.#estimate?.value;
+    const est = this.#estimated;
     return {
       id: this.id,
       state,
@@ -304,14 +306,26 @@ export class LocalModel implements ServedModel, BudgetHolder {
     this.#idleTimer.unref();
   }
 
+  /**
+   * The estimate for the file as it is now, made once per version of it: the one started when the
+   * model was listed (at server start, while the database opens) is the one a load waits for.
+   */
   async #estimateMemory(): Promise<MemoryEstimate> {
     const key = await fileKey(this.entry.path);
-    if (this.#estimate?.key === key) return this.#estimate.value;
+    if (this.#estimate?.key !== key) {
+      const value = this.#estimateFile();
+      this.#estimate = { key, value };
+      value.catch(() => { if (this.#estimate?.value === value) this.#estimate = undefined; });
+    }
+    return this.#estimate.value;
+  }
+
+  async #estimateFile(): Promise<MemoryEstimate> {
     // The size is listed at once; the estimate takes a child process, one model after another.
     this.#sizeBytes = (await stat(this.entry.path)).size;
     const settings = this.#runnerOptions();
     const value = await estimateMemoryInChild(this.entry.path, { contextSize: settings.contextSize, slots: settings.slots, batchSize: settings.batchSize });
-    this.#estimate = { key, value };
+    this.#estimated = value;
     return value;
   }
 
