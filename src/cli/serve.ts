@@ -13,6 +13,7 @@ import type { Static } from "typebox";
 import type { Config, ModelConfig } from "../config/schema.ts";
 import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
 import { ModelRouter } from "../serving/ModelRouter.ts";
+import { EstimateCache } from "../models/budget/EstimateCache.ts";
 import { ModelRegistry, type ModelDefaults, type ModelEntry } from "../models/registry/ModelRegistry.ts";
 import { parseBytes, parseDurationSeconds } from "../util/units.ts";
 
@@ -39,7 +40,7 @@ export function machineMemory(): number {
 }
 
 /** Wires config, registry, router and HTTP app together without starting anything. */
-export async function createHearth(config: Readonly<Config>, out: (line: string) => void = console.log): Promise<Hearth> {
+export async function createHearth(config: Readonly<Config>, out: (line: string) => void = console.log, opts: { startModels?: boolean } = {}): Promise<Hearth> {
   const https = await readTls(config.tls);
   const logger = pino({ level: config.log_level, base: undefined });
   const modelsDir = resolve(config.models_dir ?? join(config.data_dir ?? dataDir(), "models"));
@@ -121,7 +122,15 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     },
     log,
     upstreams,
+    estimates: new EstimateCache(join(config.data_dir ?? dataDir(), "estimates.json")),
   });
+  // Loading starts before the database opens when asked (`hearth serve`): neither waits for the other.
+  let starting: Promise<void> | null = null;
+  const start = () => (starting ??= (async () => {
+    await registry.start();
+    await router.start();
+  })());
+  if (opts.startModels) void start();
   let services;
   try {
     services = await openServices(config, logger);
@@ -169,10 +178,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
       const address = await app.listen({ host: config.host, port: config.port });
       return address.replace("[::1]", "localhost");
     },
-    async start() {
-      await registry.start();
-      await router.start();
-    },
+    start,
     /**
      * Drains: /health says `draining`, no new connection is accepted (requests on open ones get
      * 503), requests under way finish within shutdown_timeout_ms and are cancelled after it; then
@@ -212,7 +218,7 @@ function list(value: string | readonly string[]): string[] {
 
 /** Starts the HTTP server at once; pinned models load in the background while /health says so. */
 export async function serve(config: Readonly<Config>, out: (line: string) => void = console.log): Promise<Hearth> {
-  const hearth = await createHearth(config, out);
+  const hearth = await createHearth(config, out, { startModels: true });
   const url = await hearth.listen();
   out(`Hearth listening on ${url}  (OpenAI base URL: ${url}/v1${hearth.modelId ? `, model '${hearth.modelId}'` : ""})`);
   out(`Models folder: ${hearth.registry.modelsDir}`);

@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { errors, HearthError } from "../errors.ts";
 import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerEngine.ts";
 import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, ModelState } from "../engine/types.ts";
+import { EstimateCache } from "../models/budget/EstimateCache.ts";
 import { estimateMemoryInChild, type MemoryEstimate } from "../models/budget/estimateMemory.ts";
 import type { ModelDefaults, ModelEntry } from "../models/registry/ModelRegistry.ts";
 import type { BudgetHolder, MemoryBudget } from "./MemoryBudget.ts";
@@ -23,6 +24,8 @@ export interface LocalModelOptions {
   listed: () => boolean;
   /** It was removed from the registry and holds nothing any more. */
   gone: () => void;
+  /** Estimates kept from earlier runs (the data folder's), so that a known file loads without one. */
+  estimates?: EstimateCache;
 }
 
 /**
@@ -313,18 +316,25 @@ export class LocalModel implements ServedModel, BudgetHolder {
   async #estimateMemory(): Promise<MemoryEstimate> {
     const key = await fileKey(this.entry.path);
     if (this.#estimate?.key !== key) {
-      const value = this.#estimateFile();
+      const value = this.#estimateFile(key);
       this.#estimate = { key, value };
       value.catch(() => { if (this.#estimate?.value === value) this.#estimate = undefined; });
     }
     return this.#estimate.value;
   }
 
-  async #estimateFile(): Promise<MemoryEstimate> {
+  async #estimateFile(version: string): Promise<MemoryEstimate> {
     // The size is listed at once; the estimate takes a child process, one model after another.
     this.#sizeBytes = (await stat(this.entry.path)).size;
     const settings = this.#runnerOptions();
-    const value = await estimateMemoryInChild(this.entry.path, { contextSize: settings.contextSize, slots: settings.slots, batchSize: settings.batchSize });
+    const opts = { contextSize: settings.contextSize, slots: settings.slots, batchSize: settings.batchSize };
+    const cache = this.#o.estimates;
+    const key = EstimateCache.key(this.entry.path, version, opts);
+    let value = cache?.get(key);
+    if (!value) {
+      value = await estimateMemoryInChild(this.entry.path, opts);
+      cache?.set(key, value);
+    }
     this.#estimated = value;
     return value;
   }

@@ -1,6 +1,7 @@
 import { errors } from "../errors.ts";
 import { trackRequest } from "../engine/trackRequest.ts";
 import type { EngineEvent, EngineSnapshot, FinishedRequest, GenerateRequest, ModelActivity, ModelInfo, ServingEngine, UpstreamStatus } from "../engine/types.ts";
+import type { EstimateCache } from "../models/budget/EstimateCache.ts";
 import type { ModelDefaults, ModelEntry, ModelRegistry } from "../models/registry/ModelRegistry.ts";
 import { LocalModel, type RunnerDefaults } from "./LocalModel.ts";
 import { MemoryBudget } from "./MemoryBudget.ts";
@@ -19,6 +20,8 @@ export interface ModelRouterOptions {
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
   /** Models served by OpenAI-compatible servers instead of local runners. */
   upstreams?: readonly UpstreamModel[];
+  /** Memory estimates kept from earlier runs. */
+  estimates?: EstimateCache;
 }
 
 /**
@@ -166,6 +169,7 @@ export class ModelRouter implements ServingEngine {
     const model: LocalModel = new LocalModel({
       entry, runner: this.#o.runner, keepAliveSeconds: this.#o.keepAliveSeconds, budget: this.#budget, events: this.events,
       ...(this.#o.log ? { log: this.#o.log } : {}),
+      ...(this.#o.estimates ? { estimates: this.#o.estimates } : {}),
       listed: () => this.#o.registry.resolve(entry.id) === entry,
       gone: () => {
         if (this.#locals.get(entry.id) === model) this.#locals.delete(entry.id);
