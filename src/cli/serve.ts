@@ -39,7 +39,11 @@ export function machineMemory(): number {
   return limit > 0 && limit < totalmem() ? limit : totalmem();
 }
 
-/** Wires config, registry, router and HTTP app together without starting anything. */
+/**
+ * Wires config, registry, router and HTTP app together. Nothing starts unless asked: `startModels`
+ * (what `hearth serve` asks) starts loading the pinned models before the database opens, else
+ * `start()` does.
+ */
 export async function createHearth(config: Readonly<Config>, out: (line: string) => void = console.log, opts: { startModels?: boolean } = {}): Promise<Hearth> {
   const https = await readTls(config.tls);
   const logger = pino({ level: config.log_level, base: undefined });
@@ -223,7 +227,6 @@ export async function serve(config: Readonly<Config>, out: (line: string) => voi
   out(`Hearth listening on ${url}  (OpenAI base URL: ${url}/v1${hearth.modelId ? `, model '${hearth.modelId}'` : ""})`);
   out(`Models folder: ${hearth.registry.modelsDir}`);
   if (!config.model.path && config.models.length === 0) out("Serve a real model with: hearth serve --model ./my-model.gguf");
-  void hearth.start();
   return hearth;
 }
 

@@ -9,8 +9,6 @@ import { ModelEvents } from "./ModelEvents.ts";
 import type { ServedModel } from "./ServedModel.ts";
 import type { UpstreamModel } from "./upstream/UpstreamModel.ts";
 
-export type { RunnerDefaults };
-
 export interface ModelRouterOptions {
   registry: ModelRegistry;
   budgetBytes: number;

@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import { WebSocket } from "ws";
+import { resolveConfig } from "../../src/config/loadConfig.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { fuzzCase, type FuzzCase } from "./bodies.ts";
 
@@ -149,8 +150,8 @@ function nextMessage(ws: WebSocket, queue: string[], ms: number): Promise<string
   });
 }
 
-/** The default body_limit_bytes: a WebSocket message over it closes the socket with 1009 (message too big), HTTP's 413. */
-const BODY_LIMIT = 10 * 1024 * 1024;
+/** The server's body_limit_bytes (the default): a WebSocket message over it closes the socket with 1009 (message too big), HTTP's 413. */
+const BODY_LIMIT = resolveConfig({}, {}).body_limit_bytes;
 
 async function openSocket(queue: string[]): Promise<WebSocket> {
   const ws = new WebSocket(`${server.url.replace(/^http/, "ws")}/v1/chat/completions/ws`, { headers: { authorization: `Bearer ${ADMIN}` } });

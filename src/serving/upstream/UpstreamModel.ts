@@ -40,14 +40,14 @@ const HEALTH_TIMEOUT_MS = 5_000;
  * next upstream (nothing has reached the client yet); after that, an error ends it.
  */
 export class UpstreamModel implements ServedModel {
-  readonly pool: UpstreamPool;
+  readonly #pool: UpstreamPool;
   readonly #o: UpstreamModelOptions;
   readonly #created = Math.floor(Date.now() / 1000);
   #timer: NodeJS.Timeout | null = null;
 
   constructor(opts: UpstreamModelOptions) {
     this.#o = opts;
-    this.pool = new UpstreamPool(opts.targets);
+    this.#pool = new UpstreamPool(opts.targets);
     const every = opts.healthIntervalMs ?? 10_000;
     if (every > 0) {
       this.#timer = setInterval(() => void this.checkHealth(), every);
@@ -76,7 +76,7 @@ export class UpstreamModel implements ServedModel {
 
   /** Each of its servers, as metrics report them. */
   status(): UpstreamStatus[] {
-    return this.pool.upstreams.map((u) => ({ model: this.#o.id, upstream: u.label, healthy: u.healthy, inFlight: u.inFlight, requests: u.requests, errors: u.errors }));
+    return this.#pool.upstreams.map((u) => ({ model: this.#o.id, upstream: u.label, healthy: u.healthy, inFlight: u.inFlight, requests: u.requests, errors: u.errors }));
   }
 
   /** Its servers' live figures are theirs: /metrics reports the pool instead (UpstreamStatus). */
@@ -88,7 +88,7 @@ export class UpstreamModel implements ServedModel {
   }
 
   info(): ModelInfo {
-    const up = this.pool.upstreams.some((u) => u.healthy);
+    const up = this.#pool.upstreams.some((u) => u.healthy);
     return {
       id: this.#o.id,
       state: up ? "loaded" : "failed",
@@ -101,13 +101,13 @@ export class UpstreamModel implements ServedModel {
 
   /** Asks every upstream for its model list; one that answers is healthy, one that does not is cooled down. */
   async checkHealth(): Promise<void> {
-    await Promise.all(this.pool.upstreams.map(async (u) => {
+    await Promise.all(this.#pool.upstreams.map(async (u) => {
       try {
         const res = await fetch(`${u.url}/models`, { headers: headers(u), signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
         await res.body?.cancel();
         if (res.ok) {
           if (!u.healthy) this.#o.log?.("info", `upstream ${u.label} of '${this.#o.id}' answers again`);
-          this.pool.succeeded(u);
+          this.#pool.succeeded(u);
         } else this.#down(u, `health check: HTTP ${res.status}`);
       } catch (err) {
         this.#down(u, `health check: ${describe(err)}`);
@@ -122,7 +122,7 @@ export class UpstreamModel implements ServedModel {
     try {
       yield* this.#stream(req, res, signal, started);
     } finally {
-      this.pool.end(u);
+      this.#pool.end(u);
     }
   }
 
@@ -134,7 +134,7 @@ export class UpstreamModel implements ServedModel {
       const vectors = [...json.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
       return { vectors, promptTokens: json.usage?.prompt_tokens ?? 0 };
     } finally {
-      this.pool.end(u);
+      this.#pool.end(u);
     }
   }
 
@@ -149,26 +149,26 @@ export class UpstreamModel implements ServedModel {
     let lastError: HearthError | null = null;
     for (;;) {
       if (signal.aborted) throw errors.engineFailed("the request was cancelled before an upstream answered");
-      const u = this.pool.pick(tried, affinity);
+      const u = this.#pool.pick(tried, affinity);
       if (!u) throw lastError ?? errors.upstreamUnavailable(this.#o.id);
       tried.add(u);
-      this.pool.begin(u);
+      this.#pool.begin(u);
       let res: Response;
       try {
         const { path, body } = request(u);
         res = await this.#post(u, path, body, signal);
       } catch (err) {
-        this.pool.end(u);
+        this.#pool.end(u);
         if (signal.aborted) throw errors.engineFailed("the request was cancelled before an upstream answered");
         this.#down(u, describe(err));
         lastError = errors.upstreamUnavailable(this.#o.id);
         continue;
       }
       if (res.ok) {
-        this.pool.succeeded(u);
+        this.#pool.succeeded(u);
         return { u, res };
       }
-      this.pool.end(u);
+      this.#pool.end(u);
       const err = await upstreamError(res, this.#o.id);
       if (res.status < 500 && res.status !== 429) throw err;
       if (res.status >= 500) this.#down(u, `HTTP ${res.status}`);
@@ -254,7 +254,7 @@ export class UpstreamModel implements ServedModel {
 
   #down(u: Upstream, reason: string): void {
     if (u.healthy) this.#o.log?.("warn", `upstream ${u.label} of '${this.#o.id}' is down (${reason}); cooled down and probed again`);
-    this.pool.failed(u);
+    this.#pool.failed(u);
   }
 }
 
