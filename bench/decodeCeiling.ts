@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
-import { cacheDir } from "../src/models/demoModel.ts";
+import { cacheDir } from "../src/config/dataDir.ts";
 import { ensureBenchModel } from "./benchModel.ts";
 
 const { values } = parseArgs({

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createHearth } from "../src/cli/serve.ts";
 import { resolveConfig } from "../src/config/loadConfig.ts";
-import { cacheDir } from "../src/models/demoModel.ts";
+import { cacheDir } from "../src/config/dataDir.ts";
 import { ensureBenchModel } from "./benchModel.ts";
 
 const { values } = parseArgs({ options: {

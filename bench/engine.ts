@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { cacheDir } from "../src/models/demoModel.ts";
+import { cacheDir } from "../src/config/dataDir.ts";
 import { ensureBenchModel } from "./benchModel.ts";
 import { startHearth, streamCompletion } from "./hearthProcess.ts";
 

@@ -12,7 +12,7 @@
 import type { ChildProcess } from "node:child_process";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { cacheDir } from "../src/models/demoModel.ts";
+import { cacheDir } from "../src/config/dataDir.ts";
 import { ensureBenchModel, ensureGeneratedModel } from "./benchModel.ts";
 import { startHearth, streamCompletion } from "./hearthProcess.ts";
 

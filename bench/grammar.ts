@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { getLlama, LlamaLogLevel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
 import { Grammars } from "../src/engine/llamacpp/Grammars.ts";
 import type { OutputConstraint } from "../src/engine/types.ts";
-import { cacheDir } from "../src/models/demoModel.ts";
+import { cacheDir } from "../src/config/dataDir.ts";
 import { ensureBenchModel } from "./benchModel.ts";
 
 const TOKENS = 64;

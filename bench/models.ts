@@ -14,7 +14,7 @@ import { createHearth } from "../src/cli/serve.ts";
 import { resolveConfig } from "../src/config/loadConfig.ts";
 import { RunnerEngine } from "../src/engine/runner/RunnerEngine.ts";
 import { estimateMemory } from "../src/models/budget/estimateMemory.ts";
-import { cacheDir } from "../src/models/demoModel.ts";
+import { cacheDir } from "../src/config/dataDir.ts";
 import { generateModel } from "../src/models/generator/generateModel.ts";
 import { presets, type PresetName, type WeightType } from "../src/models/generator/presets.ts";
 

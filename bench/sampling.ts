@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
-import { cacheDir } from "../src/models/demoModel.ts";
+import { cacheDir } from "../src/config/dataDir.ts";
 import { ensureBenchModel } from "./benchModel.ts";
 
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, maxThreads: 2 });

@@ -16,7 +16,7 @@ import { build } from "hdr-histogram-js";
 import pg from "pg";
 import { createHearth, type Hearth } from "../src/cli/serve.ts";
 import { resolveConfig, type ConfigLayer } from "../src/config/loadConfig.ts";
-import { cacheDir } from "../src/models/demoModel.ts";
+import { cacheDir } from "../src/config/dataDir.ts";
 import { generateModel } from "../src/models/generator/generateModel.ts";
 import { presets } from "../src/models/generator/presets.ts";
 

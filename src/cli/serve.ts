@@ -13,6 +13,7 @@ import type { Static } from "typebox";
 import type { Config, ModelConfig } from "../config/schema.ts";
 import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
 import { ModelRouter } from "../serving/ModelRouter.ts";
+import type { ServedModel } from "../serving/ServedModel.ts";
 import { EstimateCache } from "../models/budget/EstimateCache.ts";
 import { ModelRegistry, type ModelDefaults, type ModelEntry } from "../models/registry/ModelRegistry.ts";
 import { parseBytes, parseDurationSeconds } from "../util/units.ts";
@@ -39,16 +40,20 @@ export function machineMemory(): number {
   return limit > 0 && limit < totalmem() ? limit : totalmem();
 }
 
-/**
- * Wires config, registry, router and HTTP app together. Nothing starts unless asked: `startModels`
- * (what `hearth serve` asks) starts loading the pinned models before the database opens, else
- * `start()` does.
- */
-export async function createHearth(config: Readonly<Config>, out: (line: string) => void = console.log, opts: { startModels?: boolean } = {}): Promise<Hearth> {
+export interface HearthOptions {
+  /** Start loading the pinned models at once, before the database opens (what `hearth serve` does); else `start()` does. */
+  startModels?: boolean;
+  /** Models served beside the config's (tests of the HTTP edge serve a fake one); with them, no demo model. */
+  served?: readonly ServedModel[];
+}
+
+/** Wires config, registry, router and HTTP app together. Nothing starts unless asked. */
+export async function createHearth(config: Readonly<Config>, out: (line: string) => void = console.log, opts: HearthOptions = {}): Promise<Hearth> {
   const https = await readTls(config.tls);
   const logger = pino({ level: config.log_level, base: undefined });
   const modelsDir = resolve(config.models_dir ?? join(config.data_dir ?? dataDir(), "models"));
   const inFolder = (path: string) => (isAbsolute(path) ? path : resolve(modelsDir, path));
+  const served: ServedModel[] = [...opts.served ?? []];
   const upstreams = config.models.filter((m) => m.upstreams).map((m) => new UpstreamModel({
     id: m.id,
     aliases: m.aliases,
@@ -91,7 +96,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
   let modelId: string | undefined;
   // With --upstream, --model only lends its tokenizer to the upstream model.
   let modelPath = config.model.upstreams?.length ? undefined : config.model.path;
-  if (!modelPath && config.models.length === 0 && upstreams.length === 0) {
+  if (!modelPath && config.models.length === 0 && upstreams.length === 0 && served.length === 0) {
     const demo = await ensureDemoModel();
     modelPath = demo.path;
     modelId = config.model.name ?? DEMO_MODEL_ID;
@@ -125,7 +130,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
       gpu: config.model.gpu,
     },
     log,
-    upstreams,
+    served: [...served, ...upstreams],
     estimates: new EstimateCache(join(config.data_dir ?? dataDir(), "estimates.json")),
   });
   // Loading starts before the database opens when asked (`hearth serve`): neither waits for the other.

@@ -1,14 +1,10 @@
 import { access } from "node:fs/promises";
-import { homedir } from "node:os";
+import { cacheDir } from "../config/dataDir.ts";
 import { join } from "node:path";
 
 /** Bumped whenever the generator's output changes, so a stale cached demo model is not reused. */
 const DEMO_VERSION = 1;
 export const DEMO_MODEL_ID = "hearth-demo";
-
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.HEARTH_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "hearth");
-}
 
 /**
  * The built-in demo model: the `tiny-llama3` preset (real Llama 3 tokenizer, random weights),

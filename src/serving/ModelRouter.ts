@@ -7,7 +7,6 @@ import { LocalModel, type RunnerDefaults } from "./LocalModel.ts";
 import { MemoryBudget } from "./MemoryBudget.ts";
 import { ModelEvents } from "./ModelEvents.ts";
 import type { ServedModel } from "./ServedModel.ts";
-import type { UpstreamModel } from "./upstream/UpstreamModel.ts";
 
 export interface ModelRouterOptions {
   registry: ModelRegistry;
@@ -16,8 +15,8 @@ export interface ModelRouterOptions {
   keepAliveSeconds: number;
   runner: RunnerDefaults;
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
-  /** Models served by OpenAI-compatible servers instead of local runners. */
-  upstreams?: readonly UpstreamModel[];
+  /** Models not in the registry: served by OpenAI-compatible servers (or, in tests of the HTTP edge, a fake). */
+  served?: readonly ServedModel[];
   /** Memory estimates kept from earlier runs. */
   estimates?: EstimateCache;
 }
@@ -33,14 +32,14 @@ export class ModelRouter implements ServingEngine {
   readonly #o: ModelRouterOptions;
   readonly #budget: MemoryBudget;
   readonly #locals = new Map<string, LocalModel>();
-  /** Upstream models by id and alias. */
-  readonly #upstreams = new Map<string, UpstreamModel>();
+  /** Models not in the registry, by id and alias. */
+  readonly #served = new Map<string, ServedModel>();
   readonly #listeners = new Set<(r: FinishedRequest) => void>();
 
   constructor(opts: ModelRouterOptions) {
     this.#o = opts;
     this.#budget = new MemoryBudget(opts.budgetBytes, (message) => opts.log?.("info", message));
-    for (const u of opts.upstreams ?? []) for (const name of [u.id, ...u.aliases]) this.#upstreams.set(name, u);
+    for (const m of opts.served ?? []) for (const name of [m.id, ...m.aliases]) this.#served.set(name, m);
     for (const entry of opts.registry.list()) this.#add(entry);
     opts.registry.on("added", (entry) => { this.#add(entry); this.events.publish({ type: "added", model: entry.id }); });
     opts.registry.on("removed", (entry) => {
@@ -121,7 +120,7 @@ export class ModelRouter implements ServingEngine {
   }
 
   upstreams(): UpstreamStatus[] {
-    return (this.#o.upstreams ?? []).flatMap((m) => m.status());
+    return (this.#o.served ?? []).flatMap((m) => m.upstreams?.() ?? []);
   }
 
   models(): ModelInfo[] {
@@ -143,11 +142,11 @@ export class ModelRouter implements ServingEngine {
   }
 
   #all(): ServedModel[] {
-    return [...this.#locals.values(), ...(this.#o.upstreams ?? [])];
+    return [...this.#locals.values(), ...(this.#o.served ?? [])];
   }
 
   #resolve(name: string): ServedModel | undefined {
-    return this.#upstreams.get(name) ?? this.#local(name);
+    return this.#served.get(name) ?? this.#local(name);
   }
 
   #local(name: string): LocalModel | undefined {

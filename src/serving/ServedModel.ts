@@ -1,4 +1,4 @@
-import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot } from "../engine/types.ts";
+import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, UpstreamStatus } from "../engine/types.ts";
 import type { ModelDefaults } from "../models/registry/ModelRegistry.ts";
 
 /**
@@ -25,5 +25,7 @@ export interface ServedModel {
   snapshot(): Promise<ModelSnapshot | null>;
   /** Its activity from state at hand (never a call into a runner); null when not loaded here. */
   activity(): ModelActivity | null;
+  /** The servers it is served by, where other servers serve it. */
+  upstreams?(): UpstreamStatus[];
   close(): Promise<void>;
 }

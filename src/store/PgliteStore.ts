@@ -3,7 +3,8 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import { lockFile, type LockFile, type LockFileOptions } from "../util/lockFile.ts";
-import { initdbInChild, pgliteConf } from "./pgliteInitdb.ts";
+import { cacheDir } from "../config/dataDir.ts";
+import { createDatabaseDir, pgliteConf } from "./pgliteInitdb.ts";
 import { StoreClosedError, type Queryable, type QueryResult, type Store } from "./Store.ts";
 
 export interface PgliteStoreOptions {
@@ -12,6 +13,9 @@ export interface PgliteStoreOptions {
   /** Hearth's tables live in this schema; created if missing. Defaults to `public`. */
   schema?: string;
   lock?: LockFileOptions;
+  /** Where the template of new databases is kept (see pgliteInitdb.ts); defaults to Hearth's cache folder. */
+  cacheDir?: string;
+  log?: (message: string) => void;
 }
 
 interface PgliteResult {
@@ -44,8 +48,7 @@ export class PgliteStore implements Store {
       ...opts.lock,
     });
     try {
-      await mkdir(opts.dir, { recursive: true });
-      if (!existsSync(join(opts.dir, "PG_VERSION"))) await initdbInChild(opts.dir);
+      if (!existsSync(join(opts.dir, "PG_VERSION"))) await createDatabaseDir(opts.dir, opts.cacheDir ?? cacheDir(), opts.log);
       // Loaded here, not at the top: a PostgreSQL deployment never pays for the WebAssembly module.
       const { PGlite } = await import("@electric-sql/pglite");
       const db = await PGlite.create({ dataDir: opts.dir, postgresqlconf: pgliteConf });

@@ -24,7 +24,10 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const schema = opts.schema === undefined ? undefined : checkSchemaName(opts.schema);
   const store: Store = opts.databaseUrl
     ? new PgStore({ databaseUrl: opts.databaseUrl, ...opts.postgres, ...(schema ? { schema } : {}), ...(opts.log ? { log: opts.log } : {}) })
-    : await PgliteStore.open({ dir: join(opts.dataDir, "pglite"), ...(schema ? { schema } : {}), ...(opts.lock ? { lock: opts.lock } : {}) });
+    : await PgliteStore.open({
+      dir: join(opts.dataDir, "pglite"), ...(schema ? { schema } : {}), ...(opts.lock ? { lock: opts.lock } : {}),
+      ...(opts.log ? { log: (message: string) => opts.log!("warn", message) } : {}),
+    });
   try {
     await migrate(store, { ...(schema ? { schema } : {}), ...(opts.log ? { log: opts.log } : {}) });
   } catch (err) {

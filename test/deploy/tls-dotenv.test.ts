@@ -43,7 +43,7 @@ describe("TLS", { skip: hasOpenssl ? false : "openssl is not installed" }, () =>
       "-keyout", join(dir, "tls.key"), "-out", join(dir, "tls.crt"),
     ], { stdio: "ignore" });
     ca = await readFile(join(dir, "tls.crt"));
-    server = await startServer({ load: false, config: { host: "127.0.0.1", tls: { cert: join(dir, "tls.crt"), key: join(dir, "tls.key") } } });
+    server = await startServer({ fake: true, load: false, config: { host: "127.0.0.1", tls: { cert: join(dir, "tls.crt"), key: join(dir, "tls.key") } } });
   });
 
   after(async () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { createHearth, type Hearth } from "../../src/cli/serve.ts";
 import { resolveConfig, type ConfigLayer } from "../../src/config/loadConfig.ts";
+import { FakeModel, type FakeModelOptions } from "./fakeModel.ts";
 import { testModel } from "./models.ts";
 
 export interface TestServer {
@@ -14,14 +15,26 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  config?: ConfigLayer;
+  /** False: the pinned model is not loaded (nor the models folder read) before the server answers. */
+  load?: boolean;
+  /** null: no --model, only the models the config's `models:` list or folder gives. */
+  modelPath?: string | null;
+  /**
+   * Serve a deterministic fake model named `tiny` (test/helpers/fakeModel.ts) instead of a
+   * generated one: for tests of the HTTP edge, where the thing under test is not inference.
+   */
+  fake?: boolean | FakeModelOptions;
+}
+
 /**
  * A real Hearth on an ephemeral port, serving a generated model with one llama.cpp thread (test
- * files run one at a time, so this never asks for more threads than there are cores), with an empty
- * models folder and a data folder (embedded database) of its own.
+ * files run one at a time, so this never asks for more threads than there are cores), or a fake
+ * model, with an empty models folder and a data folder (embedded database) of its own.
  */
-export async function startServer(opts: { config?: ConfigLayer; load?: boolean; modelPath?: string | null } = {}): Promise<TestServer> {
-  // modelPath null: no --model, only the models the config's `models:` list or folder gives.
-  const modelPath = opts.modelPath === null ? undefined : opts.modelPath ?? await testModel("tiny");
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const modelPath = opts.modelPath === null || opts.fake ? undefined : opts.modelPath ?? await testModel("tiny");
   // Its own folders, removed on close (an embedded database takes about 40 MB).
   const own = [await mkdtemp(join(tmpdir(), "hearth-data-")), await mkdtemp(join(tmpdir(), "hearth-models-"))];
   const config = resolveConfig(
@@ -34,7 +47,8 @@ export async function startServer(opts: { config?: ConfigLayer; load?: boolean; 
     },
     opts.config ?? {},
   );
-  const hearth = await createHearth(config, () => {});
+  const served = opts.fake ? [new FakeModel({ contextSize: config.inference.context_length, ...(opts.fake === true ? {} : opts.fake) })] : [];
+  const hearth = await createHearth(config, () => {}, { served });
   const url = await hearth.listen();
   if (opts.load !== false) await hearth.start();
   return {

@@ -8,7 +8,7 @@ import { post, startServer, type TestServer } from "../helpers/server.ts";
 const ADMIN = "admin-key-for-stored-text-tests";
 let server: TestServer;
 const auth = { "content-type": "application/json", authorization: `Bearer ${ADMIN}` };
-before(async () => { server = await startServer({ config: { auth: "required", admin_key: ADMIN } }); });
+before(async () => { server = await startServer({ fake: true, config: { auth: "required", admin_key: ADMIN } }); });
 after(() => server.close());
 
 const chat = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 1 };

@@ -77,9 +77,10 @@ test("an idle model unloads after its keep-alive; keep_alive 0 unloads after the
   const events: ModelEvent[] = [];
   s.hearth.router.events.on("event", (e) => events.push(e));
   try {
-    await ask(s, "a");
+    // a last: its 4 s start when its response ends, so loading the others cannot use them up on a slow machine.
     await ask(s, "b", { keep_alive: 0 });
     await ask(s, "c", { keep_alive: -1 });
+    await ask(s, "a");
     assert.equal((await states(s)).a, "loaded");
     await waitUntil(async () => (await states(s)).b === "available", "b unloads right after its response", 5000);
     await waitUntil(async () => (await states(s)).a === "available", "a unloads after its 4 s keep-alive", 8000);

@@ -285,3 +285,9 @@ test("tool_choice auto: a model that does not call answers in text (stop or leng
   const none = await server.client.chat.completions.create({ model: server.model, messages, tools, tool_choice: "none", max_tokens: 1 });
   assert.ok(auto.usage!.prompt_tokens > none.usage!.prompt_tokens);
 });
+
+test("a large upper bound on repetitions costs the grammar nothing and is accepted", async () => {
+  const schema = { type: "object", properties: { a: { type: "array", items: { type: "integer" }, minItems: 1, maxItems: 100_000 } }, required: ["a"] };
+  const res = await post(chat, { model: "tiny", messages, max_tokens: 8, response_format: { type: "json_schema", json_schema: { name: "s", schema } } });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+});

@@ -13,7 +13,7 @@ let b: TestServer;
 let gateway: TestServer;
 let bPort: number;
 
-const startUpstream = (port = 0) => startServer({ config: { port } });
+const startUpstream = (port = 0) => startServer({ fake: true, config: { port } });
 before(async () => {
   [a, b] = await Promise.all([startUpstream(), startUpstream()]);
   bPort = Number(new URL(b.url).port);

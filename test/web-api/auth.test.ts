@@ -9,7 +9,7 @@ let server: TestServer;
 let alice: string;
 let bob: string;
 before(async () => {
-  server = await startServer({ config: { auth: "required", admin_key: ADMIN } });
+  server = await startServer({ fake: true, config: { auth: "required", admin_key: ADMIN } });
   alice = await createKey("alice");
   bob = await createKey("bob");
 });

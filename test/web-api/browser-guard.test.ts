@@ -10,7 +10,7 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 /** A loopback server, as by default, that lets one web origin call it from a browser. */
 const APP_ORIGIN = "https://app.example";
 let server: TestServer;
-before(async () => { server = await startServer({ config: { cors_origins: [APP_ORIGIN], web_dir: join(tmpdir(), "hearth-no-web-build-here") } }); });
+before(async () => { server = await startServer({ fake: true, config: { cors_origins: [APP_ORIGIN], web_dir: join(tmpdir(), "hearth-no-web-build-here") } }); });
 after(() => server.close());
 
 /** A raw HTTP request, so that Host can be anything. */
@@ -114,7 +114,7 @@ test("with a web build, / serves it, assets are cached for good, index.html neve
   await mkdir(join(dist, "assets"));
   await writeFile(join(dist, "index.html"), "<!doctype html><title>Hearth app</title><script type=module src=/assets/app-1a2b3c.js></script>");
   await writeFile(join(dist, "assets", "app-1a2b3c.js"), "console.log('app')");
-  const web = await startServer({ load: false, config: { web_dir: dist } });
+  const web = await startServer({ fake: true, load: false, config: { web_dir: dist } });
   try {
     const home = await fetch(`${web.url}/`, { headers: { accept: "text/html" } });
     assert.match(await home.text(), /Hearth app/);

@@ -8,7 +8,7 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 let server: TestServer;
 let port: number;
 before(async () => {
-  server = await startServer({ load: false, config: { http: { headers_timeout_ms: 600, request_timeout_ms: 1200, keep_alive_timeout_ms: 300 } } });
+  server = await startServer({ fake: true, load: false, config: { http: { headers_timeout_ms: 600, request_timeout_ms: 1200, keep_alive_timeout_ms: 300 } } });
   port = Number(new URL(server.url).port);
 });
 after(() => server.close());

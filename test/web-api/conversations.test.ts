@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import { post, startServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer;
-before(async () => { server = await startServer(); });
+before(async () => { server = await startServer({ fake: true }); });
 after(() => server.close());
 
 interface Conv {

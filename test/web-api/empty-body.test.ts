@@ -4,7 +4,7 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 
 /** Clients send DELETE with `Content-Type: application/json` and no body; that is no body, not bad JSON. */
 let server: TestServer;
-before(async () => { server = await startServer({ modelPath: null, load: false }); });
+before(async () => { server = await startServer({ fake: true, load: false }); });
 after(() => server.close());
 
 const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>

@@ -17,7 +17,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 let server: TestServer;
 let keys: Record<Caller, string | null>;
 before(async () => {
-  server = await startServer({ load: false, config: { auth: "required", admin_key: ADMIN } });
+  server = await startServer({ fake: true, load: false, config: { auth: "required", admin_key: ADMIN } });
   const created = await fetch(`${server.url}/v1/admin/keys`, {
     method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ name: "walker" }),
   });
@@ -203,7 +203,7 @@ test("a path no route matches needs a key like any other, and answers 404 with o
 });
 
 test("with auth off and an admin key set, admin routes still need it under every spelling", async () => {
-  const open = await startServer({ load: false, config: { auth: "none", admin_key: ADMIN } });
+  const open = await startServer({ fake: true, load: false, config: { auth: "none", admin_key: ADMIN } });
   try {
     const admin = open.hearth.app.routeTable().filter((r) => r.access === "admin");
     assert.ok(admin.length >= 6);

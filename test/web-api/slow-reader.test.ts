@@ -12,7 +12,7 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 const LIMIT = 64 * 1024;
 let server: TestServer;
 before(async () => {
-  server = await startServer({ config: { inference: { context_length: 4096 }, http: { stream_buffer_bytes: LIMIT } } });
+  server = await startServer({ fake: true, config: { inference: { context_length: 4096 }, http: { stream_buffer_bytes: LIMIT } } });
 });
 after(() => server.close());
 

@@ -5,7 +5,7 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 import { waitUntil } from "../helpers/wait.ts";
 
 let server: TestServer;
-before(async () => { server = await startServer(); });
+before(async () => { server = await startServer({ fake: true }); });
 after(() => server.close());
 
 const wsUrl = (path = "/v1/chat/completions/ws") => server.url.replace(/^http/, "ws") + path;

@@ -75,7 +75,7 @@ export class UpstreamModel implements ServedModel {
   }
 
   /** Each of its servers, as metrics report them. */
-  status(): UpstreamStatus[] {
+  upstreams(): UpstreamStatus[] {
     return this.#pool.upstreams.map((u) => ({ model: this.#o.id, upstream: u.label, healthy: u.healthy, inFlight: u.inFlight, requests: u.requests, errors: u.errors }));
   }
 

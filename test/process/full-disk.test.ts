@@ -10,7 +10,7 @@ import OpenAI from "openai";
 import { openStore } from "../../src/store/openStore.ts";
 import { serveProcess, type ServerProcess } from "../helpers/serveProcess.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { PG_URL, postgres, pglite, type Backend, type TestDatabase } from "./backends.ts";
+import { PG_URL, postgres, pglite, type Backend, type TestDatabase } from "../store/backends.ts";
 
 /**
  * A data folder on a small tmpfs of its own, filled to the last byte while the server runs: the

@@ -1,0 +1,12 @@
+let t = performance.now();
+await import("../src/cli/serve.ts");
+console.log("import serve", Math.round(performance.now() - t));
+t = performance.now();
+const { startServer } = await import("../test/helpers/server.ts");
+console.log("import helpers", Math.round(performance.now() - t));
+t = performance.now();
+const s = await startServer({ fake: true });
+console.log("start", Math.round(performance.now() - t));
+t = performance.now();
+await s.close();
+console.log("close", Math.round(performance.now() - t));

@@ -1,0 +1,18 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initdbInChild, pgliteConf } from "../src/store/pgliteInitdb.ts";
+const dir = join(await mkdtemp(join(tmpdir(), "pgt-")), "pglite");
+let t = performance.now();
+await initdbInChild(dir);
+console.log("initdb", Math.round(performance.now() - t));
+t = performance.now();
+const { PGlite } = await import("@electric-sql/pglite");
+console.log("import", Math.round(performance.now() - t));
+t = performance.now();
+const db = await PGlite.create({ dataDir: dir, postgresqlconf: pgliteConf });
+console.log("open", Math.round(performance.now() - t));
+t = performance.now();
+await db.close();
+console.log("close", Math.round(performance.now() - t));
+console.log(dir);
