@@ -68,7 +68,7 @@ for (const [name, path] of cases) {
       if (ev.type === "final") tokens = ev.usage.completionTokens;
     }
     if (tokens > 1) speeds.push(((tokens - 1) * 1000) / (performance.now() - (first || started)));
-    measured.push((await runner.snapshot()).models[0]!.rssBytes);
+    measured.push((await runner.snapshot())!.rssBytes);
     await runner.close();
   }
   // Through a real server: the first request finds the model unloaded and loads it.

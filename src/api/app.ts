@@ -142,7 +142,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
   const deps: RouteDeps = {
-    engine: opts.router, router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, streamBufferBytes: opts.streamBufferBytes ?? 1024 * 1024, limiter: opts.limiter,
+    router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, streamBufferBytes: opts.streamBufferBytes ?? 1024 * 1024, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
     pullAllowPrivateAddresses: opts.pullAllowPrivateAddresses ?? false,

@@ -55,7 +55,7 @@ export async function serveGeneration(
     }
     request.engineCalled = true;
     if (deps.started) for (const j of jobs) deps.started(j);
-    const { final, text, choices } = await respond(deps.engine, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, streamBufferBytes: deps.streamBufferBytes });
+    const { final, text, choices } = await respond(deps.router, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, streamBufferBytes: deps.streamBufferBytes });
     if (final) used = final.usage.promptTokens + final.usage.completionTokens;
     // The cache keeps text: an answer with tool calls the model wrote (tool_choice auto) is not kept.
     if (cacheKey && final && isCompleted(final.reason) && choices.every((c) => c.toolCalls.length === 0)) {

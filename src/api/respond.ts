@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Engine, EngineEvent, FinalEvent, GenerateRequest, GeneratedTokenLogprob, Timings, Usage } from "../engine/types.ts";
+import type { EngineEvent, FinalEvent, GenerateRequest, GeneratedTokenLogprob, Timings, Usage } from "../engine/types.ts";
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
+import type { ModelRouter } from "../serving/ModelRouter.ts";
 import { toHearthError } from "./errorHandler.ts";
 import { startSse } from "./sse.ts";
 import { serverTimingHeader } from "./routes/common.ts";
@@ -105,7 +106,7 @@ interface Sink {
  * (prompt tokens counted once, completion tokens summed); null if any choice had none.
  */
 export async function respond(
-  engine: Engine, request: FastifyRequest, reply: FastifyReply,
+  engine: Pick<ModelRouter, "generate">, request: FastifyRequest, reply: FastifyReply,
   jobs: GenerateRequest[], format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
 ): Promise<{ final: FinalEvent | null; text: string; choices: ChoiceState[] }> {
   const controller = new AbortController();

@@ -2,9 +2,8 @@ import type { WireError } from "../errors.ts";
 import type { SlotInfo } from "../scheduler/types.ts";
 
 /**
- * The engine contract: plain data in, plain data out, nothing shared. Routes depend on this file
- * only. A runner engine serves one local model from its own process; the model router
- * (src/serving) implements the same contract over every served model, local or upstream.
+ * What flows between the HTTP layer and the models: plain data in, plain data out, nothing shared.
+ * Routes depend on this file for it.
  */
 
 export interface ChatMessage {
@@ -243,35 +242,51 @@ export interface ModelActivity {
   cpuSeconds: number;
 }
 
-export interface EngineSnapshot {
-  /** One entry per loaded model. */
+/** Every loaded model's live figures, for /v1/slots and /metrics. */
+export interface ServerSnapshot {
   models: ModelSnapshot[];
 }
 
+export interface Embeddings {
+  /** One vector per input, in order, L2-normalized, each the model's embedding width. */
+  vectors: number[][];
+  /** Tokens evaluated (BOS/EOS the model adds included). */
+  promptTokens: number;
+}
+
+export interface Tokenized {
+  tokens: number[];
+  /** Each token's text, when asked for. */
+  pieces?: string[];
+}
+
+/**
+ * The engine contract: one model's inference, plain data in and plain data out. A runner engine
+ * (src/engine/runner) implements it for a local model in its own process; served models
+ * (src/serving) add loading, names and defaults around it.
+ */
 export interface Engine {
   /**
    * Streams the events of one generation: `accepted`, text, then exactly one `final` event.
-   * Rejects before `accepted` with a HearthError for requests the model cannot take (unknown model,
-   * prompt too long, queue full). Aborting the signal ends the request soon after, still with a
+   * Rejects before `accepted` with a HearthError for requests the model cannot take (prompt too
+   * long, queue full, not loaded). Aborting the signal ends the request soon after, still with a
    * final event (reason `cancelled`), so a consumer that reads on sees what it used.
    */
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent>;
-  models(): ModelInfo[];
-  snapshot(): Promise<EngineSnapshot>;
-  /** Every loaded model's activity, from state at hand: no call into a model. */
-  activity(): ModelActivity[];
-  close(): Promise<void>;
   /**
-   * One embedding vector per input (text, or token ids), in order, L2-normalized, each the model's
-   * embedding width; `promptTokens` counts the tokens evaluated (BOS/EOS the model adds included).
-   * Loads the model on demand. Rejects with a 400 HearthError (param `input`) for an empty input,
-   * a token id outside the vocabulary or an input longer than the context.
+   * Embeddings of texts or token ids. Rejects with a 400 HearthError (param `input`) for an empty
+   * input, a token id outside the vocabulary or an input longer than the context.
    */
-  embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }>;
+  embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<Embeddings>;
   /** The model's tokens for a text (special tokens parsed; `addSpecial` adds BOS when the model wants it), with each token's text when asked. */
-  tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }>;
+  tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<Tokenized>;
   /** The text of token ids (special tokens rendered); 400 (param `tokens`) for an id outside the vocabulary. */
-  detokenize(model: string, tokens: number[]): Promise<string>;
+  detokenize(tokens: number[]): Promise<string>;
+  /** Live figures, from whatever runs the model; null when it has none to give (not loaded). */
+  snapshot(): Promise<ModelSnapshot | null>;
+  /** Activity from state at hand, never a call into the model's process; null when not loaded. */
+  activity(): ModelActivity | null;
+  close(): Promise<void>;
 }
 
 /** One request as it ended: what metrics and the usage log record. */
@@ -305,11 +320,4 @@ export interface UpstreamStatus {
   /** Since the server started: attempts sent to it, and those that failed (connection, 5xx). */
   requests: number;
   errors: number;
-}
-
-/** The engine the HTTP layer talks to: the contract plus one event per finished request. */
-export interface ServingEngine extends Engine {
-  onFinished(listener: (r: FinishedRequest) => void): () => void;
-  /** The upstream servers behind models served through them. */
-  upstreams?(): UpstreamStatus[];
 }

@@ -1,5 +1,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { UpstreamStatus, EngineSnapshot, FinishedRequest, ServingEngine } from "../engine/types.ts";
+import type { FinishedRequest, ModelActivity, ModelInfo, ServerSnapshot, UpstreamStatus } from "../engine/types.ts";
+
+/** What the metrics read of the served models (the model router). */
+export interface MetricsSource {
+  models(): ModelInfo[];
+  snapshot(): Promise<ServerSnapshot>;
+  activity(): ModelActivity[];
+  upstreams(): UpstreamStatus[];
+  onFinished(listener: (r: FinishedRequest) => void): () => void;
+}
 import { RecentRequests, type Percentiles } from "./RecentRequests.ts";
 
 /** One finished generation's figures. */
@@ -26,7 +35,7 @@ const TOKEN_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0
 export class Metrics {
   readonly registry = new Registry();
   readonly #recent = new RecentRequests();
-  readonly #engine: ServingEngine;
+  readonly #engine: MetricsSource;
   readonly #finished: Counter<"model" | "reason">;
   readonly #cache: Counter<"result">;
   readonly #requests: Counter<"route" | "model" | "status">;
@@ -40,7 +49,7 @@ export class Metrics {
   readonly #cachedTokens: Counter<"model">;
 
   /** Records every request the engine reports finished; reads the engine's snapshot per scrape. */
-  constructor(engine: ServingEngine, memory?: () => { usedBytes: number; budgetBytes: number }) {
+  constructor(engine: MetricsSource, memory?: () => { usedBytes: number; budgetBytes: number }) {
     this.#engine = engine;
     if (memory) {
       new Gauge({ name: "hearth_memory_used_bytes", help: "Memory counted against the budget: models loaded, loading or unloading", registers: [this.registry], collect() { this.set(memory().usedBytes); } });
@@ -159,10 +168,10 @@ export class Metrics {
   }
 
   #engineGauges(registers: Registry[]): void {
-    let pending: Promise<EngineSnapshot> | null = null;
+    let pending: Promise<ServerSnapshot> | null = null;
     // One engine snapshot per scrape, shared by every gauge below.
     const snap = () => (pending ??= this.#engine.snapshot().finally(() => { queueMicrotask(() => { pending = null; }); }));
-    const perModel = (name: string, help: string, read: (s: EngineSnapshot["models"][number]) => number) =>
+    const perModel = (name: string, help: string, read: (s: ServerSnapshot["models"][number]) => number) =>
       new Gauge({
         name, help, labelNames: ["model"], registers,
         async collect() {
@@ -191,7 +200,7 @@ export class Metrics {
         name, help, labelNames: ["model", "upstream"], registers,
         collect() {
           this.reset();
-          for (const u of engine.upstreams?.() ?? []) this.set({ model: u.model, upstream: u.upstream }, read(u));
+          for (const u of engine.upstreams()) this.set({ model: u.model, upstream: u.upstream }, read(u));
         },
       });
     perUpstream("hearth_upstream_healthy", "1 while an upstream server answers, 0 while it is cooled down", (u) => (u.healthy ? 1 : 0));
@@ -206,8 +215,8 @@ export class Metrics {
 }
 
 /** Figures summed over every loaded model. */
-function totals(snap: EngineSnapshot) {
-  const sum = (f: (m: EngineSnapshot["models"][number]) => number) => snap.models.reduce((n, m) => n + f(m), 0);
+function totals(snap: ServerSnapshot) {
+  const sum = (f: (m: ServerSnapshot["models"][number]) => number) => snap.models.reduce((n, m) => n + f(m), 0);
   return {
     busySlots: sum((m) => m.busySlots),
     queued: sum((m) => m.queued),

@@ -101,7 +101,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
   embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
     return this.#use(async (runner) => {
       try {
-        return await runner.embed(this.id, inputs, signal);
+        return await runner.embed(inputs, signal);
       } finally {
         // The embedding context is a second llama.cpp context: count what it took against the budget.
         const m = runner.embeddingMemory;
@@ -114,11 +114,11 @@ export class LocalModel implements ServedModel, BudgetHolder {
   }
 
   tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
-    return this.#use((runner) => runner.tokenize(this.id, text, opts));
+    return this.#use((runner) => runner.tokenize(text, opts));
   }
 
   detokenize(tokens: number[]): Promise<string> {
-    return this.#use((runner) => runner.detokenize(this.id, tokens));
+    return this.#use((runner) => runner.detokenize(tokens));
   }
 
   /** Loads it (a no-op if loaded); throws insufficient_memory or model_load_failed. */
@@ -146,13 +146,13 @@ export class LocalModel implements ServedModel, BudgetHolder {
 
   async snapshot(): Promise<ModelSnapshot | null> {
     if (this.#state !== "loaded" || !this.#runner) return null;
-    const s = (await this.#runner.snapshot()).models[0];
+    const s = await this.#runner.snapshot();
     if (s?.rssBytes) this.#memoryBytes = s.rssBytes;
     return s ?? null;
   }
 
   activity(): ModelActivity | null {
-    return this.#state === "loaded" && this.#runner ? this.#runner.activity()[0] ?? null : null;
+    return this.#state === "loaded" && this.#runner ? this.#runner.activity() : null;
   }
 
   /** The registry no longer lists it: unloaded now if idle, else once its requests are done. */
@@ -172,7 +172,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
 
   info(): ModelInfo {
     // A loaded model whose runner is restarting after a crash, or gave up, says so.
-    const runnerInfo = this.#state === "loaded" ? this.#runner?.models()[0] : undefined;
+    const runnerInfo = this.#state === "loaded" ? this.#runner?.info() : undefined;
     const state = runnerInfo && runnerInfo.state !== "loaded" ? runnerInfo.state : this.#state;
     const error = runnerInfo?.state === "failed" ? runnerInfo.error : this.#error;
     const est = this.#estimated;
@@ -204,7 +204,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
     for (;;) {
       if (this.#closed) throw errors.modelLoading(this.id);
       if (this.#state === "loaded" && this.#runner) {
-        const runner = this.#runner.models()[0]!;
+        const runner = this.#runner.info();
         if (runner.state === "loaded") return this.#runner;
         if (runner.state === "loading") { // restarting after a crash: wait for it rather than refuse
           await this.#runner.load();
@@ -251,7 +251,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
     this.#runner = runner;
     this.#loads++;
     await runner.load();
-    const info = runner.models()[0]!;
+    const info = runner.info();
     if (info.state !== "loaded") {
       await runner.close();
       this.#runner = null;

@@ -1,6 +1,6 @@
 import { errors } from "../errors.ts";
 import { trackRequest } from "../engine/trackRequest.ts";
-import type { EngineEvent, EngineSnapshot, FinishedRequest, GenerateRequest, ModelActivity, ModelInfo, ServingEngine, UpstreamStatus } from "../engine/types.ts";
+import type { Embeddings, EngineEvent, FinishedRequest, GenerateRequest, ModelActivity, ModelInfo, ServerSnapshot, Tokenized, UpstreamStatus } from "../engine/types.ts";
 import type { EstimateCache } from "../models/budget/EstimateCache.ts";
 import type { ModelDefaults, ModelEntry, ModelRegistry } from "../models/registry/ModelRegistry.ts";
 import { LocalModel, type RunnerDefaults } from "./LocalModel.ts";
@@ -22,12 +22,12 @@ export interface ModelRouterOptions {
 }
 
 /**
- * The engine the HTTP layer sees: names (ids and aliases) resolved to served models, local (the
+ * What the HTTP layer sees of the models: names (ids and aliases) resolved to served models, local (the
  * registry's files, within one memory budget) or upstream, each behind the same interface. It
  * reports every request once, as it finishes. What a model does is its own business: loading,
  * eviction and keep-alive live in LocalModel and MemoryBudget, pools in UpstreamModel.
  */
-export class ModelRouter implements ServingEngine {
+export class ModelRouter {
   readonly events = new ModelEvents();
   readonly #o: ModelRouterOptions;
   readonly #budget: MemoryBudget;
@@ -107,11 +107,11 @@ export class ModelRouter implements ServingEngine {
   }
 
   /** Embeddings from a model (name or alias), loaded on demand. */
-  async embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+  async embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<Embeddings> {
     return this.#model(model).embed(inputs, signal);
   }
 
-  async tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
+  async tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<Tokenized> {
     return this.#model(model).tokenize(text, opts);
   }
 
@@ -127,7 +127,7 @@ export class ModelRouter implements ServingEngine {
     return this.#all().map((m) => m.info());
   }
 
-  async snapshot(): Promise<EngineSnapshot> {
+  async snapshot(): Promise<ServerSnapshot> {
     const snaps = await Promise.all(this.#all().map((m) => m.snapshot()));
     return { models: snaps.filter((s) => s !== null) };
   }

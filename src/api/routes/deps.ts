@@ -1,15 +1,14 @@
 import type { ResponseCache } from "../../cache/ResponseCache.ts";
-import type { GenerateRequest, ServingEngine } from "../../engine/types.ts";
+import type { GenerateRequest } from "../../engine/types.ts";
 import type { RateLimiter } from "../../limits/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
 import type { ModelRouter } from "../../serving/ModelRouter.ts";
 import type { ConversationStore } from "../../store/ConversationStore.ts";
 import type { InferenceDefaults } from "./common.ts";
 
-/** What the routes need from the server. Generation routes see the engine only through its contract. */
+/** What the routes need from the server. */
 export interface RouteDeps {
-  engine: ServingEngine;
-  /** Model management: list, load, unload, events, pull. */
+  /** The served models: generation, embeddings and tokens by model name, and their management (list, load, unload, events, pull). */
   router: ModelRouter;
   metrics: Metrics;
   defaults: InferenceDefaults;

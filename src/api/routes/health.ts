@@ -14,14 +14,14 @@ export function healthRoute(app: FastifyInstance, deps: RouteDeps): void {
   const cpu = new CpuMeter();
   app.get("/health", { config: { access: "open" } }, async (_request, reply) => {
     if (deps.draining?.()) return reply.status(503).send({ status: "draining" });
-    const models = deps.engine.models();
+    const models = deps.router.models();
     const pinned = models.filter((m) => m.pinned);
     const failed = pinned.find((m) => m.state === "failed");
     if (failed) return reply.status(503).send({ status: "error", model: failed.id, error: failed.error });
     if (pinned.some((m) => m.state !== "loaded")) return reply.status(503).send({ status: "loading" });
     // From what this process knows, never a runner's answer: a runner busy for seconds (a huge
     // prompt being tokenized) must not make a readiness probe time out.
-    const activity = deps.engine.activity();
+    const activity = deps.router.activity();
     const sum = (f: (m: ModelActivity) => number) => activity.reduce((n, m) => n + f(m), 0);
     const used = deps.router.usedBytes;
     return {

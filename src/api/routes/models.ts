@@ -32,7 +32,7 @@ const IdParams = { type: "object", properties: { id: { type: "string", minLength
  */
 export function modelsRoute(app: FastifyInstance, deps: RouteDeps, appPage?: AppPage): void {
   // A key limited to some models sees only those, as if the others did not exist.
-  const visible = (caller: Caller) => deps.engine.models().filter((m) => mayUse(caller, m.id, m.id) || (m.aliases ?? []).some((a) => mayUse(caller, a, m.id)));
+  const visible = (caller: Caller) => deps.router.models().filter((m) => mayUse(caller, m.id, m.id) || (m.aliases ?? []).some((a) => mayUse(caller, a, m.id)));
   const find = (caller: Caller, id: string) => {
     const model = visible(caller).find((m) => m.id === id || m.aliases?.includes(id));
     if (!model) throw errors.modelNotFound(id);

@@ -47,7 +47,7 @@ export function pullRoute(app: FastifyInstance, deps: RouteDeps): void {
         onProgress: (p) => { last = p; publish(p); },
       });
       await deps.router.registry.scan(); // served at once, without waiting for the folder watch
-      const model = deps.engine.models().find((m) => m.id === result.id);
+      const model = deps.router.models().find((m) => m.id === result.id);
       return {
         id: result.id, size_bytes: result.sizeBytes, sha256: result.sha256, verified: result.verified,
         resumed_from_bytes: result.resumedFromBytes, already_present: result.alreadyPresent,

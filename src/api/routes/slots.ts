@@ -8,7 +8,7 @@ import type { RouteDeps } from "./deps.ts";
 export function slotsRoute(app: FastifyInstance, deps: RouteDeps): void {
   const handler = async (request: { query: unknown }) => {
     const only = (request.query as { model?: string }).model;
-    const snap = await deps.engine.snapshot();
+    const snap = await deps.router.snapshot();
     const models = snap.models.filter((m) => only === undefined || m.id === only);
     return {
       object: "list",

@@ -31,12 +31,12 @@ export function tokenizeRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const { content, add_special, with_pieces } = request.body;
     const model = modelFor(deps, request, request.body.model);
     const withPieces = with_pieces === true;
-    const { tokens, pieces } = await deps.engine.tokenize(model, content, { addSpecial: add_special === true, withPieces });
+    const { tokens, pieces } = await deps.router.tokenize(model, content, { addSpecial: add_special === true, withPieces });
     return { tokens: withPieces ? tokens.map((id, i) => ({ id, piece: pieces?.[i] ?? "" })) : tokens };
   });
   typed.post("/detokenize", { schema: { body: DetokenizeRequest } }, async (request) => {
     const model = modelFor(deps, request, request.body.model);
-    return { content: await deps.engine.detokenize(model, request.body.tokens) };
+    return { content: await deps.router.detokenize(model, request.body.tokens) };
   });
 }
 

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
-import type { Engine, EngineEvent, EngineSnapshot, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot } from "../types.ts";
+import type { Embeddings, Engine, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Tokenized } from "../types.ts";
 import { minPromptTokens } from "../promptBound.ts";
 import type { CallResults, FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
@@ -81,24 +81,23 @@ export class RunnerEngine implements Engine {
     return this.#ready ?? Promise.resolve();
   }
 
-  models(): ModelInfo[] {
-    return [this.#info];
+  info(): ModelInfo {
+    return this.#info;
   }
 
-  async snapshot(): Promise<EngineSnapshot> {
+  async snapshot(): Promise<ModelSnapshot | null> {
     const child = this.#child;
-    if (!child || this.#info.state !== "loaded") return { models: [] };
+    if (!child || this.#info.state !== "loaded") return null;
     const rid = ++this.#rid;
-    const snap = await new Promise<ModelSnapshot | null>((resolve) => {
+    return new Promise<ModelSnapshot | null>((resolve) => {
       this.#snapshots.set(rid, resolve);
       this.#send({ type: "snapshot", rid });
     });
-    return { models: snap ? [snap] : [] };
   }
 
-  activity(): ModelActivity[] {
-    if (!this.#child || this.#info.state !== "loaded") return [];
-    return [{ id: this.#opts.modelId, inFlight: this.#inFlight.size, slots: this.#opts.slots, cpuSeconds: this.#usage.cpuSeconds }];
+  activity(): ModelActivity | null {
+    if (!this.#child || this.#info.state !== "loaded") return null;
+    return { id: this.#opts.modelId, inFlight: this.#inFlight.size, slots: this.#opts.slots, cpuSeconds: this.#usage.cpuSeconds };
   }
 
   /** The runner's resident memory as it last reported it (0 before it has). */
@@ -132,7 +131,7 @@ export class RunnerEngine implements Engine {
     }
   }
 
-  async embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+  async embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<Embeddings> {
     const k = this.#maxTokenBytes;
     // node-llama-cpp's embedding context keeps its last position free: an input takes at most context - 1.
     const limit = this.#info.contextSize - 1;
@@ -140,10 +139,10 @@ export class RunnerEngine implements Engine {
       const atLeast = typeof input === "string" && k !== undefined ? minPromptTokens({ kind: "text", text: input }, k) : 0;
       if (atLeast > limit) throw errors.contextLengthExceeded(atLeast, undefined, limit, inputs.length === 1 ? "input" : `input[${i}]`, true);
     });
-    return this.#call({ type: "embed", model, inputs }, signal) as Promise<CallResults["embed"]>;
+    return this.#call({ type: "embed", model: this.#opts.modelId, inputs }, signal) as Promise<CallResults["embed"]>;
   }
 
-  async tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
+  async tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<Tokenized> {
     // Tokenizing holds the runner's loop, and every request on it, for about half a second per
     // megabyte: a text longer than any prompt the model can take is refused instead.
     const k = this.#maxTokenBytes;
@@ -151,11 +150,11 @@ export class RunnerEngine implements Engine {
     if (text.length > most / 3 && Buffer.byteLength(text) > most) {
       throw errors.invalidRequest(`'content' is ${Buffer.byteLength(text)} bytes, more than any prompt of this model (its context holds ${this.#info.contextSize} tokens of at most ${k} bytes each: ${most} bytes). Tokenize it in parts.`, "content");
     }
-    return this.#call({ type: "tokenize", model, text, ...opts }) as Promise<CallResults["tokenize"]>;
+    return this.#call({ type: "tokenize", model: this.#opts.modelId, text, ...opts }) as Promise<CallResults["tokenize"]>;
   }
 
-  async detokenize(model: string, tokens: number[]): Promise<string> {
-    return ((await this.#call({ type: "detokenize", model, tokens })) as CallResults["detokenize"]).content;
+  async detokenize(tokens: number[]): Promise<string> {
+    return ((await this.#call({ type: "detokenize", model: this.#opts.modelId, tokens })) as CallResults["detokenize"]).content;
   }
 
   /**
@@ -177,7 +176,6 @@ export class RunnerEngine implements Engine {
    * an aborted signal rejects at once and tells the runner to stop.
    */
   #call(msg: CallMessage, signal?: AbortSignal): Promise<unknown> {
-    if (msg.model !== this.#opts.modelId) return Promise.reject(errors.modelNotFound(msg.model));
     if (this.#info.state === "failed") return Promise.reject(errors.modelLoadFailed(msg.model, this.#info.error ?? "unknown error"));
     if (this.#info.state !== "loaded" || this.#closing || !this.#child) return Promise.reject(errors.modelLoading(msg.model));
     if (signal?.aborted) return Promise.reject(signal.reason);

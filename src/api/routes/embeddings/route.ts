@@ -20,7 +20,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: RouteDeps): void {
     let promptTokens = 0;
     let vectors: number[][];
     try {
-      ({ vectors, promptTokens } = await deps.engine.embed(body.model, inputs, controller.signal));
+      ({ vectors, promptTokens } = await deps.router.embed(body.model, inputs, controller.signal));
     } finally {
       await release(promptTokens);
     }
