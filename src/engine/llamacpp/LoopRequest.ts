@@ -2,6 +2,7 @@ import type { LlamaContextSequence, LlamaGrammar, LlamaGrammarEvaluationState, L
 import { errors, type HearthError } from "../../errors.ts";
 import { endedByToolCalls, finalEvent } from "../finalEvent.ts";
 import { Generation } from "../Generation.ts";
+import { completionBudget } from "../promptBound.ts";
 import { ToolCallDetector } from "../ToolCallDetector.ts";
 import { ToolCallReader, wholeToolCall } from "../ToolCallReader.ts";
 import type { EngineEvent, FinishReason, GenerateRequest, GeneratedTokenLogprob, ToolCallEvent } from "../types.ts";
@@ -75,7 +76,7 @@ export class LoopRequest {
     }
     this.#tools = constrained ? null : toolReading(req, built, grammars);
     this.#forced = req.constraint?.kind === "json_schema" && req.constraint.toolCall ? new ToolCallReader(req.constraint.toolCall) : null;
-    const maxTokens = Math.min(req.maxTokens ?? Infinity, ctx.contextSize - built.tokens.length);
+    const maxTokens = completionBudget(req.maxTokens, built.tokens.length, ctx.contextSize);
     this.#generation = new Generation({
       detokenize: (tokens, previous) => model.detokenize(tokens as Token[], false, previous as Token[]),
       // A completed grammar allows only end-of-generation tokens, whichever the model has.

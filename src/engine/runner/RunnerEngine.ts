@@ -3,7 +3,7 @@ import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
 import type { Engine, EngineEvent, EngineSnapshot, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot } from "../types.ts";
 import { finalEvent } from "../finalEvent.ts";
-import { minPromptTokens } from "../promptBound.ts";
+import { checkRoom, minPromptTokens } from "../promptBound.ts";
 import type { CallResults, FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
 export interface RunnerEngineOptions extends RunnerOptions {
@@ -167,10 +167,7 @@ export class RunnerEngine implements Engine {
     const k = this.#maxTokenBytes;
     if (k === undefined || req.prompt.kind === "tokens") return;
     const atLeast = minPromptTokens(req.prompt, k);
-    const contextSize = this.#info.contextSize;
-    if (atLeast + (req.maxTokens ?? 1) > contextSize) {
-      throw errors.contextLengthExceeded(atLeast, req.maxTokens, contextSize, req.prompt.kind === "chat" ? "messages" : "prompt", true);
-    }
+    checkRoom(req, atLeast, this.#info.contextSize, true);
   }
 
   /**

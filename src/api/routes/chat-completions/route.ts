@@ -31,7 +31,7 @@ export async function serveChat(deps: RouteDeps, request: FastifyRequest, reply:
   const topLogprobs = logprobsOf(body);
   const messages = [...(turn?.history ?? []), ...toChatMessages(body.messages)];
   const plan = outputPlan(body);
-  const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
+  const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model));
   if (plan.constraint) job.constraint = plan.constraint;
   if (topLogprobs !== undefined) job.logprobs = topLogprobs;
   const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
