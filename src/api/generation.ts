@@ -4,7 +4,7 @@ import { cacheKey } from "../cache/cacheKey.ts";
 import { errors } from "../errors.ts";
 import type { RateLimitHeaders } from "../limits/types.ts";
 import { mayUse } from "./auth.ts";
-import { isCompleted, replay, respond, type OpenAIFinishReason, type ResponseFormat, type StreamOptions } from "./respond.ts";
+import { isCompleted, replay, respond, type ResponseFormat, type StoredAnswer, type StreamOptions } from "./respond.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 
 declare module "fastify" {
@@ -18,9 +18,6 @@ declare module "fastify" {
     answered?: { usage: Usage; cacheHit: boolean };
   }
 }
-
-/** What a cache entry holds: enough to answer again exactly as the first time. */
-interface Stored { text: string; finishReason: OpenAIFinishReason; usage: Usage }
 
 /**
  * One generation request after validation (its `jobs`: one engine request per choice, `n`): the key's model permission, its rate limits (with
@@ -44,7 +41,7 @@ export async function serveGeneration(
     if (cacheKey) {
       const hit = await deps.cache!.get(cacheKey);
       if (hit) {
-        const stored = JSON.parse(hit.toString()) as Stored;
+        const stored = JSON.parse(hit.toString()) as StoredAnswer;
         void reply.header("x-hearth-cache", "hit");
         request.answered = { usage: stored.usage, cacheHit: true };
         deps.metrics.cache("hit");
@@ -57,9 +54,10 @@ export async function serveGeneration(
     if (deps.started) for (const j of jobs) deps.started(j);
     const { final, text, choices } = await respond(deps.router, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, streamBufferBytes: deps.streamBufferBytes });
     if (final) used = final.usage.promptTokens + final.usage.completionTokens;
-    // The cache keeps text: an answer with tool calls the model wrote (tool_choice auto) is not kept.
-    if (cacheKey && final && isCompleted(final.reason) && choices.every((c) => c.toolCalls.length === 0)) {
-      const stored: Stored = { text, finishReason: final.reason, usage: final.usage };
+    if (cacheKey && final && isCompleted(final.reason)) {
+      // A call's id is not kept: a replayed answer's calls get their own.
+      const calls = choices[0]!.toolCalls.map(({ name, arguments: args }) => ({ name, arguments: args }));
+      const stored: StoredAnswer = { text, finishReason: final.reason, usage: final.usage, ...(calls.length > 0 ? { toolCalls: calls } : {}) };
       await deps.cache!.set(cacheKey, JSON.stringify(stored), deps.cacheTtlSeconds);
     }
   } finally {

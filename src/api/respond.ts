@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { EngineEvent, FinalEvent, GenerateRequest, GeneratedTokenLogprob, Timings, Usage } from "../engine/types.ts";
+import { finalEvent } from "../engine/finalEvent.ts";
+import { collectToolCall, wholeToolCall } from "../engine/ToolCallReader.ts";
+import type { EngineEvent, FinalEvent, GenerateRequest, GeneratedTokenLogprob, Timings, ToolCall, ToolCallEvent, Usage } from "../engine/types.ts";
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
 import type { ModelRouter } from "../serving/ModelRouter.ts";
@@ -18,12 +20,9 @@ export interface ChoiceOutput {
   text: string;
   finishReason: OpenAIFinishReason;
   logprobs: GeneratedTokenLogprob[] | null;
-  /** Tool calls the model wrote (tool_choice auto), after the text. */
-  toolCalls?: EngineToolCall[];
+  /** The tool calls it made, after the text (if any). */
+  toolCalls?: ToolCall[];
 }
-
-/** A tool call read from a model's output: a name and its arguments (JSON text). */
-export interface EngineToolCall { name: string; arguments: string }
 
 /**
  * How one endpoint shapes its JSON response and its stream chunks (OpenAI's formats differ). Every
@@ -34,8 +33,8 @@ export interface ResponseFormat {
   opening(index: number): object | null;
   /** The chunks for new text (and its tokens' logprobs, when asked): one, several, or none (text held back until it can be shaped). */
   chunk(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): object | object[] | null;
-  /** The chunk for a tool call the model wrote, the `position`th of its choice; formats without tools leave it out. */
-  toolCall?(index: number, call: EngineToolCall, position: number): object | null;
+  /** The chunk for a piece of a tool call, or none; formats without tools leave it out. */
+  toolCall?(index: number, event: ToolCallEvent): object | null;
   closing(index: number, finishReason: OpenAIFinishReason, timings: Timings): object;
   usageChunk(usage: Usage): object;
   complete(choices: ChoiceOutput[], usage: Usage, timings: Timings): object;
@@ -80,14 +79,17 @@ export interface RespondContext {
   streamBufferBytes: number;
 }
 
-interface ChoiceState { final: FinalEvent | null; text: string; logprobs: GeneratedTokenLogprob[] | null; toolCalls: EngineToolCall[] }
+interface ChoiceState { final: FinalEvent | null; text: string; logprobs: GeneratedTokenLogprob[] | null; toolCalls: ToolCall[] }
+
+/** What a cache entry holds: enough to answer again exactly as the first time. */
+export interface StoredAnswer { text: string; finishReason: OpenAIFinishReason; usage: Usage; toolCalls?: Omit<ToolCall, "id">[] }
 
 /** Where one request's events go: a JSON body at the end, or SSE as they come. */
 interface Sink {
   /** Before the first event (a stream sends its headers and openings). */
   open(): Promise<void>;
   text(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): Promise<void>;
-  toolCall(index: number, call: EngineToolCall, position: number): Promise<void>;
+  toolCall(index: number, event: ToolCallEvent): Promise<void>;
   /** One choice ended. */
   end(index: number, final: FinalEvent): Promise<void>;
   /** Every choice ended. */
@@ -133,26 +135,14 @@ export async function respond(
   }
   const sink = channel ? streamSink(request, channel, reply.getHeaders(), format, opts.includeUsage, jobs.length, ctx) : jsonSink(reply, format);
   await sink.open();
-  const choices: ChoiceState[] = jobs.map((job) => ({ final: null, text: "", logprobs: job.logprobs !== undefined ? [] : null, toolCalls: [] as EngineToolCall[] }));
+  const choices = jobs.map((job) => newChoice(job.logprobs !== undefined));
   let broken: { err: unknown } | null = null;
   await Promise.all(iterators.map(async (it, i) => {
-    const choice = choices[i]!;
     try {
       for (let r = (firsts[i] as PromiseFulfilledResult<IteratorResult<EngineEvent>>).value; !r.done; r = await it.next()) {
         const ev = r.value;
-        if (ev.type === "text") {
-          choice.text += ev.text;
-          if (ev.logprobs && choice.logprobs) choice.logprobs.push(...ev.logprobs);
-          await sink.text(i, ev.text, ev.logprobs);
-        } else if (ev.type === "tool_call") {
-          const call = { name: ev.name, arguments: ev.arguments };
-          choice.toolCalls.push(call);
-          await sink.toolCall(i, call, choice.toolCalls.length - 1);
-        } else if (ev.type === "final") {
-          choice.final = ev;
-          if (ev.reason !== "cancelled" && !isCompleted(ev.reason)) controller.abort();
-          await sink.end(i, ev);
-        }
+        if (ev.type === "final" && ev.reason !== "cancelled" && !isCompleted(ev.reason)) controller.abort();
+        await take(sink, choices, i, ev);
       }
     } catch (err) {
       broken ??= { err };
@@ -195,18 +185,44 @@ export function mergeFinals(choices: readonly { final: FinalEvent | null }[]): F
   };
 }
 
-/** Answers with a stored completion, as JSON or as a stream, exactly as a generated one would be sent. */
+const newChoice = (logprobs: boolean): ChoiceState => ({ final: null, text: "", logprobs: logprobs ? [] : null, toolCalls: [] });
+
+/** Takes one event of choice `i`: keeps what the whole answer needs, and hands it to the sink. */
+async function take(sink: Sink, choices: ChoiceState[], i: number, ev: EngineEvent): Promise<void> {
+  const choice = choices[i]!;
+  if (ev.type === "accepted") return;
+  if (ev.type === "text") {
+    choice.text += ev.text;
+    if (ev.logprobs && choice.logprobs) choice.logprobs.push(...ev.logprobs);
+    await sink.text(i, ev.text, ev.logprobs);
+  } else if (ev.type === "final") {
+    choice.final = ev;
+    await sink.end(i, ev);
+  } else {
+    collectToolCall(choice.toolCalls, ev);
+    await sink.toolCall(i, ev);
+  }
+}
+
+/**
+ * Answers with a stored completion, as JSON or as a stream, exactly as a generated one would be
+ * sent: its events again (its tool calls with new ids, as every answer's calls have their own).
+ */
 export async function replay(
-  request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
-  stored: { text: string; finishReason: OpenAIFinishReason; usage: Usage },
+  request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, opts: StreamOptions, ctx: RespondContext, stored: StoredAnswer,
 ): Promise<void> {
-  const final: FinalEvent = { type: "final", reason: stored.finishReason, usage: stored.usage, timings: { queueMs: 0, promptMs: 0, generationMs: 0, promptEvaluated: 0, promptCached: stored.usage.promptTokens, completionTokens: stored.usage.completionTokens } };
+  const final = finalEvent(stored.finishReason, stored.usage, { queueMs: 0, promptMs: 0, generationMs: 0, promptCached: stored.usage.promptTokens });
+  const events: EngineEvent[] = [
+    ...(stored.text ? [{ type: "text" as const, text: stored.text }] : []),
+    ...(stored.toolCalls ?? []).flatMap((call, index) => wholeToolCall(index, call)),
+    final,
+  ];
   const sink = opts.stream ? streamSink(request, opts.channel ?? sseChannel(reply, ctx.streamBufferBytes), reply.getHeaders(), format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
   await sink.open();
-  if (stored.text) await sink.text(0, stored.text);
-  await sink.end(0, final);
+  const choices = [newChoice(false)];
+  for (const ev of events) await take(sink, choices, 0, ev);
   await keep(request, opts, { text: stored.text, final });
-  await sink.finish([{ final, text: stored.text, logprobs: null, toolCalls: [] }]);
+  await sink.finish(choices);
 }
 
 /** Hands the outcome to `beforeFinish`; a failure there is logged, and the answer still goes out. */
@@ -293,9 +309,9 @@ function streamSink(request: FastifyRequest, channel: StreamChannel, headers: Re
       const chunks = format.chunk(i, t, logprobs);
       for (const c of chunks === null ? [] : Array.isArray(chunks) ? chunks : [chunks]) await send(c);
     },
-    async toolCall(i, call, position) {
+    async toolCall(i, event) {
       if (closed) return;
-      const chunk = format.toolCall?.(i, call, position);
+      const chunk = format.toolCall?.(i, event);
       if (chunk) await send(chunk);
     },
     async end(i, final) {

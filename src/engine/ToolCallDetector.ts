@@ -1,4 +1,5 @@
 import { JsonNesting } from "../util/JsonNesting.ts";
+import type { ToolCall } from "./types.ts";
 
 /**
  * A chat template's function-call syntax, as node-llama-cpp's chat wrappers define it
@@ -12,15 +13,12 @@ export interface ToolCallSyntax {
   optionalPrefixSpace: boolean;
 }
 
-/** A completed call: the function's name and its arguments, JSON text. */
-export interface DetectedCall { name: string; arguments: string }
-
 /** What the grammar must allow next: nothing special (`text`), one of these strings (`name`), the tool's arguments (`params`). */
 export type DetectorPhase =
   | { kind: "text" }
   | { kind: "name"; allowed: string[] }
   | { kind: "params"; name: string }
-  | { kind: "done"; call: DetectedCall };
+  | { kind: "done"; call: Omit<ToolCall, "id"> };
 
 /**
  * Reads generated text for a tool call in the template's syntax. Text that cannot be part of a call

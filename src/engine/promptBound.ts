@@ -1,4 +1,5 @@
-import type { Prompt } from "./types.ts";
+import { errors } from "../errors.ts";
+import type { GenerateRequest, Prompt } from "./types.ts";
 
 /**
  * The most bytes of text one token can stand for (K), from the vocabulary's pieces as the GGUF
@@ -52,4 +53,19 @@ function trimmed(text: string): string {
 function isSpace(c: number): boolean {
   return c <= 0x20 || c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
     c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** The most tokens a request may generate: its `maxTokens`, bounded by the room its prompt leaves in the context. */
+export function completionBudget(maxTokens: number | undefined, promptTokens: number, contextSize: number): number {
+  return Math.min(maxTokens ?? Infinity, contextSize - promptTokens);
+}
+
+/**
+ * Refuses a request whose prompt leaves no room in the context for its `maxTokens` (one token when
+ * it sets none); `atLeast`: `promptTokens` is a bound from the prompt's size, not a count.
+ */
+export function checkRoom(req: GenerateRequest, promptTokens: number, contextSize: number, atLeast = false): void {
+  if (promptTokens + (req.maxTokens ?? 1) > contextSize) {
+    throw errors.contextLengthExceeded(promptTokens, req.maxTokens, contextSize, req.prompt.kind === "chat" ? "messages" : "prompt", atLeast);
+  }
 }

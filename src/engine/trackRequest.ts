@@ -43,7 +43,7 @@ export async function* trackRequest(
   };
   const observe = (ev: EngineEvent): FinalEvent | null => {
     if (ev.type === "accepted") accepted = true;
-    else if (ev.type === "text") ttftMs ??= performance.now() - started;
+    else if (ev.type !== "final") ttftMs ??= performance.now() - started;
     return ev.type === "final" ? ev : null;
   };
 

@@ -31,14 +31,22 @@ export interface ToolDefinition {
 }
 
 /**
+ * How a forced tool call's constrained output is shaped: the named function's arguments object, one
+ * `{"name": ..., "arguments": {...}}` object (`required`), or an array of those (`required` with
+ * parallel calls). The grammar emits the keys in this order.
+ */
+export type ToolCallShape = { kind: "arguments"; name: string } | { kind: "wrapped" } | { kind: "array" };
+
+/**
  * A grammar that constrains what the model may emit, built and cached in the runner. `json`: any
  * JSON object; `json_schema`: JSON matching the schema (checked beforehand against the keywords
  * the grammar can express). Generation ends when the grammar completes. With `toolCall`, the
- * output is a tool call and a completed grammar ends the request with reason `tool_calls`.
+ * output is tool calls of that shape: the engine reads them into tool call events (no text), and
+ * a completed grammar ends the request with reason `tool_calls`.
  */
 export type OutputConstraint =
   | { kind: "json" }
-  | { kind: "json_schema"; schema: object; toolCall?: boolean };
+  | { kind: "json_schema"; schema: object; toolCall?: ToolCallShape };
 
 export interface SamplingParams {
   /** 0 means greedy. */
@@ -159,13 +167,21 @@ export type EngineEvent =
    * a stop string and end tokens are not reported).
    */
   | { type: "text"; text: string; logprobs?: GeneratedTokenLogprob[] }
-  /**
-   * A tool call the model wrote in its chat template's syntax (`tool_choice` auto), read and
-   * grammar-constrained once its prefix appeared: the request then ends with reason `tool_calls`.
-   * Text before it is the message content.
-   */
-  | { type: "tool_call"; name: string; arguments: string }
+  | ToolCallEvent
   | FinalEvent;
+
+/**
+ * A tool call, in pieces, however it was made: read from a forced call's constrained output, written
+ * by the model in its chat template's syntax (`tool_choice` auto: once the call is complete, after
+ * the text that is the message content), or streamed by an upstream server. `index` counts the
+ * calls of one request from 0; `id` is made once, here in the engine. The arguments are JSON text
+ * exactly as the model wrote it, possibly in several deltas. A call cut short (max_tokens) is
+ * never done.
+ */
+export type ToolCallEvent =
+  | { type: "tool_call_start"; index: number; id: string; name: string }
+  | { type: "tool_call_delta"; index: number; arguments: string }
+  | { type: "tool_call_done"; index: number };
 
 /**
  * available: known, not in memory; loading -> loaded; unloading -> available; failed: could not be
@@ -299,7 +315,7 @@ export interface FinishedRequest {
   accepted: boolean;
   usage: Usage;
   timings: Timings;
-  /** From the engine receiving the request to its first text, when there was any. */
+  /** From the engine receiving the request to its first output (text or a tool call), when there was any. */
   ttftMs: number | null;
   /** From the engine receiving the request to its final event. */
   e2eMs: number;

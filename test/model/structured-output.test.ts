@@ -291,3 +291,18 @@ test("a large upper bound on repetitions costs the grammar nothing and is accept
   const res = await post(chat, { model: "tiny", messages, max_tokens: 8, response_format: { type: "json_schema", json_schema: { name: "s", schema } } });
   assert.equal(res.status, 200, JSON.stringify(res.json));
 });
+
+test("the openai SDK's stream helper assembles forced and auto calls into the message the non-streamed answer has", async () => {
+  const forced = { model: server.model, messages, tools, tool_choice: { type: "function" as const, function: { name: "get_weather" } }, temperature: 1, seed: 100, max_tokens: 200 };
+  const auto = { model: server.model, messages: [...messages, { role: "assistant" as const, content: "||call: get_weather(" }], tools, temperature: 1, seed: 3, max_tokens: 200 };
+  const seen = (c: { message: { content: string | null; tool_calls?: { type: string; function?: { name: string; arguments: string } }[] }; finish_reason: string | null }) =>
+    ({ content: c.message.content, calls: (c.message.tool_calls ?? []).map((t) => t.function), finish: c.finish_reason });
+  for (const body of [forced, auto]) {
+    const whole = seen((await server.client.chat.completions.create(body)).choices[0]!);
+    assert.equal(whole.finish, "tool_calls");
+    assert.equal(whole.calls.length, 1);
+    const streamed = seen((await server.client.chat.completions.stream(body).finalChatCompletion()).choices[0]!);
+    // The stream helper starts content at "" from the first delta; the whole message says null.
+    assert.deepEqual({ ...streamed, content: streamed.content || null }, whole);
+  }
+});

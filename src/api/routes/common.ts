@@ -83,12 +83,16 @@ export interface InferenceDefaults {
   maxN?: number;
 }
 
-/** Maps the OpenAI fields both endpoints share onto an engine request. */
+/**
+ * Maps the OpenAI fields both endpoints share onto an engine request. The one place a request's
+ * max_tokens is decided: chat's `max_completion_tokens` (OpenAI's newer name) over `max_tokens`,
+ * over the model's or the server's default; none means up to the end of the context.
+ */
 export function toGenerateRequest(
-  body: GenerationBody, prompt: Prompt, defaults: InferenceDefaults, maxTokens: number | null | undefined,
+  body: GenerationBody & { max_completion_tokens?: number | null }, prompt: Prompt, defaults: InferenceDefaults,
 ): GenerateRequest {
   const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
-  const limit = maxTokens ?? defaults.maxTokens;
+  const limit = body.max_completion_tokens ?? body.max_tokens ?? defaults.maxTokens;
   const topP = body.top_p ?? defaults.topP;
   const minP = body.min_p ?? defaults.minP;
   return {

@@ -5,7 +5,7 @@ import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
 import type { GenerateRequest, ModelSnapshot } from "../types.ts";
-import { maxTokenBytes } from "../promptBound.ts";
+import { checkRoom, maxTokenBytes } from "../promptBound.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { Grammars } from "./Grammars.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
@@ -122,10 +122,7 @@ export class LlamaCppEngine {
     const loaded = this.#require(req.model);
     checkLogitBias(req.sampling.logitBias, loaded.prompts.vocabularySize);
     const built = loaded.prompts.build(req.prompt);
-    const contextSize = loaded.context.contextSize;
-    if (built.tokens.length + (req.maxTokens ?? 1) > contextSize) {
-      throw errors.contextLengthExceeded(built.tokens.length, req.maxTokens, contextSize, req.prompt.kind === "chat" ? "messages" : "prompt");
-    }
+    checkRoom(req, built.tokens.length, loaded.context.contextSize);
     this.#listeners.set(req.id, listener);
     try {
       loaded.loop.submit(req, built);

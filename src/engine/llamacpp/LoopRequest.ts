@@ -1,8 +1,11 @@
 import type { LlamaContextSequence, LlamaGrammar, LlamaGrammarEvaluationState, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
 import { errors, type HearthError } from "../../errors.ts";
+import { endedByToolCalls, finalEvent } from "../finalEvent.ts";
 import { Generation } from "../Generation.ts";
+import { completionBudget } from "../promptBound.ts";
 import { ToolCallDetector } from "../ToolCallDetector.ts";
-import type { EngineEvent, FinalEvent, FinishReason, GenerateRequest, GeneratedTokenLogprob } from "../types.ts";
+import { ToolCallReader, wholeToolCall } from "../ToolCallReader.ts";
+import type { EngineEvent, FinishReason, GenerateRequest, GeneratedTokenLogprob, ToolCallEvent } from "../types.ts";
 import type { Grammars } from "./Grammars.ts";
 import type { BuiltPrompt } from "./PromptBuilder.ts";
 import { samplingOptions } from "./samplingOptions.ts";
@@ -56,6 +59,8 @@ export class LoopRequest {
   /** The grammar state of a constrained request, compiling since submission. */
   readonly #grammar: Promise<LlamaGrammarEvaluationState> | null;
   readonly #tools: ToolReading | null;
+  /** Reads a forced call's constrained output into tool call events. */
+  readonly #forced: ToolCallReader | null;
   #firstTokenAt = 0;
 
   constructor(req: GenerateRequest, built: BuiltPrompt, ctx: LoopRequestContext) {
@@ -70,7 +75,8 @@ export class LoopRequest {
       this.#grammar.catch(() => {}); // reported at admission
     }
     this.#tools = constrained ? null : toolReading(req, built, grammars);
-    const maxTokens = Math.min(req.maxTokens ?? Infinity, ctx.contextSize - built.tokens.length);
+    this.#forced = req.constraint?.kind === "json_schema" && req.constraint.toolCall ? new ToolCallReader(req.constraint.toolCall) : null;
+    const maxTokens = completionBudget(req.maxTokens, built.tokens.length, ctx.contextSize);
     this.#generation = new Generation({
       detokenize: (tokens, previous) => model.detokenize(tokens as Token[], false, previous as Token[]),
       // A completed grammar allows only end-of-generation tokens, whichever the model has.
@@ -106,19 +112,26 @@ export class LoopRequest {
     const top = this.req.logprobs;
     const meta = top !== undefined && s.probabilities ? pieces().logprobs(s.token, s.probabilities, top) : undefined;
     let text = this.#generation.accept(s.token, meta);
+    let calls: ToolCallEvent[] = [];
     const tools = this.#tools;
-    if (tools) {
+    if (this.#forced) {
+      calls = this.#forced.push(text);
+      text = "";
+    } else if (tools) {
       text = tools.detector.push(text);
       if (this.#generation.finishReason) text += tools.detector.flush();
     }
+    // A forced call's tokens have no text of their own; their logprobs still come, in a text event with empty text.
     const logprobs = this.#generation.takeReleased();
     if (text || logprobs.length > 0) out.push({ id: this.req.id, event: { type: "text", text, ...(top !== undefined ? { logprobs } : {}) } });
     const phase = tools?.detector.phase;
     if (phase?.kind === "done") {
-      out.push({ id: this.req.id, event: { type: "tool_call", name: phase.call.name, arguments: phase.call.arguments } });
+      // One call per reply: the detector reads until the first one is complete, and the request ends there.
+      calls = wholeToolCall(0, phase.call);
       tools!.phase = "done";
-      return true;
     }
+    for (const event of calls) out.push({ id: this.req.id, event });
+    if (phase?.kind === "done") return true;
     if (this.#generation.finishReason) return true;
     if (tools) this.#switchToolGrammar();
     return false;
@@ -133,9 +146,7 @@ export class LoopRequest {
   /** Why it ended once done by itself: a complete tool call, or the generation's own reason. */
   get doneReason(): FinishReason {
     if (this.cancelled) return "cancelled";
-    const reason = this.#generation.finishReason ?? "stop";
-    const toolCall = (this.req.constraint?.kind === "json_schema" && this.req.constraint.toolCall === true) || this.#tools?.phase === "done";
-    return reason === "stop" && toolCall ? "tool_calls" : reason;
+    return endedByToolCalls(this.#generation.finishReason ?? "stop", this.#forced !== null || this.#tools?.phase === "done");
   }
 
   /** The request's one final event, with what it used up to now. */
@@ -143,21 +154,13 @@ export class LoopRequest {
     this.ended = true;
     const now = performance.now();
     const admitted = this.admittedAt || now;
-    const completionTokens = this.#generation.completionTokens;
-    const event: FinalEvent = {
-      type: "final",
-      reason,
-      usage: { promptTokens: this.prompt.length, completionTokens, cachedPromptTokens: this.reused },
-      timings: {
-        queueMs: admitted - this.submittedAt,
-        promptMs: (this.#firstTokenAt || now) - admitted,
-        generationMs: this.#firstTokenAt ? now - this.#firstTokenAt : 0,
-        promptEvaluated: this.admittedAt ? this.prompt.length - this.reused : 0,
-        promptCached: this.reused,
-        completionTokens,
-      },
-      ...(error ? { error: error.toWire() } : {}),
-    };
+    const usage = { promptTokens: this.prompt.length, completionTokens: this.#generation.completionTokens, cachedPromptTokens: this.reused };
+    const event = finalEvent(reason, usage, {
+      queueMs: admitted - this.submittedAt,
+      promptMs: (this.#firstTokenAt || now) - admitted,
+      generationMs: this.#firstTokenAt ? now - this.#firstTokenAt : 0,
+      ...(this.admittedAt ? {} : { promptEvaluated: 0 }),
+    }, error?.toWire());
     return { id: this.req.id, event };
   }
 

@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
 import type { Embeddings, Engine, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Tokenized } from "../types.ts";
-import { minPromptTokens } from "../promptBound.ts";
+import { finalEvent } from "../finalEvent.ts";
+import { checkRoom, minPromptTokens } from "../promptBound.ts";
 import type { CallResults, FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
 export interface RunnerEngineOptions extends RunnerOptions {
@@ -13,8 +14,8 @@ interface InFlight {
   accept: { resolve(promptTokens: number): void; reject(err: unknown): void } | null;
   events: AsyncQueue<EngineEvent>;
   promptTokens: number;
-  /** Text events so far: the completion-token count reported if the runner dies. */
-  texts: number;
+  /** Text and tool-call argument events so far: the completion-token count reported if the runner dies. */
+  outputs: number;
   startedAt: number;
 }
 
@@ -110,7 +111,7 @@ export class RunnerEngine implements Engine {
     this.#refuseOversized(req);
     const events = new AsyncQueue<EngineEvent>();
     const accepted = new Promise<number>((resolve, reject) => {
-      this.#inFlight.set(req.id, { accept: { resolve, reject }, events, promptTokens: 0, texts: 0, startedAt: performance.now() });
+      this.#inFlight.set(req.id, { accept: { resolve, reject }, events, promptTokens: 0, outputs: 0, startedAt: performance.now() });
     });
     this.#send({ type: "generate", req });
     const promptTokens = await accepted;
@@ -165,10 +166,7 @@ export class RunnerEngine implements Engine {
     const k = this.#maxTokenBytes;
     if (k === undefined || req.prompt.kind === "tokens") return;
     const atLeast = minPromptTokens(req.prompt, k);
-    const contextSize = this.#info.contextSize;
-    if (atLeast + (req.maxTokens ?? 1) > contextSize) {
-      throw errors.contextLengthExceeded(atLeast, req.maxTokens, contextSize, req.prompt.kind === "chat" ? "messages" : "prompt", true);
-    }
+    checkRoom(req, atLeast, this.#info.contextSize, true);
   }
 
   /**
@@ -267,7 +265,7 @@ export class RunnerEngine implements Engine {
           const entry = this.#inFlight.get(id);
           if (!entry) continue;
           entry.events.push(event);
-          if (event.type === "text") entry.texts++;
+          if (event.type === "text" || event.type === "tool_call_delta") entry.outputs++;
           if (event.type === "final") {
             entry.events.end();
             this.#inFlight.delete(id);
@@ -309,13 +307,8 @@ export class RunnerEngine implements Engine {
         entry.accept.reject(crash);
         continue;
       }
-      entry.events.push({
-        type: "final",
-        reason: "error",
-        usage: { promptTokens: entry.promptTokens, completionTokens: entry.texts, cachedPromptTokens: 0 },
-        timings: { queueMs: 0, promptMs: 0, generationMs: now - entry.startedAt, promptEvaluated: 0, promptCached: 0, completionTokens: entry.texts },
-        error: crash.toWire(),
-      });
+      const usage = { promptTokens: entry.promptTokens, completionTokens: entry.outputs, cachedPromptTokens: 0 };
+      entry.events.push(finalEvent("error", usage, { queueMs: 0, promptMs: 0, generationMs: now - entry.startedAt, promptEvaluated: 0 }, crash.toWire()));
       entry.events.end();
     }
     this.#inFlight.clear();

@@ -1,9 +1,11 @@
 import { errors, HearthError } from "../../errors.ts";
 import { sseData } from "../../util/sseData.ts";
-import type { EngineEvent, FinishReason, GeneratedTokenLogprob, GenerateRequest, ModelInfo, ModelSnapshot, UpstreamStatus, Usage } from "../../engine/types.ts";
+import { endedByToolCalls, finalEvent } from "../../engine/finalEvent.ts";
+import type { EngineEvent, FinishReason, GenerateRequest, ModelInfo, ModelSnapshot, UpstreamStatus } from "../../engine/types.ts";
 import type { ModelDefaults } from "../../models/registry/ModelRegistry.ts";
 import type { ServedModel } from "../ServedModel.ts";
-import { chatLogprobs, legacyLogprobs, openaiRequest } from "./openaiRequest.ts";
+import { ChunkReader, type Chunk } from "./ChunkReader.ts";
+import { openaiRequest } from "./openaiRequest.ts";
 import type { Tokenizer } from "./Tokenizer.ts";
 import { UpstreamPool, type Upstream, type UpstreamTarget } from "./UpstreamPool.ts";
 
@@ -20,14 +22,6 @@ export interface UpstreamModelOptions {
   /** Active health checks: GET {url}/models this often (ms); 0: only requests tell. */
   healthIntervalMs?: number;
   log?: (level: "info" | "warn", message: string) => void;
-}
-
-/** What a streamed answer held, read chunk by chunk. */
-interface Reading {
-  text: string;
-  reason: FinishReason | null;
-  usage: Usage | null;
-  calls: { name: string; arguments: string }[];
 }
 
 const HEALTH_TIMEOUT_MS = 5_000;
@@ -202,7 +196,7 @@ export class UpstreamModel implements ServedModel {
   async *#stream(req: GenerateRequest, res: Response, signal: AbortSignal, started: number): AsyncGenerator<EngineEvent> {
     const promptTokens = await this.#count(promptText(req));
     yield { type: "accepted", promptTokens };
-    const r: Reading = { text: "", reason: null, usage: null, calls: [] };
+    const r = new ChunkReader(req);
     let firstTextAt = 0;
     let failure: HearthError | null = null;
     try {
@@ -213,33 +207,22 @@ export class UpstreamModel implements ServedModel {
           failure = new HearthError({ code: chunk.error.code ?? "upstream_error", statusCode: 502, type: "server_error", message: `The upstream serving '${this.#o.id}' failed: ${chunk.error.message ?? "no reason given"}` });
           break;
         }
-        const { text, logprobs } = read(chunk, r);
-        if (text || logprobs.length > 0) {
-          firstTextAt ||= performance.now();
-          yield { type: "text", text, ...(req.logprobs !== undefined ? { logprobs } : {}) };
-        }
+        const events = r.read(chunk);
+        if (events.length > 0) firstTextAt ||= performance.now();
+        yield* events;
       }
     } catch (err) {
       if (!signal.aborted) failure = errors.upstreamFailed(this.#o.id, describe(err));
     }
-    for (const call of r.calls) yield { type: "tool_call", name: call.name, arguments: call.arguments };
-    const usage = r.usage ?? { promptTokens, completionTokens: await this.#count(r.text + r.calls.map((c) => c.name + c.arguments).join("")), cachedPromptTokens: 0 };
+    if (!failure && !signal.aborted) yield* r.end();
+    const usage = r.usage ?? { promptTokens, completionTokens: await this.#count(r.output), cachedPromptTokens: 0 };
     const now = performance.now();
-    const reason: FinishReason = signal.aborted ? "cancelled" : failure ? "error" : r.calls.length > 0 ? "tool_calls" : r.reason ?? "stop";
-    yield {
-      type: "final",
-      reason,
-      usage,
-      timings: {
-        queueMs: 0,
-        promptMs: (firstTextAt || now) - started,
-        generationMs: firstTextAt ? now - firstTextAt : 0,
-        promptEvaluated: usage.promptTokens - usage.cachedPromptTokens,
-        promptCached: usage.cachedPromptTokens,
-        completionTokens: usage.completionTokens,
-      },
-      ...(failure && !signal.aborted ? { error: failure.toWire() } : {}),
-    };
+    const reason: FinishReason = signal.aborted ? "cancelled" : failure ? "error" : endedByToolCalls(r.reason ?? "stop", r.madeCalls);
+    yield finalEvent(reason, usage, {
+      queueMs: 0,
+      promptMs: (firstTextAt || now) - started,
+      generationMs: firstTextAt ? now - firstTextAt : 0,
+    }, failure && !signal.aborted ? failure.toWire() : undefined);
   }
 
   async #count(text: string): Promise<number> {
@@ -256,41 +239,6 @@ export class UpstreamModel implements ServedModel {
     if (u.healthy) this.#o.log?.("warn", `upstream ${u.label} of '${this.#o.id}' is down (${reason}); cooled down and probed again`);
     this.#pool.failed(u);
   }
-}
-
-interface Chunk {
-  choices?: {
-    text?: string;
-    delta?: { content?: string | null; tool_calls?: { index: number; function?: { name?: string; arguments?: string } }[] };
-    logprobs?: { content?: Parameters<typeof chatLogprobs>[0] | null } & Parameters<typeof legacyLogprobs>[0] | null;
-    finish_reason?: string | null;
-  }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } | null;
-  error?: { message?: string; code?: string };
-}
-
-/** One chunk's new text and logprobs; finish reason, usage and tool-call fragments go into `r`. */
-function read(chunk: Chunk, r: Reading): { text: string; logprobs: GeneratedTokenLogprob[] } {
-  if (chunk.usage) {
-    r.usage = {
-      promptTokens: chunk.usage.prompt_tokens ?? 0,
-      completionTokens: chunk.usage.completion_tokens ?? 0,
-      cachedPromptTokens: chunk.usage.prompt_tokens_details?.cached_tokens ?? 0,
-    };
-  }
-  const choice = chunk.choices?.[0];
-  if (!choice) return { text: "", logprobs: [] };
-  for (const tc of choice.delta?.tool_calls ?? []) {
-    const call = (r.calls[tc.index] ??= { name: "", arguments: "" });
-    call.name += tc.function?.name ?? "";
-    call.arguments += tc.function?.arguments ?? "";
-  }
-  if (choice.finish_reason) r.reason = choice.finish_reason === "length" ? "length" : choice.finish_reason === "tool_calls" ? "tool_calls" : "stop";
-  const text = choice.delta?.content ?? choice.text ?? "";
-  r.text += text;
-  const lp = choice.logprobs;
-  const logprobs = !lp ? [] : lp.content ? chatLogprobs(lp.content) : legacyLogprobs(lp);
-  return { text, logprobs };
 }
 
 function headers(u: Upstream): Record<string, string> {

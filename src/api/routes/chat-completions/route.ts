@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { ChatMessage, GeneratedTokenLogprob, OutputConstraint, ToolDefinition, Usage } from "../../../engine/types.ts";
+import type { ChatMessage, OutputConstraint, ToolDefinition } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
-import type { OpenAIFinishReason, ResponseFormat, StreamChannel } from "../../respond.ts";
-import { fanOut, LIMITS, timingsJson, toGenerateRequest, unixNow, usageJson, withMaxN } from "../common.ts";
+import type { StreamChannel } from "../../respond.ts";
+import { fanOut, LIMITS, toGenerateRequest, withMaxN } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
+import { chatFormat } from "./chatFormat.ts";
 import { conversationTurn } from "./conversationTurn.ts";
 import { checkJsonSchema } from "./jsonSchema.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
-import { newToolCallId, ToolCallReader, type ToolCallShape } from "./toolCalls.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
   const schema = withMaxN(ChatCompletionRequest, deps.defaults.maxN ?? LIMITS.defaultMaxN);
@@ -31,15 +31,15 @@ export async function serveChat(deps: RouteDeps, request: FastifyRequest, reply:
   const topLogprobs = logprobsOf(body);
   const messages = [...(turn?.history ?? []), ...toChatMessages(body.messages)];
   const plan = outputPlan(body);
-  const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model), body.max_completion_tokens ?? body.max_tokens);
+  const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model));
   if (plan.constraint) job.constraint = plan.constraint;
   if (topLogprobs !== undefined) job.logprobs = topLogprobs;
   const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
   // The usage log's request_id is the id the client got (choices: `<id>-<i>`).
   job.id = id;
   const includeUsage = body.stream_options?.include_usage === true;
-  const format = plan.toolCall ? toolCallFormat(id, body.model, includeUsage, plan.toolCall) : chatFormat(id, body.model, includeUsage);
-  await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), format, {
+  const forced = plan.constraint?.kind === "json_schema" && plan.constraint.toolCall !== undefined;
+  await serveGeneration(deps, request, reply, fanOut(job, body.n ?? 1), chatFormat(id, body.model, includeUsage, forced), {
     stream: channel !== undefined || body.stream === true,
     includeUsage,
     ...(channel ? { channel } : {}),
@@ -53,20 +53,10 @@ function logprobsOf(body: ChatCompletionRequest): number | undefined {
   return body.logprobs === true ? body.top_logprobs ?? 0 : undefined;
 }
 
-/** OpenAI's chat `logprobs` object for some tokens. */
-function chatLogprobs(tokens: readonly GeneratedTokenLogprob[]) {
-  return {
-    content: tokens.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes, top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: a.bytes })) })),
-    refusal: null,
-  };
-}
-
-/** What the request asks the output to be: the tools to describe, a grammar, a forced tool call. */
+/** What the request asks the output to be: the tools to describe, a grammar (which may force tool calls). */
 interface OutputPlan {
   tools?: ToolDefinition[];
   constraint?: OutputConstraint;
-  /** A forced call, and how its output is shaped. */
-  toolCall?: ToolCallShape;
 }
 
 /** The most calls one forced `required` answer may hold (a bound, so that random weights finish). */
@@ -90,11 +80,11 @@ function outputPlan(body: ChatCompletionRequest): OutputPlan {
     }
     // A named function: its arguments. `required`: one call of any tool, or (parallel calls allowed,
     // OpenAI's default) 1 to MAX_PARALLEL_CALLS of them, as vLLM does.
-    if (choice !== "required") return { tools, constraint: { kind: "json_schema", schema: forced[0]!.parameters!, toolCall: true }, toolCall: { kind: "arguments", name: forced[0]!.name } };
+    if (choice !== "required") return { tools, constraint: { kind: "json_schema", schema: forced[0]!.parameters!, toolCall: { kind: "arguments", name: forced[0]!.name } } };
     const call = { oneOf: forced.map((t) => ({ type: "object", properties: { name: { const: t.name }, arguments: t.parameters } })) };
     const parallel = body.parallel_tool_calls !== false;
     const schema = parallel ? { type: "array", items: call, minItems: 1, maxItems: MAX_PARALLEL_CALLS } : call;
-    return { tools, constraint: { kind: "json_schema", schema, toolCall: true }, toolCall: parallel ? { kind: "array" } : { kind: "wrapped" } };
+    return { tools, constraint: { kind: "json_schema", schema, toolCall: parallel ? { kind: "array" } : { kind: "wrapped" } } };
   }
   const rf = body.response_format;
   const constraint: OutputConstraint | undefined = rf?.type === "json_object" ? { kind: "json" }
@@ -147,103 +137,4 @@ function toChatMessage(m: ChatMessageInput, i: number): ChatMessage {
     return part.text;
   });
   return { role: m.role, content: texts.join("\n") };
-}
-
-/**
- * What both chat formats build from: the response's creation time, one id per tool call (per
- * choice and position, the same in every chunk and in the whole message), and the chunk objects.
- */
-function chatPieces(id: string, model: string, includeUsage: boolean) {
-  const created = unixNow();
-  const callIds: string[][] = [];
-  return {
-    created,
-    callId: (index: number, position: number) => ((callIds[index] ??= [])[position] ??= newToolCallId()),
-    chunk: (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
-      id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
-      choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
-      ...(includeUsage ? { usage: null } : {}),
-    }),
-    usageChunk: (usage: Usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
-  };
-}
-
-/**
- * OpenAI's chat.completion objects for forced tool calls: content null, the calls read from the
- * grammar-constrained output. Streamed: for each call a first tool_calls delta with its index, id,
- * type, name and empty arguments, then its arguments as they come.
- */
-function toolCallFormat(id: string, model: string, includeUsage: boolean, shape: ToolCallShape): ResponseFormat {
-  const { created, callId, chunk, usageChunk } = chatPieces(id, model, includeUsage);
-  const readers: ToolCallReader[] = [];
-  /** Logprobs of tokens whose text the reader still holds: sent with the next chunk of that choice. */
-  const held: GeneratedTokenLogprob[][] = [];
-  const takeHeld = (index: number) => {
-    const lp = held[index];
-    held[index] = [];
-    return lp && lp.length > 0 ? lp : undefined;
-  };
-  return {
-    opening: (index) => chunk(index, { role: "assistant", content: null, refusal: null }, null),
-    chunk: (index, text, logprobs) => {
-      if (logprobs) (held[index] ??= []).push(...logprobs);
-      return (readers[index] ??= new ToolCallReader(shape)).push(text).map((piece) => chunk(index, {
-        tool_calls: [piece.kind === "start"
-          ? { index: piece.position, id: callId(index, piece.position), type: "function", function: { name: piece.name, arguments: "" } }
-          : { index: piece.position, function: { arguments: piece.text } }],
-      }, null, takeHeld(index)));
-    },
-    closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason, takeHeld(index)), timings: timingsJson(timings) }),
-    usageChunk,
-    complete: (choices, usage, timings) => ({
-      id, object: "chat.completion", created, model, system_fingerprint: null,
-      choices: choices.map((c, index) => {
-        const whole = new ToolCallReader(shape);
-        whole.push(c.text);
-        const calls = whole.calls.map((call, position) => ({ id: callId(index, position), type: "function", function: call }));
-        return {
-          index,
-          message: { role: "assistant", content: null, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
-          logprobs: c.logprobs ? chatLogprobs(c.logprobs) : null,
-          finish_reason: c.finishReason,
-        };
-      }),
-      usage: usageJson(usage),
-      timings: timingsJson(timings),
-    }),
-  };
-}
-
-/**
- * OpenAI's chat.completion and chat.completion.chunk objects. A tool call the model wrote
- * (tool_choice auto) comes after the content: streamed as one tool_calls delta (id, name and the
- * whole arguments), in the message as `tool_calls` (content null when there was no text).
- */
-function chatFormat(id: string, model: string, includeUsage: boolean): ResponseFormat {
-  const { created, callId, chunk, usageChunk } = chatPieces(id, model, includeUsage);
-  return {
-    opening: (index) => chunk(index, { role: "assistant", content: "", refusal: null }, null),
-    chunk: (index, text, logprobs) => chunk(index, { content: text }, null, logprobs),
-    toolCall: (index, call, position) => chunk(index, {
-      tool_calls: [{ index: position, id: callId(index, position), type: "function", function: { name: call.name, arguments: call.arguments } }],
-    }, null),
-    closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason), timings: timingsJson(timings) }),
-    usageChunk,
-    complete: (choices, usage, timings) => ({
-      id, object: "chat.completion", created, model, system_fingerprint: null,
-      choices: choices.map((c, index) => ({
-        index,
-        message: c.toolCalls && c.toolCalls.length > 0
-          ? {
-            role: "assistant", content: c.text === "" ? null : c.text, refusal: null,
-            tool_calls: c.toolCalls.map((call, position) => ({ id: callId(index, position), type: "function", function: { name: call.name, arguments: call.arguments } })),
-          }
-          : { role: "assistant", content: c.text, refusal: null },
-        logprobs: c.logprobs ? chatLogprobs(c.logprobs) : null,
-        finish_reason: c.finishReason,
-      })),
-      usage: usageJson(usage),
-      timings: timingsJson(timings),
-    }),
-  };
 }

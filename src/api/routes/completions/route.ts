@@ -15,7 +15,7 @@ export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
     const body = request.body;
     if (body.echo === true) throw errors.unsupported("echo is not supported yet.", "echo");
     if (body.suffix != null && body.suffix !== "") throw errors.unsupported("suffix (insertion) is not supported yet.", "suffix");
-    const job = toGenerateRequest(body, toPrompt(body.prompt), defaultsFor(deps, body.model), body.max_tokens);
+    const job = toGenerateRequest(body, toPrompt(body.prompt), defaultsFor(deps, body.model));
     // The legacy field: the number of alternatives (0 to 5); the chosen token's logprob is always given.
     if (body.logprobs != null) job.logprobs = body.logprobs;
     const includeUsage = body.stream_options?.include_usage === true;
