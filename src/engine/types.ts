@@ -1,5 +1,6 @@
 import type { WireError } from "../errors.ts";
 import type { SlotInfo } from "../scheduler/types.ts";
+import type { ModelState } from "../wire/model.ts";
 
 /**
  * The engine contract: plain data in, plain data out, nothing shared. Routes depend on this file
@@ -167,12 +168,6 @@ export type EngineEvent =
    */
   | { type: "tool_call"; name: string; arguments: string }
   | FinalEvent;
-
-/**
- * available: known, not in memory; loading -> loaded; unloading -> available; failed: could not be
- * loaded (see `error`), retried on the next request.
- */
-export type ModelState = "available" | "loading" | "loaded" | "unloading" | "failed";
 
 export interface ModelInfo {
   id: string;

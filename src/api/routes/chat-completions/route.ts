@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ChatMessage, GeneratedTokenLogprob, OutputConstraint, ToolDefinition, Usage } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
+import { eventStream } from "../../sse.ts";
 import type { OpenAIFinishReason, ResponseFormat, StreamChannel } from "../../respond.ts";
 import { fanOut, LIMITS, timingsJson, toGenerateRequest, unixNow, usageJson, withMaxN } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
@@ -11,11 +12,16 @@ import { conversationTurn } from "./conversationTurn.ts";
 import { checkJsonSchema } from "./jsonSchema.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 import { newToolCallId, ToolCallReader, type ToolCallShape } from "./toolCalls.ts";
+import { ChatCompletion, type ChatLogprobs, type ToolCall } from "../../../wire/chatCompletion.ts";
+import { ChatCompletionChunk, type ChatDelta } from "../../../wire/chatCompletionChunk.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
   const schema = withMaxN(ChatCompletionRequest, deps.defaults.maxN ?? LIMITS.defaultMaxN);
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  typed.post("/v1/chat/completions", { schema: { body: schema } }, async (request, reply) => serveChat(deps, request, reply, request.body));
+  // For the OpenAPI document only: the answer is written with JSON.stringify as before, since a
+  // schema-built serializer would silently drop any field the schema does not name.
+  const response = { 200: { content: { "application/json": { schema: ChatCompletion }, ...eventStream(ChatCompletionChunk) } } };
+  typed.post("/v1/chat/completions", { schema: { body: schema, response }, serializerCompiler: () => JSON.stringify }, async (request, reply) => serveChat(deps, request, reply, request.body));
   // The seeds' path; the same route, left out of the OpenAPI document.
   typed.post("/chat/completions", { schema: { body: schema, hide: true } }, async (request, reply) => serveChat(deps, request, reply, request.body));
 }
@@ -54,7 +60,7 @@ function logprobsOf(body: ChatCompletionRequest): number | undefined {
 }
 
 /** OpenAI's chat `logprobs` object for some tokens. */
-function chatLogprobs(tokens: readonly GeneratedTokenLogprob[]) {
+function chatLogprobs(tokens: readonly GeneratedTokenLogprob[]): ChatLogprobs {
   return {
     content: tokens.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes, top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: a.bytes })) })),
     refusal: null,
@@ -159,12 +165,12 @@ function chatPieces(id: string, model: string, includeUsage: boolean) {
   return {
     created,
     callId: (index: number, position: number) => ((callIds[index] ??= [])[position] ??= newToolCallId()),
-    chunk: (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
+    chunk: (index: number, delta: ChatDelta, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]): ChatCompletionChunk => ({
       id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
       choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
       ...(includeUsage ? { usage: null } : {}),
     }),
-    usageChunk: (usage: Usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
+    usageChunk: (usage: Usage): ChatCompletionChunk => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
   };
 }
 
@@ -195,12 +201,12 @@ function toolCallFormat(id: string, model: string, includeUsage: boolean, shape:
     },
     closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason, takeHeld(index)), timings: timingsJson(timings) }),
     usageChunk,
-    complete: (choices, usage, timings) => ({
+    complete: (choices, usage, timings): ChatCompletion => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
       choices: choices.map((c, index) => {
         const whole = new ToolCallReader(shape);
         whole.push(c.text);
-        const calls = whole.calls.map((call, position) => ({ id: callId(index, position), type: "function", function: call }));
+        const calls = whole.calls.map((call, position): ToolCall => ({ id: callId(index, position), type: "function", function: call }));
         return {
           index,
           message: { role: "assistant", content: null, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
@@ -229,7 +235,7 @@ function chatFormat(id: string, model: string, includeUsage: boolean): ResponseF
     }, null),
     closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason), timings: timingsJson(timings) }),
     usageChunk,
-    complete: (choices, usage, timings) => ({
+    complete: (choices, usage, timings): ChatCompletion => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
       choices: choices.map((c, index) => ({
         index,
