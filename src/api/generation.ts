@@ -4,7 +4,8 @@ import { cacheKey } from "../cache/cacheKey.ts";
 import { errors } from "../errors.ts";
 import type { RateLimitHeaders } from "../limits/types.ts";
 import { mayUse } from "./auth.ts";
-import { isCompleted, replay, respond, type OpenAIFinishReason, type ResponseFormat, type StreamOptions } from "./respond.ts";
+import { isCompleted, replay, respond, type ResponseFormat, type StreamOptions } from "./respond.ts";
+import type { OpenAIFinishReason } from "../wire/chatCompletion.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 
 declare module "fastify" {

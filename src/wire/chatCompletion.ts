@@ -2,8 +2,9 @@ import { Type, type Static, type TSchema } from "typebox";
 
 const OrNull = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
-export const FinishReason = Type.Union([Type.Literal("stop"), Type.Literal("length"), Type.Literal("tool_calls")]);
-export type FinishReason = Static<typeof FinishReason>;
+/** The finish reasons a client sees; requests that end otherwise end with an error. */
+export const OpenAIFinishReason = Type.Union([Type.Literal("stop"), Type.Literal("length"), Type.Literal("tool_calls")]);
+export type OpenAIFinishReason = Static<typeof OpenAIFinishReason>;
 
 export const CompletionUsage = Type.Object({
   prompt_tokens: Type.Integer(),
@@ -61,7 +62,7 @@ export const ChatCompletion = Type.Object({
       tool_calls: Type.Optional(Type.Array(ToolCall)),
     }),
     logprobs: OrNull(ChatLogprobs),
-    finish_reason: FinishReason,
+    finish_reason: OpenAIFinishReason,
   })),
   usage: CompletionUsage,
   timings: Timings,

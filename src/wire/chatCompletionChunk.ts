@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { ChatLogprobs, completionHead, CompletionUsage, FinishReason, Timings } from "./chatCompletion.ts";
+import { ChatLogprobs, completionHead, CompletionUsage, OpenAIFinishReason, Timings } from "./chatCompletion.ts";
 
 /** A tool call's first delta has its id, type and name; the next ones more of its arguments. */
 const ToolCallDelta = Type.Object({
@@ -28,7 +28,7 @@ export const ChatCompletionChunk = Type.Object({
     index: Type.Integer(),
     delta: ChatDelta,
     logprobs: Type.Union([ChatLogprobs, Type.Null()]),
-    finish_reason: Type.Union([FinishReason, Type.Null()]),
+    finish_reason: Type.Union([OpenAIFinishReason, Type.Null()]),
   })),
   usage: Type.Optional(Type.Union([CompletionUsage, Type.Null()])),
   timings: Type.Optional(Timings),

@@ -4,7 +4,7 @@ import { Type, type Static, type TSchema } from "typebox";
 import { KeepAlive } from "../../config/schema.ts";
 import { errors } from "../../errors.ts";
 import { parseDurationSeconds } from "../../util/units.ts";
-import type { CompletionUsage, Timings as TimingsJson } from "../../wire/chatCompletion.ts";
+import type * as wire from "../../wire/chatCompletion.ts";
 
 /** OpenAI accepts `null` for every optional field and treats it as absent. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
@@ -151,7 +151,7 @@ function toUint32(seed: number): number {
 export const unixNow = () => Math.floor(Date.now() / 1000);
 
 /** OpenAI's `usage` object; cached tokens are the prompt tokens whose KV state was reused. */
-export function usageJson(u: Usage): CompletionUsage {
+export function usageJson(u: Usage): wire.CompletionUsage {
   return {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
@@ -163,7 +163,7 @@ export function usageJson(u: Usage): CompletionUsage {
 const round = (x: number) => Math.round(x * 100) / 100;
 
 /** llama-server's `timings` object, plus the time spent waiting for a slot. */
-export function timingsJson(t: Timings): TimingsJson {
+export function timingsJson(t: Timings): wire.Timings {
   return {
     queue_ms: round(t.queueMs),
     cache_n: t.promptCached,

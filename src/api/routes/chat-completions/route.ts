@@ -5,14 +5,14 @@ import type { ChatMessage, GeneratedTokenLogprob, OutputConstraint, ToolDefiniti
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
 import { eventStream } from "../../sse.ts";
-import type { OpenAIFinishReason, ResponseFormat, StreamChannel } from "../../respond.ts";
+import type { ResponseFormat, StreamChannel } from "../../respond.ts";
 import { fanOut, LIMITS, timingsJson, toGenerateRequest, unixNow, usageJson, withMaxN } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { conversationTurn } from "./conversationTurn.ts";
 import { checkJsonSchema } from "./jsonSchema.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 import { newToolCallId, ToolCallReader, type ToolCallShape } from "./toolCalls.ts";
-import { ChatCompletion, type ChatLogprobs, type ToolCall } from "../../../wire/chatCompletion.ts";
+import { ChatCompletion, type ChatLogprobs, type OpenAIFinishReason, type ToolCall } from "../../../wire/chatCompletion.ts";
 import { ChatCompletionChunk, type ChatDelta } from "../../../wire/chatCompletionChunk.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
