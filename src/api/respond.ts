@@ -8,9 +8,7 @@ import type { ModelRouter } from "../serving/ModelRouter.ts";
 import { toHearthError } from "./errorHandler.ts";
 import { startSse } from "./sse.ts";
 import { serverTimingHeader } from "./routes/common.ts";
-
-/** The finish reasons a client sees; requests that end otherwise end with an error. */
-export type OpenAIFinishReason = "stop" | "length" | "tool_calls";
+import type { OpenAIFinishReason } from "../wire/chatCompletion.ts";
 
 /** The engine's reasons that end a request normally. */
 export const isCompleted = (reason: string): reason is OpenAIFinishReason => reason === "stop" || reason === "length" || reason === "tool_calls";

@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import type { TSchema } from "typebox";
 
 /** Starts a Server-Sent Events response: no caching, no proxy buffering. */
 export function startSse(res: ServerResponse, headers: Record<string, unknown> = {}): void {
@@ -15,3 +16,10 @@ export function startSse(res: ServerResponse, headers: Record<string, unknown> =
 export function sendEvent(res: ServerResponse, event: string, data: object): void {
   if (!res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
+
+/**
+ * A stream's media type for a route's 200 response in the OpenAPI document, with the schema of each
+ * event's data. A streamed reply is written by the route, never by Fastify's serializer, and a JSON
+ * answer of the same route is not of this media type: the schema only documents.
+ */
+export const eventStream = (schema: TSchema) => ({ "text/event-stream": { schema } });

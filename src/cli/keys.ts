@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { callServer, printTable } from "./adminClient.ts";
 import { keyOpt } from "./models.ts";
 import { numberFlag } from "./numberFlag.ts";
-
-interface KeyJson { name: string; prefix: string; models: string[] | null; rpm: number | null; tpm: number | null; max_parallel: number | null; created_at: number; revoked_at: number | null; key?: string }
+import type { ApiKeyList, CreatedApiKey } from "../wire/apiKey.ts";
+import type { UsageReport, UsageReportRow } from "../wire/usageReport.ts";
 
 const limit = (n: number | null) => (n === null ? "-" : String(n));
 
@@ -40,7 +40,7 @@ export function registerKeys(program: Command): void {
           ...(flags.tpm !== undefined ? { tpm: flags.tpm } : {}),
           ...(flags.maxParallel !== undefined ? { max_parallel: flags.maxParallel } : {}),
         },
-      })) as KeyJson;
+      })) as CreatedApiKey;
       console.log(created.key);
       console.error(`key '${created.name}' created; it is shown only this once`);
     });
@@ -48,7 +48,7 @@ export function registerKeys(program: Command): void {
     .description("list keys (never the keys themselves)")
     .action(async (_flags: unknown, command: Command) => {
       const s = server(command);
-      const list = (await callServer(s.url, "GET", "/v1/admin/keys", s)) as { data: KeyJson[] };
+      const list = (await callServer(s.url, "GET", "/v1/admin/keys", s)) as ApiKeyList;
       printTable([["NAME", "PREFIX", "MODELS", "RPM", "TPM", "PARALLEL", "CREATED", "REVOKED"], ...list.data.map((k) => [
         k.name, k.prefix, k.models?.join(",") ?? "all", limit(k.rpm), limit(k.tpm), limit(k.max_parallel),
         new Date(k.created_at * 1000).toISOString().slice(0, 19), k.revoked_at ? new Date(k.revoked_at * 1000).toISOString().slice(0, 19) : "-",
@@ -74,9 +74,9 @@ export function registerKeys(program: Command): void {
     .option("--json", "print the server's JSON")
     .action(async (flags: { url: string; apiKey?: string; from?: string; to?: string; groupBy: string; key?: string; json?: boolean }) => {
       const q = new URLSearchParams({ group_by: flags.groupBy, ...(flags.from ? { from: flags.from } : {}), ...(flags.to ? { to: flags.to } : {}), ...(flags.key ? { key: flags.key } : {}) });
-      const report = (await callServer(flags.url, "GET", `/v1/usage?${q}`, keyOpt(flags.apiKey))) as { data: Record<string, number | string | null>[] };
+      const report = (await callServer(flags.url, "GET", `/v1/usage?${q}`, keyOpt(flags.apiKey))) as UsageReport;
       if (flags.json) return console.log(JSON.stringify(report, null, 2));
-      const cols = ["group", "requests", "prompt_tokens", "cached_tokens", "completion_tokens", "errors", "cancelled", "cache_hits"];
+      const cols: (keyof UsageReportRow)[] = ["group", "requests", "prompt_tokens", "cached_tokens", "completion_tokens", "errors", "cancelled", "cache_hits"];
       printTable([cols.map((c) => (c === "group" ? flags.groupBy : c).toUpperCase()), ...report.data.map((r) => cols.map((c) => String(r[c] ?? "(none)")))]);
     });
 }

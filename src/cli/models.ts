@@ -1,16 +1,6 @@
 import type { Command } from "commander";
 import { callServer, printTable } from "./adminClient.ts";
-
-interface ModelJson {
-  id: string;
-  state: string;
-  error?: string;
-  aliases: string[];
-  pinned: boolean;
-  size_bytes: number | null;
-  memory_estimate_bytes: number | null;
-  memory_bytes: number | null;
-}
+import type { Model, ModelList } from "../wire/model.ts";
 
 const mib = (b: number | null) => (b === null ? "-" : `${(b / 1048576).toFixed(0)} MiB`);
 
@@ -23,7 +13,7 @@ export function registerModels(program: Command): void {
     .option("--api-key <key>", "a key, when the server requires one (default: HEARTH_ADMIN_KEY)")
     .option("--json", "print the server's JSON")
     .action(async (flags: { url: string; apiKey?: string; json?: boolean }) => {
-      const list = (await callServer(flags.url, "GET", "/v1/models", keyOpt(flags.apiKey))) as { data: ModelJson[] };
+      const list = (await callServer(flags.url, "GET", "/v1/models", keyOpt(flags.apiKey))) as ModelList;
       if (flags.json) return console.log(JSON.stringify(list, null, 2));
       const rows = [["MODEL", "STATE", "SIZE", "ESTIMATE", "MEMORY", "ALIASES"], ...list.data.map((m) => [
         m.id + (m.pinned ? " (pinned)" : ""), m.state, mib(m.size_bytes), mib(m.memory_estimate_bytes), mib(m.memory_bytes), m.aliases.join(","),
@@ -37,7 +27,7 @@ export function registerModels(program: Command): void {
       .description(`${action} a model on a running server`)
       .action(async (id: string, _flags: unknown, command: Command) => {
         const { url, apiKey } = command.optsWithGlobals<{ url: string; apiKey?: string }>();
-        const m = (await callServer(url, "POST", `/v1/models/${encodeURIComponent(id)}/${action}`, keyOpt(apiKey))) as ModelJson;
+        const m = (await callServer(url, "POST", `/v1/models/${encodeURIComponent(id)}/${action}`, keyOpt(apiKey))) as Model;
         console.log(`${m.id}: ${m.state}${m.memory_bytes ? `, ${mib(m.memory_bytes)}` : ""}`);
       });
   }

@@ -1,5 +1,6 @@
 import type { WireError } from "../errors.ts";
 import type { SlotInfo } from "../scheduler/types.ts";
+import type { ModelState } from "../wire/model.ts";
 
 /**
  * What flows between the HTTP layer and the models: plain data in, plain data out, nothing shared.
@@ -182,12 +183,6 @@ export type ToolCallEvent =
   | { type: "tool_call_start"; index: number; id: string; name: string }
   | { type: "tool_call_delta"; index: number; arguments: string }
   | { type: "tool_call_done"; index: number };
-
-/**
- * available: known, not in memory; loading -> loaded; unloading -> available; failed: could not be
- * loaded (see `error`), retried on the next request.
- */
-export type ModelState = "available" | "loading" | "loaded" | "unloading" | "failed";
 
 export interface ModelInfo {
   id: string;

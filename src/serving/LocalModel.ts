@@ -1,7 +1,8 @@
 import { stat } from "node:fs/promises";
 import { errors, HearthError } from "../errors.ts";
 import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerEngine.ts";
-import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, ModelState } from "../engine/types.ts";
+import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot } from "../engine/types.ts";
+import type { ModelState } from "../wire/model.ts";
 import { EstimateCache } from "../models/budget/EstimateCache.ts";
 import { estimateMemoryInChild, type MemoryEstimate } from "../models/budget/estimateMemory.ts";
 import type { ModelDefaults, ModelEntry } from "../models/registry/ModelRegistry.ts";

@@ -2,11 +2,7 @@ import { randomBytes } from "node:crypto";
 import { errors } from "../errors.ts";
 import type { Queryable, Store } from "./Store.ts";
 import { storeError } from "./storeErrors.ts";
-
-export type ConversationRole = "system" | "user" | "assistant";
-
-/** Sampling settings a conversation keeps for its chat requests. */
-export interface ConversationSettings { temperature?: number; max_tokens?: number; top_p?: number }
+import { CONVERSATION_LIMITS, type ConversationRole, type ConversationSettings } from "../wire/conversation.ts";
 
 export interface ConversationMessage {
   id: string;
@@ -50,9 +46,6 @@ export interface ConversationFields {
 
 /** Who asks: the admin sees every conversation; anyone else only the owner's (a key's name, or null without a key). */
 export type Viewer = { all: true } | { all: false; owner: string | null };
-
-/** Caps on what one conversation holds. */
-export const CONVERSATION_LIMITS = { maxTitle: 200, maxMessages: 10_000, maxContent: 1024 * 1024, defaultTitleChars: 60, maxList: 100, defaultList: 20, snippetChars: 160 } as const;
 
 interface ConversationRow {
   id: string; owner: string | null; title: string; model: string | null; system_prompt: string | null;

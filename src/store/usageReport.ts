@@ -1,33 +1,16 @@
 import { errors } from "../errors.ts";
 import type { Queryable } from "./Store.ts";
 import { storeError } from "./storeErrors.ts";
-
-export type UsageGroupBy = "key" | "model" | "day";
+import type { UsageGroupBy, UsageReportRow } from "../wire/usageReport.ts";
 
 export interface UsageReportQuery {
   /** Inclusive. */
   from: Date;
   /** Exclusive. */
   to: Date;
-  /** `key`: per API key name; `model`: per model; `day`: per UTC day (`2025-01-31`). */
   groupBy: UsageGroupBy;
   /** Only this key's requests. */
   key?: string;
-}
-
-export interface UsageReportRow {
-  /** The key name (null: requests without a key), model id, or UTC day. */
-  group: string | null;
-  requests: number;
-  prompt_tokens: number;
-  cached_tokens: number;
-  completion_tokens: number;
-  /** Requests answered with an HTTP status of 400 or more; cancelled ones (499) are counted apart. */
-  errors: number;
-  /** Requests whose client went away before the end. */
-  cancelled: number;
-  /** Requests answered from the response cache. */
-  cache_hits: number;
 }
 
 const GROUPS: Record<UsageGroupBy, { expr: string; order: string }> = {

@@ -106,3 +106,17 @@ test("the request schemas are published as an OpenAPI document", async () => {
   assert.ok(chat?.properties.temperature && chat.properties.stop);
   assert.ok(doc.paths["/v1/completions"]?.post);
 });
+
+test("the response schemas are in the OpenAPI document too", async () => {
+  type Responses = Record<string, { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> }>;
+  const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses?: Responses }>> };
+  const json = (path: string, method: string, status = "200") => doc.paths[path]?.[method]?.responses?.[status]?.content?.["application/json"]?.schema;
+  assert.ok(json("/v1/models", "get")?.properties?.data, "GET /v1/models");
+  assert.ok(json("/v1/models/{id}", "get")?.properties?.memory_bytes, "GET /v1/models/{id}");
+  assert.ok(json("/v1/conversations", "get")?.properties?.has_more, "GET /v1/conversations");
+  assert.ok(json("/v1/conversations", "post", "201")?.properties?.messages, "POST /v1/conversations");
+  assert.ok(json("/v1/usage", "get")?.properties?.data, "GET /v1/usage");
+  assert.ok(json("/v1/chat/completions", "post")?.properties?.choices, "POST /v1/chat/completions");
+  assert.ok(doc.paths["/v1/chat/completions"]?.post?.responses?.["200"]?.content?.["text/event-stream"]?.schema, "its stream's chunks");
+  assert.ok(doc.paths["/v1/models/events"]?.get?.responses?.["200"]?.content?.["text/event-stream"]?.schema, "GET /v1/models/events");
+});

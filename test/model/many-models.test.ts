@@ -3,7 +3,7 @@ import { copyFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { ModelEvent } from "../../src/serving/ModelEvents.ts";
+import type { ModelEvent } from "../../src/wire/modelEvent.ts";
 import { testModel } from "../helpers/models.ts";
 import { post, startServer, type TestServer } from "../helpers/server.ts";
 import { waitUntil } from "../helpers/wait.ts";

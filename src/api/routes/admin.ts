@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { ApiKey, KeyStore } from "../../store/KeyStore.ts";
 import { StoredText } from "./common.ts";
+import * as wire from "../../wire/apiKey.ts";
 
 const ADMIN = { access: "admin" } as const;
 const Limit = Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }), Type.Null()]));
@@ -15,12 +16,12 @@ const CreateKey = Type.Object({
   max_parallel: Limit,
 }, { additionalProperties: false });
 
-export const keyJson = (k: Readonly<ApiKey>) => ({
+export const keyJson = (k: Readonly<ApiKey>): wire.ApiKey => ({
   object: "api_key",
   id: k.id,
   name: k.name,
   prefix: k.prefix,
-  models: k.models,
+  models: k.models && [...k.models],
   rpm: k.rpm,
   tpm: k.tpm,
   max_parallel: k.maxParallel,
@@ -34,8 +35,8 @@ export const keyJson = (k: Readonly<ApiKey>) => ({
  */
 export function adminRoutes(app: FastifyInstance, keys: KeyStore): void {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  typed.get("/v1/admin/keys", { config: ADMIN }, async () => ({ object: "list", data: (await keys.list({ includeRevoked: true })).map(keyJson) }));
-  typed.post("/v1/admin/keys", { config: ADMIN, schema: { body: CreateKey } }, async (request, reply) => {
+  typed.get("/v1/admin/keys", { config: ADMIN, schema: { response: { 200: wire.ApiKeyList } } }, async () => ({ object: "list" as const, data: (await keys.list({ includeRevoked: true })).map(keyJson) }));
+  typed.post("/v1/admin/keys", { config: ADMIN, schema: { body: CreateKey, response: { 201: wire.CreatedApiKey } } }, async (request, reply) => {
     const b = request.body;
     const { key, record } = await keys.create({
       name: b.name,
@@ -46,5 +47,5 @@ export function adminRoutes(app: FastifyInstance, keys: KeyStore): void {
     });
     return reply.status(201).send({ ...keyJson(record), key });
   });
-  typed.delete("/v1/admin/keys/:name", { config: ADMIN, schema: { params: Type.Object({ name: StoredText({ minLength: 1, maxLength: 64 }) }) } }, async (request) => keyJson(await keys.revoke(request.params.name)));
+  typed.delete("/v1/admin/keys/:name", { config: ADMIN, schema: { params: Type.Object({ name: StoredText({ minLength: 1, maxLength: 64 }) }), response: { 200: wire.ApiKey } } }, async (request) => keyJson(await keys.revoke(request.params.name)));
 }

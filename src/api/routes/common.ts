@@ -4,6 +4,7 @@ import { Type, type Static, type TSchema } from "typebox";
 import { KeepAlive } from "../../config/schema.ts";
 import { errors } from "../../errors.ts";
 import { parseDurationSeconds } from "../../util/units.ts";
+import type * as wire from "../../wire/chatCompletion.ts";
 
 /** OpenAI accepts `null` for every optional field and treats it as absent. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
@@ -154,7 +155,7 @@ function toUint32(seed: number): number {
 export const unixNow = () => Math.floor(Date.now() / 1000);
 
 /** OpenAI's `usage` object; cached tokens are the prompt tokens whose KV state was reused. */
-export function usageJson(u: Usage) {
+export function usageJson(u: Usage): wire.CompletionUsage {
   return {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
@@ -166,7 +167,7 @@ export function usageJson(u: Usage) {
 const round = (x: number) => Math.round(x * 100) / 100;
 
 /** llama-server's `timings` object, plus the time spent waiting for a slot. */
-export function timingsJson(t: Timings) {
+export function timingsJson(t: Timings): wire.Timings {
   return {
     queue_ms: round(t.queueMs),
     cache_n: t.promptCached,

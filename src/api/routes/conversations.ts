@@ -1,36 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { Type, type Static } from "typebox";
+import { Type } from "typebox";
 import { errors } from "../../errors.ts";
 import type { Caller } from "../auth.ts";
-import { CONVERSATION_LIMITS as CAP, type Conversation, type ConversationFields, type ConversationStore, type ConversationSummary, type NewMessage, type Viewer } from "../../store/ConversationStore.ts";
+import type { Conversation, ConversationFields, ConversationStore, ConversationSummary, NewMessage, Viewer } from "../../store/ConversationStore.ts";
+import * as wire from "../../wire/conversation.ts";
 
-const Settings = Type.Object({
-  temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
-  max_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1 << 30 }), Type.Null()])),
-  top_p: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()])),
-}, { additionalProperties: false });
-
-const MessageInput = Type.Object({
-  role: Type.Enum(["system", "user", "assistant"]),
-  content: Type.String({ maxLength: CAP.maxContent }),
-  metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
-  // An exported conversation's messages carry these; they are given new ones.
-  id: Type.Optional(Type.Unknown()),
-  created_at: Type.Optional(Type.Unknown()),
-});
-
-const Fields = {
-  title: Type.Optional(Type.String({ minLength: 1, maxLength: CAP.maxTitle })),
-  model: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Null()])),
-  system_prompt: Type.Optional(Type.Union([Type.String({ maxLength: CAP.maxContent }), Type.Null()])),
-  settings: Type.Optional(Type.Union([Settings, Type.Null()])),
-  messages: Type.Optional(Type.Array(MessageInput, { maxItems: CAP.maxMessages })),
-};
-
-/** A new conversation, or an exported one posted back (its id, object and times are ignored). */
-const CreateBody = Type.Object(Fields);
-const PatchBody = Type.Object(Fields);
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const ListQuery = Type.Object({
   q: Type.Optional(Type.String({ maxLength: 256 })),
@@ -39,11 +14,11 @@ const ListQuery = Type.Object({
   before: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
 });
 
-type Body = Static<typeof CreateBody>;
+type Body = wire.ConversationInput;
 
 const unix = (d: Date) => Math.floor(d.getTime() / 1000);
 
-export const conversationJson = (c: Conversation) => ({
+export const conversationJson = (c: Conversation): wire.Conversation => ({
   id: c.id,
   object: "conversation",
   title: c.title,
@@ -55,7 +30,7 @@ export const conversationJson = (c: Conversation) => ({
   messages: c.messages.map((m) => ({ id: m.id, role: m.role, content: m.content, created_at: unix(m.createdAt), metadata: m.metadata })),
 });
 
-const summaryJson = (c: ConversationSummary) => ({
+const summaryJson = (c: ConversationSummary): wire.ConversationSummary => ({
   id: c.id, object: "conversation", title: c.title, model: c.model, created_at: unix(c.createdAt), updated_at: unix(c.updatedAt),
   message_count: c.messageCount, ...(c.snippet !== undefined ? { snippet: c.snippet } : {}),
 });
@@ -114,7 +89,7 @@ function unstorable(root: unknown): string | null {
 }
 
 const messagesOf = (list: NonNullable<Body["messages"]>): NewMessage[] =>
-  list.map((m) => ({ role: m.role as NewMessage["role"], content: m.content, ...(m.metadata != null ? { metadata: m.metadata } : {}) }));
+  list.map((m) => ({ role: m.role, content: m.content, ...(m.metadata != null ? { metadata: m.metadata } : {}) }));
 
 /**
  * /v1/conversations: the web app's chats, kept per owner. GET one is its export; POST takes an
@@ -122,25 +97,25 @@ const messagesOf = (list: NonNullable<Body["messages"]>): NewMessage[] =>
  */
 export function conversationsRoute(app: FastifyInstance, store: ConversationStore): void {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  typed.post("/v1/conversations", { schema: { body: CreateBody } }, async (request, reply) => {
+  typed.post("/v1/conversations", { schema: { body: wire.ConversationInput, response: { 201: wire.Conversation } } }, async (request, reply) => {
     const b = request.body;
     refuseUnstorable(b);
     const created = await store.create(request.caller.key?.name ?? null, fieldsOf(b), messagesOf(b.messages ?? []));
     return reply.status(201).send(conversationJson(created));
   });
-  typed.get("/v1/conversations", { schema: { querystring: ListQuery } }, async (request) => {
+  typed.get("/v1/conversations", { schema: { querystring: ListQuery, response: { 200: wire.ConversationList } } }, async (request) => {
     const { q, limit, before } = request.query;
     const page = await store.list(viewerOf(request.caller), { ...(q ? { q } : {}), ...(limit !== undefined ? { limit: Number(limit) } : {}), ...(before ? { before } : {}) });
-    return { object: "list", data: page.data.map(summaryJson), has_more: page.hasMore };
+    return { object: "list" as const, data: page.data.map(summaryJson), has_more: page.hasMore };
   });
-  typed.get("/v1/conversations/:id", { schema: { params: IdParams } }, async (request) => conversationJson(await store.get(viewerOf(request.caller), request.params.id)));
-  typed.patch("/v1/conversations/:id", { schema: { params: IdParams, body: PatchBody } }, async (request) => {
+  typed.get("/v1/conversations/:id", { schema: { params: IdParams, response: { 200: wire.Conversation } } }, async (request) => conversationJson(await store.get(viewerOf(request.caller), request.params.id)));
+  typed.patch("/v1/conversations/:id", { schema: { params: IdParams, body: wire.ConversationInput, response: { 200: wire.Conversation } } }, async (request) => {
     const b = request.body;
     refuseUnstorable(b);
     return conversationJson(await store.update(viewerOf(request.caller), request.params.id, fieldsOf(b), b.messages ? messagesOf(b.messages) : undefined));
   });
-  typed.delete("/v1/conversations/:id", { schema: { params: IdParams } }, async (request) => {
+  typed.delete("/v1/conversations/:id", { schema: { params: IdParams, response: { 200: wire.ConversationDeleted } } }, async (request) => {
     await store.delete(viewerOf(request.caller), request.params.id);
-    return { id: request.params.id, object: "conversation.deleted", deleted: true };
+    return { id: request.params.id, object: "conversation.deleted" as const, deleted: true as const };
   });
 }

@@ -1,14 +1,16 @@
 import type { FastifyInstance } from "fastify";
+import { Type } from "typebox";
 import type { ModelInfo } from "../../engine/types.ts";
 import { errors } from "../../errors.ts";
-import type { ModelEvent } from "../../serving/ModelEvents.ts";
-import { sendEvent, startSse } from "../sse.ts";
+import { Model, ModelList } from "../../wire/model.ts";
+import { ModelEvent } from "../../wire/modelEvent.ts";
+import { eventStream, sendEvent, startSse } from "../sse.ts";
 import { mayUse, wantsPage, type Caller } from "../auth.ts";
 import type { RouteDeps } from "./deps.ts";
 import type { AppPage } from "./webApp.ts";
 
 /** OpenAI's model object, plus where the model stands in this server. */
-export const modelJson = (m: ModelInfo) => ({
+export const modelJson = (m: ModelInfo): Model => ({
   id: m.id,
   object: "model",
   created: m.created,
@@ -38,10 +40,12 @@ export function modelsRoute(app: FastifyInstance, deps: RouteDeps, appPage?: App
     if (!model) throw errors.modelNotFound(id);
     return model;
   };
-  app.get("/v1/models", async (request) => ({ object: "list", data: visible(request.caller).map(modelJson) }));
+  const list = (caller: Caller): ModelList => ({ object: "list", data: visible(caller).map(modelJson) });
+  app.get("/v1/models", { schema: { response: { 200: ModelList } } }, async (request) => list(request.caller));
   // The seeds' path; a browser opening it gets the web app's models page instead.
-  app.get("/models", { config: { appPage: appPage !== undefined }, schema: { hide: true } }, async (request, reply) => appPage && wantsPage(request) ? appPage(request, reply) : { object: "list", data: visible(request.caller).map(modelJson) });
-  app.get("/v1/models/events", async (request, reply) => {
+  app.get("/models", { config: { appPage: appPage !== undefined }, schema: { hide: true } }, async (request, reply) => appPage && wantsPage(request) ? appPage(request, reply) : list(request.caller));
+  // The first event is the list; then each change.
+  app.get("/v1/models/events", { schema: { response: { 200: { content: eventStream(Type.Union([ModelList, ModelEvent])) } } } }, async (request, reply) => {
     reply.hijack();
     const res = reply.raw;
     startSse(res);
@@ -49,7 +53,7 @@ export function modelsRoute(app: FastifyInstance, deps: RouteDeps, appPage?: App
     if (request.method === "HEAD") return void res.end();
     const send = (event: string, data: object) => sendEvent(res, event, data);
     // First where every model stands, then each change as it happens.
-    send("models", { object: "list", data: visible(request.caller).map(modelJson) });
+    send("models", list(request.caller));
     const onEvent = (e: ModelEvent) => { if (mayUse(request.caller, e.model, e.model)) send(e.type, e); };
     deps.router.events.on("event", onEvent);
     const keepalive = setInterval(() => { if (!res.destroyed) res.write(": keepalive\n\n"); }, 15_000);
@@ -58,7 +62,7 @@ export function modelsRoute(app: FastifyInstance, deps: RouteDeps, appPage?: App
       deps.router.events.off("event", onEvent);
     });
   });
-  app.get<{ Params: { id: string } }>("/v1/models/:id", { schema: { params: IdParams } }, async (request) => modelJson(find(request.caller, request.params.id)));
-  app.post<{ Params: { id: string } }>("/v1/models/:id/load", { config: { access: "admin" }, schema: { params: IdParams } }, async (request) => modelJson(await deps.router.load(request.params.id)));
-  app.post<{ Params: { id: string } }>("/v1/models/:id/unload", { config: { access: "admin" }, schema: { params: IdParams } }, async (request) => modelJson(await deps.router.unload(request.params.id)));
+  app.get<{ Params: { id: string } }>("/v1/models/:id", { schema: { params: IdParams, response: { 200: Model } } }, async (request) => modelJson(find(request.caller, request.params.id)));
+  app.post<{ Params: { id: string } }>("/v1/models/:id/load", { config: { access: "admin" }, schema: { params: IdParams, response: { 200: Model } } }, async (request) => modelJson(await deps.router.load(request.params.id)));
+  app.post<{ Params: { id: string } }>("/v1/models/:id/unload", { config: { access: "admin" }, schema: { params: IdParams, response: { 200: Model } } }, async (request) => modelJson(await deps.router.unload(request.params.id)));
 }

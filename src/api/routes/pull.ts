@@ -3,10 +3,11 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { HearthError } from "../../errors.ts";
-import type { ModelEvent } from "../../serving/ModelEvents.ts";
+import type { ModelEvent } from "../../wire/modelEvent.ts";
+import { PullEvent, type PullResult } from "../../wire/pullEvent.ts";
 import { pullModel, pullTarget, type PullProgress } from "../../models/pull/pullModel.ts";
 import { toHearthError } from "../errorHandler.ts";
-import { sendEvent, startSse } from "../sse.ts";
+import { eventStream, sendEvent, startSse } from "../sse.ts";
 import type { RouteDeps } from "./deps.ts";
 import { modelJson } from "./models.ts";
 
@@ -26,7 +27,7 @@ const PullRequest = Type.Object({
  * /v1/models only once complete and checked.
  */
 export function pullRoute(app: FastifyInstance, deps: RouteDeps): void {
-  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/models/pull", { config: { access: "admin" }, schema: { body: PullRequest } }, async (request, reply) => {
+  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/models/pull", { config: { access: "admin" }, schema: { body: PullRequest, response: { 200: { content: eventStream(PullEvent) } } } }, async (request, reply) => {
     const { source, name, stream = true } = request.body;
     const pullId = randomUUID();
     // Checked before anything is sent, so a bad source or name is a plain 400.
@@ -40,7 +41,7 @@ export function pullRoute(app: FastifyInstance, deps: RouteDeps): void {
       ...(error ? { error: { code: error.code, message: error.message } } : {}),
     });
     let last: PullProgress = { source, id: target.id, receivedBytes: 0, totalBytes: null, bytesPerSecond: 0, etaSeconds: null, phase: "connecting" };
-    const run = async () => {
+    const run = async (): Promise<PullResult> => {
       const result = await pullModel(source, {
         modelsDir: deps.router.registry.modelsDir, allowLocal: false, allowPrivateAddresses, signal: controller.signal,
         ...(name !== undefined ? { name } : {}),

@@ -1,32 +1,21 @@
 import { useEffect, useState } from "preact/hooks";
 import { apiJson } from "../lib/api.ts";
-
-interface UsageRow {
-  group: string | null;
-  requests: number;
-  prompt_tokens: number;
-  cached_tokens: number;
-  completion_tokens: number;
-  errors: number;
-  cancelled: number;
-  cache_hits: number;
-}
+import type { UsageGroupBy, UsageReport, UsageReportRow } from "../../../src/wire/usageReport.ts";
 
 const PERIODS = { "1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400 } as const;
 type Period = keyof typeof PERIODS;
-type GroupBy = "model" | "key" | "day";
 
 /** GET /v1/usage: totals by key, model or day over a chosen period. */
 export function UsagePanel() {
   const [period, setPeriod] = useState<Period>("24h");
-  const [groupBy, setGroupBy] = useState<GroupBy>("model");
-  const [rows, setRows] = useState<UsageRow[] | null>(null);
+  const [groupBy, setGroupBy] = useState<UsageGroupBy>("model");
+  const [rows, setRows] = useState<UsageReportRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = () => {
     const to = new Date();
     const from = new Date(to.getTime() - PERIODS[period] * 1000);
     const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), group_by: groupBy });
-    apiJson<{ data: UsageRow[] }>(`/v1/usage?${q}`).then((r) => { setRows(r.data); setError(null); }, (err: Error) => setError(err.message));
+    apiJson<UsageReport>(`/v1/usage?${q}`).then((r) => { setRows(r.data); setError(null); }, (err: Error) => setError(err.message));
   };
   useEffect(load, [period, groupBy]);
   return (
@@ -40,7 +29,7 @@ export function UsagePanel() {
           </select>
         </label>
         <label>Group by
-          <select value={groupBy} onChange={(e) => setGroupBy(e.currentTarget.value as GroupBy)}>
+          <select value={groupBy} onChange={(e) => setGroupBy(e.currentTarget.value as UsageGroupBy)}>
             <option value="model">model</option><option value="key">key</option><option value="day">day</option>
           </select>
         </label>

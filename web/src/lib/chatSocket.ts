@@ -1,15 +1,10 @@
+import type { ChatCompletionChunk } from "../../../src/wire/chatCompletionChunk.ts";
 import { apiFetch } from "./api.ts";
 import { keyFor } from "./keys.ts";
 
-/** One chunk of a streamed chat completion, as OpenAI's SSE sends it. */
-export interface ChatChunk {
-  choices: { index: number; delta: { role?: string; content?: string | null }; finish_reason: string | null }[];
-  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
-  model?: string;
-}
 
 export interface StreamHandlers {
-  chunk(c: ChatChunk): void;
+  chunk(c: ChatCompletionChunk): void;
   /** The stream ended ([DONE]), normally, after a cancel, or with an error. */
   done(error: string | null): void;
 }
@@ -58,7 +53,7 @@ export class ChatSocket {
       current.done(null);
       return;
     }
-    let msg: ChatChunk & { error?: { message: string } };
+    let msg: ChatCompletionChunk & { error?: { message: string } };
     try { msg = JSON.parse(text) as typeof msg; } catch { return; }
     if (msg.error) {
       // An error ends the request; the server may or may not follow it with [DONE].

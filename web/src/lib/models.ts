@@ -1,21 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
+import type { Model, ModelList } from "../../../src/wire/model.ts";
+import type { ModelEvent } from "../../../src/wire/modelEvent.ts";
 import type { PullEvent } from "../../../src/wire/pullEvent.ts";
 import { apiFetch, apiJson, sseEvents } from "./api.ts";
-
-export type { PullEvent };
-
-/** A model as GET /v1/models lists it. */
-export interface Model {
-  id: string;
-  state: string;
-  error?: string;
-  aliases: string[];
-  pinned: boolean;
-  context_length: number;
-  size_bytes: number | null;
-  memory_estimate_bytes: number | null;
-  memory_bytes: number | null;
-}
 
 interface State { models: Model[]; error: string | null; loaded: boolean }
 
@@ -33,7 +20,7 @@ const set = (next: Partial<State>) => {
 /** Reads the list again (after a change whose event does not carry the whole model). */
 export async function refreshModels(): Promise<void> {
   try {
-    const list = await apiJson<{ data: Model[] }>("/v1/models");
+    const list = await apiJson<ModelList>("/v1/models");
     set({ models: list.data, error: null, loaded: true });
   } catch (err) {
     set({ error: (err as Error).message, loaded: true });
@@ -45,13 +32,13 @@ async function follow(signal: AbortSignal): Promise<void> {
   try {
     const res = await apiFetch("/v1/models/events", { signal, headers: { accept: "text/event-stream" } });
     for await (const e of sseEvents(res, signal)) {
-      const data = JSON.parse(e.data) as { data?: Model[]; model?: string; state?: string; error?: string };
-      if (e.event === "models" && data.data) set({ models: data.data, error: null, loaded: true });
-      else if (e.event === "state" && data.model) {
-        set({ models: state.models.map((m) => (m.id === data.model ? { ...m, state: data.state!, ...(data.error ? { error: data.error } : {}) } : m)) });
+      const data = JSON.parse(e.data) as ModelList | ModelEvent;
+      if ("data" in data) set({ models: data.data, error: null, loaded: true });
+      else if (data.type === "state") {
+        set({ models: state.models.map((m) => (m.id === data.model ? { ...m, state: data.state, ...(data.error ? { error: data.error } : {}) } : m)) });
         void refreshModels(); // memory figures change with the state
-      } else if (e.event === "added" || e.event === "removed") void refreshModels();
-      else if (e.event === "pull") for (const l of pullListeners) l(data as unknown as PullEvent);
+      } else if (data.type === "added" || data.type === "removed") void refreshModels();
+      else if (data.type === "pull") for (const l of pullListeners) l(data);
     }
   } catch (err) {
     if (signal.aborted) return;

@@ -2,10 +2,11 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { MessageView, type ChatMessage } from "../components/MessageView.tsx";
 import { ModelPicker } from "../components/ModelPicker.tsx";
 import { ApiError } from "../lib/api.ts";
-import { ChatSocket, type ChatChunk } from "../lib/chatSocket.ts";
+import { ChatSocket } from "../lib/chatSocket.ts";
 import { createConversation, getConversation, patchConversation, plainMessages, type MessageMetadata } from "../lib/conversations.ts";
 import { useModels } from "../lib/models.ts";
 import { navigate, useLocation } from "../lib/router.ts";
+import type { ChatCompletionChunk } from "../../../src/wire/chatCompletionChunk.ts";
 
 interface ChatSettings { model: string; system: string; temperature: number; maxTokens: number }
 const DEFAULTS: ChatSettings = { model: "", system: "", temperature: 0.7, maxTokens: 512 };
@@ -21,7 +22,7 @@ class Meter {
   finish: string | null = null;
   model: string | undefined;
 
-  onChunk(c: ChatChunk): string {
+  onChunk(c: ChatCompletionChunk): string {
     if (c.usage) this.usage = c.usage;
     if (c.model) this.model = c.model;
     const choice = c.choices[0];
@@ -107,14 +108,14 @@ export function ChatPage() {
     };
     try {
       if (!convId) {
-        const c = await createConversation({ title: text.replace(/\s+/g, " ").trim().slice(0, 60), ...body, messages: plainMessages(history) as never });
+        const c = await createConversation({ title: text.replace(/\s+/g, " ").trim().slice(0, 60), ...body, messages: plainMessages(history) });
         setConvId(c.id);
         setSaved(settings);
         navigate(`/chat?c=${encodeURIComponent(c.id)}`, true);
         return c.id;
       }
       if (truncate || !sameSettings(saved, settings)) {
-        await patchConversation(convId, { ...body, ...(truncate ? { messages: plainMessages(history) as never } : {}) });
+        await patchConversation(convId, { ...body, ...(truncate ? { messages: plainMessages(history) } : {}) });
         setSaved(settings);
       }
       return convId;

@@ -1,7 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import {
-  createConversation, deleteConversation, getConversation, listConversations, patchConversation, type Conversation, type ConversationSummary,
-} from "../lib/conversations.ts";
+import type { Conversation, ConversationSummary } from "../../../src/wire/conversation.ts";
+import { createConversation, deleteConversation, getConversation, listConversations, patchConversation } from "../lib/conversations.ts";
 import { when } from "../lib/format.ts";
 import { linkClick } from "../lib/router.ts";
 

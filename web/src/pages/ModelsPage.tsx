@@ -1,7 +1,9 @@
 import { useState } from "preact/hooks";
 import { apiFetch, sseEvents } from "../lib/api.ts";
 import { bytes } from "../lib/format.ts";
-import { isLoadable, modelAction, refreshModels, useModels, type Model, type PullEvent } from "../lib/models.ts";
+import { isLoadable, modelAction, refreshModels, useModels } from "../lib/models.ts";
+import type { Model } from "../../../src/wire/model.ts";
+import type { PullEvent, PullResult } from "../../../src/wire/pullEvent.ts";
 
 function ModelRow({ m, onError }: { m: Model; onError(msg: string): void }) {
   const [pending, setPending] = useState(false);
@@ -44,10 +46,9 @@ function PullForm() {
     try {
       const res = await apiFetch("/v1/models/pull", { method: "POST", admin: true, json: { source: source.trim(), ...(name.trim() ? { name: name.trim() } : {}) } });
       for await (const ev of sseEvents(res)) {
-        const data = JSON.parse(ev.data) as PullEvent & { id?: string; error?: { message: string } };
-        if (ev.event === "progress") setProgress(data);
-        else if (ev.event === "done") setResult(`Pulled ${data.id}.`);
-        else if (ev.event === "error") setError(data.error?.message ?? "The pull failed.");
+        if (ev.event === "progress") setProgress(JSON.parse(ev.data) as PullEvent);
+        else if (ev.event === "done") setResult(`Pulled ${(JSON.parse(ev.data) as PullResult).id}.`);
+        else if (ev.event === "error") setError((JSON.parse(ev.data) as { error?: { message?: string } }).error?.message ?? "The pull failed.");
       }
       void refreshModels();
     } catch (err) {

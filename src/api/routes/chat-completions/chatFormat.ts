@@ -1,5 +1,7 @@
 import type { GeneratedTokenLogprob, ToolCallEvent, Usage } from "../../../engine/types.ts";
-import type { OpenAIFinishReason, ResponseFormat } from "../../respond.ts";
+import type { ResponseFormat } from "../../respond.ts";
+import type { ChatCompletion, ChatLogprobs, OpenAIFinishReason, ToolCall } from "../../../wire/chatCompletion.ts";
+import type { ChatCompletionChunk, ChatDelta } from "../../../wire/chatCompletionChunk.ts";
 import { timingsJson, unixNow, usageJson } from "../common.ts";
 
 /**
@@ -11,7 +13,7 @@ import { timingsJson, unixNow, usageJson } from "../common.ts";
  */
 export function chatFormat(id: string, model: string, includeUsage: boolean, forced: boolean): ResponseFormat {
   const created = unixNow();
-  const chunk = (index: number, delta: object, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]) => ({
+  const chunk = (index: number, delta: ChatDelta, finishReason: OpenAIFinishReason | null, logprobs?: GeneratedTokenLogprob[]): ChatCompletionChunk => ({
     id, object: "chat.completion.chunk", created, model, system_fingerprint: null,
     choices: [{ index, delta, logprobs: logprobs ? chatLogprobs(logprobs) : null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
@@ -21,8 +23,8 @@ export function chatFormat(id: string, model: string, includeUsage: boolean, for
     chunk: (index, text, logprobs) => chunk(index, forced ? {} : { content: text }, null, logprobs),
     toolCall: (index, ev) => ev.type === "tool_call_done" ? null : chunk(index, { tool_calls: [toolCallDelta(ev)] }, null),
     closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason), timings: timingsJson(timings) }),
-    usageChunk: (usage: Usage) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
-    complete: (choices, usage, timings) => ({
+    usageChunk: (usage: Usage): ChatCompletionChunk => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
+    complete: (choices, usage, timings): ChatCompletion => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,
       choices: choices.map((c, index) => {
         const calls = c.toolCalls ?? [];
@@ -30,7 +32,7 @@ export function chatFormat(id: string, model: string, includeUsage: boolean, for
           index,
           message: {
             role: "assistant", content: c.text === "" && (forced || calls.length > 0) ? null : c.text, refusal: null,
-            ...(calls.length > 0 ? { tool_calls: calls.map((call) => ({ id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } })) } : {}),
+            ...(calls.length > 0 ? { tool_calls: calls.map((call): ToolCall => ({ id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } })) } : {}),
           },
           logprobs: c.logprobs ? chatLogprobs(c.logprobs) : null,
           finish_reason: c.finishReason,
@@ -42,14 +44,14 @@ export function chatFormat(id: string, model: string, includeUsage: boolean, for
   };
 }
 
-function toolCallDelta(ev: Exclude<ToolCallEvent, { type: "tool_call_done" }>) {
+function toolCallDelta(ev: Exclude<ToolCallEvent, { type: "tool_call_done" }>): NonNullable<ChatDelta["tool_calls"]>[number] {
   return ev.type === "tool_call_start"
     ? { index: ev.index, id: ev.id, type: "function", function: { name: ev.name, arguments: "" } }
     : { index: ev.index, function: { arguments: ev.arguments } };
 }
 
 /** OpenAI's chat `logprobs` object for some tokens. */
-function chatLogprobs(tokens: readonly GeneratedTokenLogprob[]) {
+function chatLogprobs(tokens: readonly GeneratedTokenLogprob[]): ChatLogprobs {
   return {
     content: tokens.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes, top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: a.bytes })) })),
     refusal: null,

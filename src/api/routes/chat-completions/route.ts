@@ -5,6 +5,9 @@ import type { ChatMessage, OutputConstraint, ToolDefinition } from "../../../eng
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
 import type { StreamChannel } from "../../respond.ts";
+import { eventStream } from "../../sse.ts";
+import { ChatCompletion } from "../../../wire/chatCompletion.ts";
+import { ChatCompletionChunk } from "../../../wire/chatCompletionChunk.ts";
 import { fanOut, LIMITS, toGenerateRequest, withMaxN } from "../common.ts";
 import { defaultsFor, type RouteDeps } from "../deps.ts";
 import { chatFormat } from "./chatFormat.ts";
@@ -15,7 +18,10 @@ import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
   const schema = withMaxN(ChatCompletionRequest, deps.defaults.maxN ?? LIMITS.defaultMaxN);
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  typed.post("/v1/chat/completions", { schema: { body: schema } }, async (request, reply) => serveChat(deps, request, reply, request.body));
+  // For the OpenAPI document only: the answer is written with JSON.stringify as before, since a
+  // schema-built serializer would silently drop any field the schema does not name.
+  const response = { 200: { content: { "application/json": { schema: ChatCompletion }, ...eventStream(ChatCompletionChunk) } } };
+  typed.post("/v1/chat/completions", { schema: { body: schema, response }, serializerCompiler: () => JSON.stringify }, async (request, reply) => serveChat(deps, request, reply, request.body));
   // The seeds' path; the same route, left out of the OpenAPI document.
   typed.post("/chat/completions", { schema: { body: schema, hide: true } }, async (request, reply) => serveChat(deps, request, reply, request.body));
 }
