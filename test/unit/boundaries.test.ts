@@ -71,3 +71,24 @@ test("benchmarks import src/ and each other, never tests", () => {
   const wrong = tsFiles(bench).flatMap((f) => importsOf(f).filter((t) => t.startsWith(join(root, "test") + "/")).map((t) => `${relative(root, f)} imports ${relative(root, t)}`));
   assert.deepEqual(wrong, []);
 });
+
+test("npm test runs every test file: each folder of tests is in test:fast or test:e2e, and test:fast starts no runner", () => {
+  const { scripts } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const folders = (script: string) => /test\/\{([^}]+)\}\/\*\.test\.ts/.exec(scripts[script]!)![1]!.split(",");
+  const [fast, e2e] = [folders("test:fast"), folders("test:e2e")];
+  assert.match(scripts.test!, /npm run test:fast && npm run test:e2e/);
+  const withTests = readdirSync(join(root, "test")).filter((d) => statSync(join(root, "test", d)).isDirectory() && readdirSync(join(root, "test", d)).some((f) => f.endsWith(".test.ts")));
+  assert.deepEqual([...fast, ...e2e].sort(), withTests.sort(), "each folder of tests in exactly one group");
+  // The fast group runs two files at once: a test there that started a runner (its llama.cpp
+  // threads) would oversubscribe the cores. Its servers serve the fake model or upstream ones only.
+  const startsRunner = (text: string) => {
+    if (/serveProcess|RunnerEngine|LlamaCppEngine/.test(text)) return true;
+    const name = /import \{[^}]*\bstartServer(?: as (\w+))?[^}]*\} from "\.\.\/helpers\/server\.ts"/.exec(text);
+    const calls = name ? [...text.matchAll(new RegExp(`\\b${name[1] ?? "startServer"}\\(([\\s\\S]{0,60})`, "g"))] : [];
+    return calls.some((m) => !/fake: true|modelPath: null/.test(m[1]!));
+  };
+  const real = fast.flatMap((d) => tsFiles(join(root, "test", d)).filter((f) => f.endsWith(".test.ts") && f !== import.meta.filename))
+    .filter((f) => startsRunner(readFileSync(f, "utf8")))
+    .map((f) => relative(root, f));
+  assert.deepEqual(real, []);
+});
