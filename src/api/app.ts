@@ -17,6 +17,7 @@ import { usageRowFromFinished, type UsageRow } from "../store/usageRow.ts";
 import type { ConversationStore } from "../store/ConversationStore.ts";
 import { registerAuth } from "./auth.ts";
 import { registerBrowserGuard } from "./browserGuard.ts";
+import { errorReporter, registerRequestRecord } from "./requestRecord.ts";
 import { clientError, registerErrorHandling, validationError } from "./errorHandler.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { chatCompletionsRoute } from "./routes/chat-completions/route.ts";
@@ -68,12 +69,6 @@ export interface AppOptions {
 
 /** Methods whose requests carry no meaningful body (RFC 9110 9.3). */
 const BODILESS = new Set(["DELETE", "OPTIONS", "GET", "HEAD"]);
-declare module "fastify" {
-  interface FastifyRequest {
-    /** Its usage row was recorded (at onSend, or at onResponse for a hijacked reply). */
-    usageRecorded?: boolean;
-  }
-}
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
@@ -108,13 +103,18 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.addContentTypeParser("application/json", { parseAs: "string" }, json);
   app.addContentTypeParser("*", { parseAs: "string" }, json);
   const metrics = new Metrics(opts.router, () => ({ usedBytes: opts.router.usedBytes, budgetBytes: opts.router.budgetBytes }));
-  registerErrorHandling(app, opts.bodyLimit, metrics);
+  const report = errorReporter(metrics, opts.bodyLimit);
+  registerErrorHandling(app, report, metrics);
   const usage = opts.usage.log;
   metrics.gauge("hearth_usage_rows_written", "Usage log rows written to the database since start (a gauge: read from the log)", () => usage.written);
   metrics.gauge("hearth_usage_rows_pending", "Usage log rows waiting to be written (they grow while the database is unreachable)", () => usage.pending);
   metrics.gauge("hearth_usage_rows_dropped", "Usage log rows dropped because the buffer was full (usage.buffer_rows)", () => usage.dropped);
   metrics.gauge("hearth_usage_rows_refused", "Usage log rows the database refused for their data, each dropped alone (the error log names them)", () => usage.refused);
-  // Before auth: a request a browser must not make is refused whatever key it carries.
+  // The edge's steps, in order: the request's record opens; a request a browser must not make is
+  // refused whatever key it carries; the key (auth, on the matched route); after validation, the
+  // key's permission for the model the route serves. Limits and the response cache follow in the
+  // generation path (generation.ts), which needs the request's parsed prompt.
+  registerRequestRecord(app, (name) => opts.router.resolveId(name));
   registerBrowserGuard(app, opts.browser ?? { listenHost: "127.0.0.1", allowedHosts: [], corsOrigins: [] });
   app.decorate("routeTable", registerAuth(app, { mode: opts.auth.mode, adminKey: opts.auth.adminKey, keys: opts.keys }));
 
@@ -124,8 +124,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     route: ROUTE_OF[r.endpoint], status: statusOf(r), keyName: r.tenant ?? null, userId: r.user ?? null,
   })));
   const recordUsage = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
-    if (!USAGE_ROUTES.has(route) || request.engineCalled || request.usageRecorded) return;
-    request.usageRecorded = true;
+    if (!USAGE_ROUTES.has(route) || request.record.engineCalled || request.record.usageRecorded) return;
+    request.record.usageRecorded = true;
     opts.usage.log.record(usageRowOf(request, route, status, durationMs, raw as { model?: unknown; user?: unknown } | undefined));
   };
   const recordRequest = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
@@ -143,7 +143,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // The request schemas that validate bodies also describe the API: GET /openapi.json.
   void app.register(swagger, { openapi: { info: { title: "Hearth", description: "OpenAI-compatible LLM server", version } } });
   const deps: RouteDeps = {
-    router: opts.router, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, streamBufferBytes: opts.streamBufferBytes ?? 1024 * 1024, limiter: opts.limiter,
+    router: opts.router, report, metrics, ...(opts.draining ? { draining: opts.draining } : {}), defaults: opts.defaults, bodyLimit: opts.bodyLimit, streamBufferBytes: opts.streamBufferBytes ?? 1024 * 1024, limiter: opts.limiter,
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
     pullAllowPrivateAddresses: opts.pullAllowPrivateAddresses ?? false,
@@ -194,7 +194,8 @@ function statusOf(r: FinishedRequest): number {
 }
 
 function usageRowOf(request: FastifyRequest, route: string, status: number, durationMs: number, body: { model?: unknown; user?: unknown } | undefined): UsageRow {
-  const used = request.answered?.usage;
+  const { answered, errorCode } = request.record;
+  const used = answered?.usage;
   return {
     ts: new Date(),
     requestId: request.id,
@@ -209,8 +210,8 @@ function usageRowOf(request: FastifyRequest, route: string, status: number, dura
     queueMs: 0,
     ttftMs: null,
     durationMs,
-    errorType: request.errorCode ?? null,
+    errorType: errorCode ?? null,
     userId: toStoredText(body?.user, 512),
-    cacheHit: request.answered?.cacheHit ?? false,
+    cacheHit: answered?.cacheHit ?? false,
   };
 }

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyRequest, FastifySchemaValidationError } from "fastify";
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
 import { STORED_TEXT_PATTERN } from "./routes/common.ts";
@@ -81,20 +81,10 @@ function decodePointer(segment: string): string {
   return segment.replaceAll("~1", "/").replaceAll("~0", "~");
 }
 
-declare module "fastify" {
-  interface FastifyRequest {
-    /** The error code a request was answered with, for the usage log. */
-    errorCode?: string;
-  }
-}
-
-export function registerErrorHandling(app: FastifyInstance, bodyLimit: number, metrics: Metrics): void {
+/** JSON responses for errors (the reporter maps, counts and logs them), and OpenAI-shaped 404s. */
+export function registerErrorHandling(app: FastifyInstance, report: (request: FastifyRequest, err: unknown) => HearthError, metrics: Metrics): void {
   app.setErrorHandler((err, request, reply) => {
-    const mapped = toHearthError(err, bodyLimit);
-    metrics.error(mapped.code);
-    request.errorCode = mapped.code;
-    if (mapped.statusCode >= 500) request.log.error({ err }, "request failed");
-    else request.log.info({ code: mapped.code, param: mapped.param }, mapped.message);
+    const mapped = report(request, err);
     if (mapped.retryAfter !== undefined) void reply.header("retry-after", String(mapped.retryAfter));
     void reply.status(mapped.statusCode).send(mapped.toJSON());
   });

@@ -3,21 +3,8 @@ import type { GenerateRequest, Usage } from "../engine/types.ts";
 import { cacheKey } from "../cache/cacheKey.ts";
 import { errors } from "../errors.ts";
 import type { RateLimitHeaders } from "../limits/types.ts";
-import { mayUse } from "./auth.ts";
 import { isCompleted, replay, respond, type ResponseFormat, type StoredAnswer, type StreamOptions } from "./respond.ts";
 import type { RouteDeps } from "./routes/deps.ts";
-
-declare module "fastify" {
-  interface FastifyRequest {
-    /** Set once the request went to the engine, which then reports it finished itself. */
-    engineCalled?: boolean;
-    /**
-     * What a request answered without the generation engine used (a cache hit replays its answer's
-     * usage; embeddings count their input tokens), for its usage row.
-     */
-    answered?: { usage: Usage; cacheHit: boolean };
-  }
-}
 
 /**
  * One generation request after validation (its `jobs`: one engine request per choice, `n`): the key's model permission, its rate limits (with
@@ -30,7 +17,8 @@ export async function serveGeneration(
 ): Promise<void> {
   const { caller } = request;
   const job = jobs[0]!;
-  if (!mayUse(caller, job.model, deps.router.resolveId(job.model))) throw errors.modelNotAllowed(job.model);
+  // The permission step (requestRecord.ts) ran for this model, or nothing runs: by construction, not by each caller's care.
+  if (request.record.model !== job.model) throw errors.internal();
   if (caller.key) for (const j of jobs) j.tenant = caller.key.name;
   const release = await chargeKey(deps, request, reply, jobs.reduce((n, j) => n + estimateTokens(j), 0));
   let used = 0;
@@ -43,16 +31,16 @@ export async function serveGeneration(
       if (hit) {
         const stored = JSON.parse(hit.toString()) as StoredAnswer;
         void reply.header("x-hearth-cache", "hit");
-        request.answered = { usage: stored.usage, cacheHit: true };
+        request.record.answered = { usage: stored.usage, cacheHit: true };
         deps.metrics.cache("hit");
-        return await replay(request, reply, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, streamBufferBytes: deps.streamBufferBytes }, stored);
+        return await replay(request, reply, format, opts, { report: deps.report, streamBufferBytes: deps.streamBufferBytes }, stored);
       }
       void reply.header("x-hearth-cache", "miss");
       deps.metrics.cache("miss");
     }
-    request.engineCalled = true;
+    request.record.engineCalled = true;
     if (deps.started) for (const j of jobs) deps.started(j);
-    const { final, text, choices } = await respond(deps.router, request, reply, jobs, format, opts, { metrics: deps.metrics, bodyLimit: deps.bodyLimit, streamBufferBytes: deps.streamBufferBytes });
+    const { final, text, choices } = await respond(deps.router, request, reply, jobs, format, opts, { report: deps.report, streamBufferBytes: deps.streamBufferBytes });
     if (final) used = final.usage.promptTokens + final.usage.completionTokens;
     if (cacheKey && final && isCompleted(final.reason)) {
       // A call's id is not kept: a replayed answer's calls get their own.

@@ -3,9 +3,8 @@ import { finalEvent } from "../engine/finalEvent.ts";
 import { collectToolCall, wholeToolCall } from "../engine/ToolCallReader.ts";
 import type { EngineEvent, FinalEvent, GenerateRequest, GeneratedTokenLogprob, Timings, ToolCall, ToolCallEvent, Usage } from "../engine/types.ts";
 import { errors, HearthError } from "../errors.ts";
-import type { Metrics } from "../metrics/Metrics.ts";
 import type { ModelRouter } from "../serving/ModelRouter.ts";
-import { toHearthError } from "./errorHandler.ts";
+import type { ErrorReporter } from "./requestRecord.ts";
 import { startSse } from "./sse.ts";
 import { serverTimingHeader } from "./routes/common.ts";
 import type { OpenAIFinishReason } from "../wire/chatCompletion.ts";
@@ -71,8 +70,8 @@ export interface StreamChannel {
 }
 
 export interface RespondContext {
-  metrics: Metrics;
-  bodyLimit: number;
+  /** How an error that ends a stream is reported, before it is sent as the stream's last event. */
+  report: ErrorReporter;
   /** A stream's unsent bytes for a client that does not read, before the stream is cut. */
   streamBufferBytes: number;
 }
@@ -288,9 +287,7 @@ function streamSink(request: FastifyRequest, channel: StreamChannel, headers: Re
   };
   const fail = async (err: unknown) => {
     if (closed) return;
-    const mapped = toHearthError(err, ctx.bodyLimit);
-    if (mapped.statusCode >= 500) request.log.error({ err }, "generation failed mid-stream");
-    ctx.metrics.error(mapped.code);
+    const mapped = ctx.report(request, err);
     await send(mapped.toJSON());
     await close();
   };

@@ -91,3 +91,39 @@ test("a WebSocket needs a key: refused without one, served with it as the hearth
   assert.equal(ws.protocol, "hearth.v1");
   ws.close();
 });
+
+test("a key for other models is refused with 403 model_not_allowed on every route that serves a model, the WebSocket's messages included, each refusal counted once", async () => {
+  const res = await call("POST", "/v1/admin/keys", ADMIN, { name: "carol", models: ["elsewhere"] });
+  assert.equal(res.status, 201);
+  const carol = res.json.key as string;
+  const refusals = async () => {
+    const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    return Number(/^hearth_request_errors_total\{code="model_not_allowed"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
+  const before = await refusals();
+  const messages = [{ role: "user", content: "hi" }];
+  const asks: [string, unknown][] = [
+    ["/v1/chat/completions", { model: server.model, messages, max_tokens: 2 }],
+    ["/v1/chat/completions", { model: server.model, messages, max_tokens: 2, stream: true }],
+    ["/chat/completions", { model: server.model, messages, max_tokens: 2 }],
+    ["/v1/completions", { model: server.model, prompt: "hi", max_tokens: 2 }],
+    ["/v1/embeddings", { model: server.model, input: "hi" }],
+    ["/tokenize", { model: server.model, content: "hi" }],
+    ["/tokenize", { content: "hi" }], // the only model, chosen for the caller: still checked
+    ["/detokenize", { model: server.model, tokens: [104] }],
+  ];
+  for (const [path, body] of asks) {
+    const refused = await call("POST", path, carol, body);
+    assert.equal(refused.status, 403, `${path} ${JSON.stringify(body)}`);
+    assert.equal(refused.json.error?.code, "model_not_allowed");
+  }
+  const ws = await open("/v1/chat/completions/ws", { headers: { authorization: `Bearer ${carol}` } });
+  assert.ok(ws instanceof WebSocket);
+  const answer = new Promise<string>((resolve) => ws.once("message", (data) => resolve(data.toString())));
+  ws.send(JSON.stringify({ model: server.model, messages, max_tokens: 2 }));
+  assert.equal((JSON.parse(await answer) as { error: { code: string } }).error.code, "model_not_allowed");
+  ws.close();
+  assert.equal(await refusals() - before, asks.length + 1);
+  // A key allowed every model is served as before.
+  assert.equal((await call("POST", "/v1/chat/completions", alice, { model: server.model, messages, max_tokens: 2 })).status, 200);
+});

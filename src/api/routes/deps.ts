@@ -1,7 +1,9 @@
+import type { FastifyRequest } from "fastify";
 import type { ResponseCache } from "../../cache/ResponseCache.ts";
 import type { GenerateRequest } from "../../engine/types.ts";
 import type { RateLimiter } from "../../limits/types.ts";
 import type { Metrics } from "../../metrics/Metrics.ts";
+import type { ErrorReporter } from "../requestRecord.ts";
 import type { ModelRouter } from "../../serving/ModelRouter.ts";
 import type { ConversationStore } from "../../store/ConversationStore.ts";
 import type { InferenceDefaults } from "./common.ts";
@@ -11,6 +13,8 @@ export interface RouteDeps {
   /** The served models: generation, embeddings and tokens by model name, and their management (list, load, unload, events, pull). */
   router: ModelRouter;
   metrics: Metrics;
+  /** Reports an error answering a request (see requestRecord.ts); the transport writes what it returns. */
+  report: ErrorReporter;
   defaults: InferenceDefaults;
   bodyLimit: number;
   /** See respond.ts: a stream's unsent bytes before it is cut. */
@@ -34,3 +38,6 @@ export interface RouteDeps {
 export function defaultsFor(deps: RouteDeps, model: string): InferenceDefaults {
   return { ...deps.defaults, ...deps.router.defaultsFor(model) };
 }
+
+/** The model a request names in its (validated) body: what the permission step checks. */
+export const bodyModel = (request: FastifyRequest) => (request.body as { model: string }).model;

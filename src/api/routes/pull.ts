@@ -59,6 +59,7 @@ export function pullRoute(app: FastifyInstance, deps: RouteDeps): void {
       try {
         return await run();
       } catch (err) {
+        // Pull watchers hear of it too; the error handler reports it for this request.
         publish(last, toHearthError(err, deps.bodyLimit));
         throw err;
       }
@@ -72,9 +73,7 @@ export function pullRoute(app: FastifyInstance, deps: RouteDeps): void {
     try {
       send("done", await run());
     } catch (err) {
-      const mapped = toHearthError(err, deps.bodyLimit);
-      if (mapped.statusCode >= 500) request.log.warn({ code: mapped.code }, mapped.message);
-      deps.metrics.error(mapped.code);
+      const mapped = deps.report(request, err);
       publish(last, mapped);
       send("error", mapped.toJSON());
     } finally {

@@ -9,7 +9,7 @@ import { eventStream } from "../../sse.ts";
 import { ChatCompletion } from "../../../wire/chatCompletion.ts";
 import { ChatCompletionChunk } from "../../../wire/chatCompletionChunk.ts";
 import { fanOut, LIMITS, toGenerateRequest, withMaxN } from "../common.ts";
-import { defaultsFor, type RouteDeps } from "../deps.ts";
+import { bodyModel, defaultsFor, type RouteDeps } from "../deps.ts";
 import { chatFormat } from "./chatFormat.ts";
 import { conversationTurn } from "./conversationTurn.ts";
 import { checkJsonSchema } from "./jsonSchema.ts";
@@ -21,9 +21,9 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): voi
   // For the OpenAPI document only: the answer is written with JSON.stringify as before, since a
   // schema-built serializer would silently drop any field the schema does not name.
   const response = { 200: { content: { "application/json": { schema: ChatCompletion }, ...eventStream(ChatCompletionChunk) } } };
-  typed.post("/v1/chat/completions", { schema: { body: schema, response }, serializerCompiler: () => JSON.stringify }, async (request, reply) => serveChat(deps, request, reply, request.body));
+  typed.post("/v1/chat/completions", { schema: { body: schema, response }, serializerCompiler: () => JSON.stringify, config: { model: bodyModel } }, async (request, reply) => serveChat(deps, request, reply, request.body));
   // The seeds' path; the same route, left out of the OpenAPI document.
-  typed.post("/chat/completions", { schema: { body: schema, hide: true } }, async (request, reply) => serveChat(deps, request, reply, request.body));
+  typed.post("/chat/completions", { schema: { body: schema, hide: true }, config: { model: bodyModel } }, async (request, reply) => serveChat(deps, request, reply, request.body));
 }
 
 /**

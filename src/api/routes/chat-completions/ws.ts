@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
 import { errors, type HearthError } from "../../../errors.ts";
 import { BEARER_PROTOCOL } from "../../auth.ts";
-import { toHearthError, validationError } from "../../errorHandler.ts";
+import { validationError } from "../../errorHandler.ts";
+import { newRecord, permitModel } from "../../requestRecord.ts";
 import type { StreamChannel } from "../../respond.ts";
 import { LIMITS, withMaxN } from "../common.ts";
 import type { RouteDeps } from "../deps.ts";
@@ -64,17 +65,17 @@ export function chatCompletionsWsRoute(app: FastifyInstance, deps: RouteDeps, re
     const serve = async (body: ChatCompletionRequest, cancel: AbortController) => {
       // Each message is its own request to the generation path (its own usage row); it shares the upgrade request's caller and log.
       const call = Object.create(request) as FastifyRequest;
+      call.record = newRecord();
       const started = performance.now();
       let status = 200;
       try {
+        // The permission step, as on the HTTP route: each message names its model.
+        permitModel(call, body.model, (name) => deps.router.resolveId(name));
         await serveChat(deps, call, reply, body, wsChannel(socket, AbortSignal.any([cancel.signal, closed.signal]), deps.streamBufferBytes));
         if (cancel.signal.aborted || closed.signal.aborted) status = 499;
       } catch (err) {
-        const mapped = toHearthError(err, deps.bodyLimit);
+        const mapped = deps.report(call, err);
         status = mapped.statusCode;
-        call.errorCode = mapped.code;
-        deps.metrics.error(mapped.code);
-        if (mapped.statusCode >= 500) request.log.error({ err }, "WebSocket request failed");
         sendError(mapped);
       } finally {
         record(call, "/v1/chat/completions", status, performance.now() - started, body);

@@ -7,12 +7,12 @@ import { serveGeneration } from "../../generation.ts";
 import type { ResponseFormat } from "../../respond.ts";
 import type { OpenAIFinishReason } from "../../../wire/chatCompletion.ts";
 import { fanOut, LIMITS, timingsJson, toGenerateRequest, unixNow, usageJson, withMaxN } from "../common.ts";
-import { defaultsFor, type RouteDeps } from "../deps.ts";
+import { bodyModel, defaultsFor, type RouteDeps } from "../deps.ts";
 import { CompletionRequest } from "./schema.ts";
 
 export function completionsRoute(app: FastifyInstance, deps: RouteDeps): void {
   const schema = withMaxN(CompletionRequest, deps.defaults.maxN ?? LIMITS.defaultMaxN);
-  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/completions", { schema: { body: schema } }, async (request, reply) => {
+  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/completions", { schema: { body: schema }, config: { model: bodyModel } }, async (request, reply) => {
     const body = request.body;
     if (body.echo === true) throw errors.unsupported("echo is not supported yet.", "echo");
     if (body.suffix != null && body.suffix !== "") throw errors.unsupported("suffix (insertion) is not supported yet.", "suffix");

@@ -1,16 +1,14 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { errors } from "../../../errors.ts";
-import { mayUse } from "../../auth.ts";
 import { chargeKey } from "../../generation.ts";
-import type { RouteDeps } from "../deps.ts";
+import { bodyModel, type RouteDeps } from "../deps.ts";
 import { EmbeddingRequest } from "./schema.ts";
 
 /** POST /v1/embeddings, in OpenAI's shape: all inputs go to the model's runner in one call. */
 export function embeddingsRoute(app: FastifyInstance, deps: RouteDeps): void {
-  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/embeddings", { schema: { body: EmbeddingRequest } }, async (request, reply) => {
+  app.withTypeProvider<TypeBoxTypeProvider>().post("/v1/embeddings", { schema: { body: EmbeddingRequest }, config: { model: bodyModel } }, async (request, reply) => {
     const body = request.body;
-    if (!mayUse(request.caller, body.model, deps.router.resolveId(body.model))) throw errors.modelNotAllowed(body.model);
     const inputs = toInputs(body.input);
     // Charged at about 4 characters a token; settled with the real count.
     const release = await chargeKey(deps, request, reply, inputs.reduce((n, i) => n + (typeof i === "string" ? Math.ceil(i.length / 4) + 1 : i.length), 0));
@@ -24,7 +22,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: RouteDeps): void {
     } finally {
       await release(promptTokens);
     }
-    request.answered = { usage: { promptTokens, completionTokens: 0, cachedPromptTokens: 0 }, cacheHit: false };
+    request.record.answered = { usage: { promptTokens, completionTokens: 0, cachedPromptTokens: 0 }, cacheHit: false };
     const width = vectors[0]?.length ?? 0;
     if (body.dimensions != null && body.dimensions !== width) {
       throw errors.unsupported(`'dimensions' must be ${width}, this model's embedding size: its vectors cannot be shortened.`, "dimensions");
