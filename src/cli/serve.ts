@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { buildApp } from "../api/app.ts";
 import { openServices } from "./services.ts";
-import { dataDir } from "../config/dataDir.ts";
+import { cacheDir, dataDir } from "../config/dataDir.ts";
 import { ConfigError } from "../config/loadConfig.ts";
 import { Tokenizer } from "../serving/upstream/Tokenizer.ts";
 import { UpstreamModel } from "../serving/upstream/UpstreamModel.ts";
@@ -131,7 +131,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     },
     log,
     served: [...served, ...upstreams],
-    estimates: new EstimateCache(join(config.data_dir ?? dataDir(), "estimates.json")),
+    estimates: new EstimateCache(join(cacheDir(), "estimates.json")),
   });
   // Loading starts before the database opens when asked (`hearth serve`): neither waits for the other.
   let starting: Promise<void> | null = null;

@@ -26,8 +26,9 @@ test("the CLI loads no heavy package that only some commands use: they are impor
   const modules = JSON.parse(/MODULES (.*)/.exec(stdout)?.[1] ?? "[]") as string[];
   assert.ok(modules.some((m) => m.endsWith("/src/cli/serve.ts")), "the hook saw the serve command's modules");
   // The generator's Llama 3 vocabulary (about 110 MB resident), the embedded PostgreSQL (a
-  // PostgreSQL deployment never needs it) and the AWS SDK (S3 pulls only).
-  for (const heavy of ["llama3-tokenizer-js", "@electric-sql/pglite", "@aws-sdk/"]) {
+  // PostgreSQL deployment never needs it), the AWS SDK (S3 pulls only) and node-llama-cpp (a third
+  // of a second of the server's start; runners and estimates load it in their own processes).
+  for (const heavy of ["llama3-tokenizer-js", "@electric-sql/pglite", "@aws-sdk/", "node-llama-cpp"]) {
     assert.deepEqual(modules.filter((m) => m.includes(`/node_modules/${heavy}`)), [], `${heavy} is loaded at start`);
   }
 });

@@ -9,9 +9,11 @@ const MAX_ENTRIES = 256;
 const FORMAT = `1:${RUNNER_BASE_BYTES}`;
 
 /**
- * Memory estimates by file version and load settings, kept in the data folder: estimating takes a
- * child process (about 1.5 s), and a server started again on the same files need not wait for it
- * before loading. A file's version is its path, size and modification time.
+ * Memory estimates by file version and load settings, kept in the machine's cache folder: estimating
+ * takes a child process (1.5 to 3 s), and a server started again on the same files (with any data
+ * folder) need not wait for it before loading. A file's version is its path, size and modification
+ * time. Servers sharing the file may each write it; one's entry lost to another's write costs only
+ * an estimate.
  */
 export class EstimateCache {
   readonly #path: string;
@@ -42,8 +44,9 @@ export class EstimateCache {
     const text = JSON.stringify([...this.#entries]);
     this.#writing = this.#writing.then(async () => {
       await mkdir(dirname(this.#path), { recursive: true });
-      await writeFile(`${this.#path}.tmp`, text);
-      await rename(`${this.#path}.tmp`, this.#path);
+      const partial = `${this.#path}.${process.pid}.tmp`;
+      await writeFile(partial, text);
+      await rename(partial, this.#path);
     }).catch(() => {});
   }
 

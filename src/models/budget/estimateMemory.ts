@@ -1,5 +1,4 @@
 import { basename } from "node:path";
-import { GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import { childMain, runInChild } from "../../util/childProcess.ts";
 import { checkGgufFile } from "../gguf/checkGgufFile.ts";
 
@@ -32,6 +31,8 @@ export async function estimateMemory(path: string, opts: EstimateOptions): Promi
 }
 
 async function estimateChecked(path: string, opts: EstimateOptions): Promise<MemoryEstimate> {
+  // Imported here, in the child: node-llama-cpp costs the server a third of a second at start.
+  const { GgufInsights, readGgufFileInfo } = await import("node-llama-cpp");
   const info = await readGgufFileInfo(path, { readTensorInfo: true });
   const insights = await GgufInsights.from(info);
   const contextSize = Math.min(opts.contextSize, insights.trainContextSize ?? opts.contextSize);

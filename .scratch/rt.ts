@@ -1,0 +1,13 @@
+const t0 = performance.now();
+const lap = (what: string) => console.log(what, Math.round(performance.now() - t0));
+const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+lap("import node-llama-cpp");
+const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.warn });
+lap("getLlama");
+const model = await llama.loadModel({ modelPath: process.argv[2]! });
+lap("loadModel");
+const ctx = await model.createContext({ contextSize: 4096, sequences: 4, batchSize: 512, threads: { ideal: 2, min: 2 } });
+lap("createContext");
+await import("../src/engine/llamacpp/LlamaCppEngine.ts");
+lap("import engine");
+await ctx.dispose(); await model.dispose(); await llama.dispose();

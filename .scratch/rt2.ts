@@ -1,0 +1,13 @@
+const t0 = performance.now();
+const lap = (what: string) => console.log(what, Math.round(performance.now() - t0));
+const { getLlama, LlamaLogLevel, readGgufFileInfo } = await import("node-llama-cpp");
+lap("import");
+const info = await readGgufFileInfo(process.argv[2]!);
+lap("readGgufFileInfo");
+const info2 = await readGgufFileInfo(process.argv[2]!, { readTensorInfo: false, ignoreKeys: ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type"] } as never);
+lap("readGgufFileInfo ignoring vocab");
+const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.warn });
+lap("getLlama");
+const model = await llama.loadModel({ modelPath: process.argv[2]! });
+lap("loadModel");
+void info; void info2;
