@@ -9,7 +9,7 @@ import { registerKeys } from "./keys.ts";
 import { registerModels } from "./models.ts";
 import { registerMonitor } from "./monitor.ts";
 import { registerPull } from "./pull.ts";
-import { serve } from "./serve.ts";
+import { prestartRunner } from "../engine/runner/prestart.ts";
 
 // A .env file in the working directory, read before anything looks at the environment (the real
 // environment wins): HEARTH_*, DATABASE_URL, AWS_* for `hearth pull`, HEARTH_ADMIN_KEY for `hearth keys`.
@@ -33,6 +33,10 @@ const serveCommand = program
   .action(async (flags: Record<string, unknown> & { config?: string }) => {
     const file = flags.config ? await readConfigFile(flags.config) : {};
     const config = resolveConfig(file, envLayer(process.env), flagLayer(flags));
+    // A runner starts while the server imports itself (most of a second), for the model it loads first.
+    const local = !config.model.upstreams?.length && (config.model.path !== undefined || config.models.length === 0 || config.models.some((m) => m.pinned && !m.upstreams));
+    if (local) prestartRunner(config.model.gpu);
+    const { serve } = await import("./serve.ts");
     const server = await serve(config);
     let closing = false;
     const shutdown = (signal: string) => {

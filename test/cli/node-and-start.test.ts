@@ -53,7 +53,11 @@ test("npm start with no configuration serves the demo model to the OpenAI SDK", 
     assert.ok(url, out);
     assert.match(out, /weights are random/);
     // The model loads after the server listens, and says so in the log.
-    await waitFor(/"msg":"model \S+ ready/);
+    const ready = await waitFor(/"msg":"model \S+ ready in runner (\d+)/);
+    // In the runner started while the server imported itself, and no other left running.
+    assert.match(out, new RegExp(`loads in runner ${ready[1]}, started ahead of need`));
+    const { stdout: group } = await run("ps", ["-o", "args=", "-g", String(child.pid)]);
+    assert.equal(group.split("\n").filter((l) => l.includes("runnerMain.ts")).length, 1, group);
     const health = await fetch(`${url}/health`);
     assert.deepEqual([health.status, ((await health.json()) as { status: string }).status], [200, "ok"]);
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused" });

@@ -22,7 +22,9 @@ test("the CLI loads no heavy package that only some commands use: they are impor
   const dir = await mkdtemp(join(tmpdir(), "hearth-imports-"));
   const hook = join(dir, "hook.mjs");
   await writeFile(hook, HOOK);
-  const { stdout } = await run(process.execPath, ["--import", hook, join(root, "bin/hearth.js"), "--version"], { cwd: root });
+  // `serve` as far as its start (TLS files that do not exist end it), behind an upstream: no runner starts.
+  const args = ["serve", "--upstream", "http://127.0.0.1:9/v1", "--tls-cert", join(dir, "none.crt"), "--tls-key", join(dir, "none.key")];
+  const { stdout } = await run(process.execPath, ["--import", hook, join(root, "bin/hearth.js"), ...args], { cwd: root }).catch((err: { stdout: string }) => err);
   const modules = JSON.parse(/MODULES (.*)/.exec(stdout)?.[1] ?? "[]") as string[];
   assert.ok(modules.some((m) => m.endsWith("/src/cli/serve.ts")), "the hook saw the serve command's modules");
   // The generator's Llama 3 vocabulary (about 110 MB resident), the embedded PostgreSQL (a

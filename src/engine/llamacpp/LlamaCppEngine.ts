@@ -38,6 +38,8 @@ export interface LlamaCppEngineOptions {
   /** The prompt cache's bound in entries (cache.prompt_entries). Defaults to 1024; 0: no cache. */
   promptCacheEntries?: number;
   gpu: "auto" | "cpu" | "cuda" | "vulkan";
+  /** llama.cpp's library, when it was loaded beforehand for this `gpu` (a runner started ahead of need). */
+  llama?: Promise<Llama>;
   /** Receives llama.cpp's own log lines. */
   log?: (level: "debug" | "warn" | "error", message: string) => void;
 }
@@ -255,16 +257,12 @@ export class LlamaCppEngine {
     // The file's check reads its header while llama.cpp's library loads: a fifth of a second of a start, hidden.
     const checked = checkGgufFile(o.modelPath);
     checked.catch(() => {});
-    this.#llama = await getLlama({
-      gpu: o.gpu === "cpu" ? false : o.gpu,
-      build: "never",
-      logLevel: LlamaLogLevel.warn,
-      logger: (level, message) => {
-        const error = level === LlamaLogLevel.error || level === LlamaLogLevel.fatal;
-        if (error && !this.#loaded && this.#llamaErrors.length < 32) this.#llamaErrors.push(message.trim());
-        o.log?.(error ? "error" : level === LlamaLogLevel.warn ? "warn" : "debug", message.trimEnd());
-      },
-    });
+    this.#llama = await (o.llama ?? loadLlama(o.gpu));
+    this.#llama.logger = (level, message) => {
+      const error = level === LlamaLogLevel.error || level === LlamaLogLevel.fatal;
+      if (error && !this.#loaded && this.#llamaErrors.length < 32) this.#llamaErrors.push(message.trim());
+      o.log?.(error ? "error" : level === LlamaLogLevel.warn ? "warn" : "debug", message.trimEnd());
+    };
     // ggml's worker threads spin: more threads than cores makes decoding many times slower.
     const threads = Math.min(o.threads ?? this.#llama.cpuMathCores, availableParallelism());
     this.#llama.maxThreads = threads;
@@ -298,6 +296,11 @@ export class LlamaCppEngine {
       throw err;
     }
   }
+}
+
+/** Loads llama.cpp's library (its prebuilt binary for `gpu`; never a build at run time). */
+export function loadLlama(gpu: LlamaCppEngineOptions["gpu"]): Promise<Llama> {
+  return getLlama({ gpu: gpu === "cpu" ? false : gpu, build: "never", logLevel: LlamaLogLevel.warn });
 }
 
 /** OpenAI's logit_bias: token ids inside the vocabulary, biases -100..100 (a refusal before acceptance). */

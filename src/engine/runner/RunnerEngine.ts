@@ -1,9 +1,10 @@
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
 import type { Embeddings, Engine, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Tokenized } from "../types.ts";
 import { finalEvent } from "../finalEvent.ts";
 import { checkRoom, minPromptTokens } from "../promptBound.ts";
+import { forkRunner, takePrestarted } from "./prestart.ts";
 import type { CallResults, FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
 export interface RunnerEngineOptions extends RunnerOptions {
@@ -24,7 +25,6 @@ interface PendingCall { resolve(value: unknown): void; reject(err: unknown): voi
 /** A call the runner answers once: the message without its rid. */
 type CallMessage = Extract<ToRunner, { type: keyof CallResults }> extends infer M ? M extends { rid: number } ? Omit<M, "rid"> : never : never;
 
-const RUNNER = new URL("./runnerMain.ts", import.meta.url);
 /** Crashes in a row while loading, before the model is marked failed instead of restarted again. */
 const MAX_LOAD_CRASHES = 3;
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -212,13 +212,9 @@ export class RunnerEngine implements Engine {
     this.#info = { ...this.#info, state: "loading" };
     this.#ready = new Promise((resolve) => { this.#markReady = resolve; });
     this.#startedAt = Date.now();
-    const child = fork(RUNNER, [], {
-      env: { ...process.env, UV_THREADPOOL_SIZE: "1" },
-      // A 2 MB young generation (V8's default grows to 16 MB per semi-space): the step loop's garbage
-      // is short-lived, and the larger nursery only added about 65 MB of resident memory.
-      execArgv: ["--max-semi-space-size=2"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+    const prestarted = takePrestarted(this.#opts.gpu);
+    if (prestarted) this.#opts.log?.("info", `model ${this.#opts.modelId} loads in runner ${prestarted.pid}, started ahead of need`);
+    const child = prestarted ?? forkRunner();
     this.#child = child;
     child.on("message", (msg: FromRunner) => this.#onMessage(msg));
     child.once("exit", (code, signal) => this.#onExit(child, code, signal));

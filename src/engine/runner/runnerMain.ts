@@ -4,11 +4,15 @@
  * ggml's spinning workers). A llama.cpp abort ends this process only; the server restarts it.
  */
 import { errors, HearthError } from "../../errors.ts";
-import { LlamaCppEngine } from "../llamacpp/LlamaCppEngine.ts";
+import { LlamaCppEngine, loadLlama, type LlamaCppEngineOptions } from "../llamacpp/LlamaCppEngine.ts";
 import type { Outcome } from "../llamacpp/StepLoop.ts";
 import type { FromRunner, StepItem, ToRunner } from "./protocol.ts";
 
 const send = (msg: FromRunner) => process.send!(msg);
+// A runner started ahead of need (see prestart.ts) loads llama.cpp's library before it knows its model.
+const early = process.env.HEARTH_RUNNER_GPU as LlamaCppEngineOptions["gpu"] | undefined;
+const llama = early ? loadLlama(early) : undefined;
+llama?.catch(() => {}); // a failure shows again, and is reported, when the model loads
 let engine: LlamaCppEngine | undefined;
 let step: StepItem[] = [];
 /** Embed calls under way, by rid: an `abortCall` stops one before its next input. */
@@ -38,7 +42,10 @@ async function handle(msg: ToRunner): Promise<void> {
   switch (msg.type) {
     case "init": {
       const rssBeforeBytes = process.memoryUsage.rss();
-      engine = new LlamaCppEngine({ ...msg.options, log: (level, message) => send({ type: "log", level, message }) });
+      engine = new LlamaCppEngine({
+        ...msg.options, log: (level, message) => send({ type: "log", level, message }),
+        ...(llama && early === msg.options.gpu ? { llama } : {}),
+      });
       await engine.load();
       const status = engine.status();
       send({
