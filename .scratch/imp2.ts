@@ -1,3 +1,0 @@
-const t = performance.now();
-await import("../src/engine/llamacpp/LlamaCppEngine.ts");
-console.log("runner imports", Math.round(performance.now() - t));
