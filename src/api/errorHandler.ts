@@ -1,8 +1,9 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import type { FastifyError, FastifyInstance, FastifyRequest, FastifySchemaValidationError } from "fastify";
+import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
+import type { ErrorReporter } from "./requestRecord.ts";
 import { STORED_TEXT_PATTERN } from "./routes/common.ts";
 
 /**
@@ -82,7 +83,7 @@ function decodePointer(segment: string): string {
 }
 
 /** JSON responses for errors (the reporter maps, counts and logs them), and OpenAI-shaped 404s. */
-export function registerErrorHandling(app: FastifyInstance, report: (request: FastifyRequest, err: unknown) => HearthError, metrics: Metrics): void {
+export function registerErrorHandling(app: FastifyInstance, report: ErrorReporter, metrics: Metrics): void {
   app.setErrorHandler((err, request, reply) => {
     const mapped = report(request, err);
     if (mapped.retryAfter !== undefined) void reply.header("retry-after", String(mapped.retryAfter));

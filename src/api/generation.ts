@@ -7,9 +7,10 @@ import { isCompleted, replay, respond, type ResponseFormat, type StoredAnswer, t
 import type { RouteDeps } from "./routes/deps.ts";
 
 /**
- * One generation request after validation (its `jobs`: one engine request per choice, `n`): the key's model permission, its rate limits (with
- * OpenAI's x-ratelimit-* headers), the response cache, then the engine. The key's limits are
- * charged the request's estimated tokens at admission and corrected to what it used at the end.
+ * One generation request after validation and the model permission step (its `jobs`: one engine
+ * request per choice, `n`): the key's rate limits (with OpenAI's x-ratelimit-* headers), the
+ * response cache, then the engine. The key's limits are charged the request's estimated tokens at
+ * admission and corrected to what it used at the end.
  */
 export async function serveGeneration(
   deps: RouteDeps, request: FastifyRequest, reply: FastifyReply,
@@ -20,6 +21,7 @@ export async function serveGeneration(
   // The permission step (requestRecord.ts) ran for this model, or nothing runs: by construction, not by each caller's care.
   if (request.record.model !== job.model) throw errors.internal();
   if (caller.key) for (const j of jobs) j.tenant = caller.key.name;
+  const ctx = { report: deps.report, streamBufferBytes: deps.streamBufferBytes };
   const release = await chargeKey(deps, request, reply, jobs.reduce((n, j) => n + estimateTokens(j), 0));
   let used = 0;
   try {
@@ -33,14 +35,14 @@ export async function serveGeneration(
         void reply.header("x-hearth-cache", "hit");
         request.record.answered = { usage: stored.usage, cacheHit: true };
         deps.metrics.cache("hit");
-        return await replay(request, reply, format, opts, { report: deps.report, streamBufferBytes: deps.streamBufferBytes }, stored);
+        return await replay(request, reply, format, opts, ctx, stored);
       }
       void reply.header("x-hearth-cache", "miss");
       deps.metrics.cache("miss");
     }
     request.record.engineCalled = true;
     if (deps.started) for (const j of jobs) deps.started(j);
-    const { final, text, choices } = await respond(deps.router, request, reply, jobs, format, opts, { report: deps.report, streamBufferBytes: deps.streamBufferBytes });
+    const { final, text, choices } = await respond(deps.router, request, reply, jobs, format, opts, ctx);
     if (final) used = final.usage.promptTokens + final.usage.completionTokens;
     if (cacheKey && final && isCompleted(final.reason)) {
       // A call's id is not kept: a replayed answer's calls get their own.

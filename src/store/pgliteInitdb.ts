@@ -30,7 +30,7 @@ if (import.meta.main) {
 }
 
 /** Runs initdb for `dir` in a child process; resolves when the directory holds a closed, ready database. */
-export async function initdbInChild(dir: string): Promise<void> {
+async function initdbInChild(dir: string): Promise<void> {
   await runInChild(import.meta.url, [dir], `creating the embedded database in ${dir}`);
 }
 

@@ -9,10 +9,12 @@ import type { ModelDefaults } from "../../src/models/registry/ModelRegistry.ts";
 import type { ServedModel } from "../../src/serving/ServedModel.ts";
 
 /** The words the fake answers with, in turn: ASCII and multi-byte text, so both reach the client. */
-export const FAKE_WORDS = ["Hello", " from", " the", " fake", " model", ".", " Ünïcödé", " ✓", " and", " more", " words", "\n"] as const;
+const FAKE_WORDS = ["Hello", " from", " the", " fake", " model", ".", " Ünïcödé", " ✓", " and", " more", " words", "\n"] as const;
 
-/** The fake's reply of `tokens` tokens, as a client sees it (with no stop string). */
-export const fakeReply = (tokens: number) => Array.from({ length: tokens }, (_, i) => FAKE_WORDS[i % FAKE_WORDS.length]).join("");
+/** Token ids are bytes: 256 of them. */
+function checkTokens(tokens: readonly number[], param: string): void {
+  if (tokens.some((t) => t > 255)) throw errors.invalidRequest("A token id is outside the vocabulary (256 tokens).", param);
+}
 
 export interface FakeModelOptions {
   id?: string;
@@ -119,7 +121,7 @@ export class FakeModel implements ServedModel {
   }
 
   async detokenize(tokens: number[]): Promise<string> {
-    if (tokens.some((t) => t > 255)) throw errors.invalidRequest("A token id is outside the vocabulary (256 tokens).", "tokens");
+    checkTokens(tokens, "tokens");
     return Buffer.from(tokens).toString();
   }
 
@@ -139,7 +141,7 @@ export class FakeModel implements ServedModel {
   #promptTokens(prompt: Prompt): number {
     switch (prompt.kind) {
       case "tokens":
-        if (prompt.tokens.some((t) => t > 255)) throw errors.invalidRequest("A token id is outside the vocabulary (256 tokens).", "prompt");
+        checkTokens(prompt.tokens, "prompt");
         return prompt.tokens.length;
       case "text": return Buffer.byteLength(prompt.text);
       case "chat": return Buffer.byteLength(prompt.messages.map((m) => `${m.role}: ${m.content}\n`).join("") + "assistant:");
