@@ -47,7 +47,8 @@ export async function serveGeneration(
     if (cacheKey && final && isCompleted(final.reason)) {
       // A call's id is not kept: a replayed answer's calls get their own.
       const calls = choices[0]!.toolCalls.map(({ name, arguments: args }) => ({ name, arguments: args }));
-      const stored: StoredAnswer = { text, finishReason: final.reason, usage: final.usage, ...(calls.length > 0 ? { toolCalls: calls } : {}) };
+      const { reasoning } = choices[0]!;
+      const stored: StoredAnswer = { text, ...(reasoning ? { reasoning } : {}), finishReason: final.reason, usage: final.usage, ...(calls.length > 0 ? { toolCalls: calls } : {}) };
       await deps.cache!.set(cacheKey, JSON.stringify(stored), deps.cacheTtlSeconds);
     }
   } finally {
@@ -93,8 +94,8 @@ function deterministic(job: GenerateRequest): boolean {
 
 /** The cache key: the model and everything that shapes the answer; not the request id, key, user or keep_alive. */
 function responseKey(model: string, job: GenerateRequest): string {
-  const { prompt, maxTokens, stop, sampling, constraint } = job;
-  return cacheKey({ model, prompt, maxTokens: maxTokens ?? null, stop, sampling, ...(constraint ? { constraint } : {}) });
+  const { prompt, maxTokens, stop, sampling, constraint, template } = job;
+  return cacheKey({ model, prompt, maxTokens: maxTokens ?? null, stop, sampling, ...(constraint ? { constraint } : {}), ...(template ? { template } : {}) });
 }
 
 /**

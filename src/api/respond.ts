@@ -15,6 +15,8 @@ export const isCompleted = (reason: string): reason is OpenAIFinishReason => rea
 /** One choice as it ended, for a JSON response. `logprobs` is null when they were not asked for. */
 export interface ChoiceOutput {
   text: string;
+  /** A thinking model's reasoning, apart from the text ("" when it had none). */
+  reasoning: string;
   finishReason: OpenAIFinishReason;
   logprobs: GeneratedTokenLogprob[] | null;
   /** The tool calls it made, after the text (if any). */
@@ -30,6 +32,8 @@ export interface ResponseFormat {
   opening(index: number): object | null;
   /** The chunks for new text (and its tokens' logprobs, when asked): one, several, or none (text held back until it can be shaped). */
   chunk(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): object | object[] | null;
+  /** The chunk for new reasoning, or none; formats without a reasoning field leave it out (it is not sent). */
+  reasoning?(index: number, text: string): object | null;
   /** The chunk for a piece of a tool call, or none; formats without tools leave it out. */
   toolCall?(index: number, event: ToolCallEvent): object | null;
   closing(index: number, finishReason: OpenAIFinishReason, timings: Timings): object;
@@ -76,16 +80,17 @@ export interface RespondContext {
   streamBufferBytes: number;
 }
 
-interface ChoiceState { final: FinalEvent | null; text: string; logprobs: GeneratedTokenLogprob[] | null; toolCalls: ToolCall[] }
+interface ChoiceState { final: FinalEvent | null; text: string; reasoning: string; logprobs: GeneratedTokenLogprob[] | null; toolCalls: ToolCall[] }
 
 /** What a cache entry holds: enough to answer again exactly as the first time. */
-export interface StoredAnswer { text: string; finishReason: OpenAIFinishReason; usage: Usage; toolCalls?: Omit<ToolCall, "id">[] }
+export interface StoredAnswer { text: string; reasoning?: string; finishReason: OpenAIFinishReason; usage: Usage; toolCalls?: Omit<ToolCall, "id">[] }
 
 /** Where one request's events go: a JSON body at the end, or SSE as they come. */
 interface Sink {
   /** Before the first event (a stream sends its headers and openings). */
   open(): Promise<void>;
   text(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): Promise<void>;
+  reasoning(index: number, text: string): Promise<void>;
   toolCall(index: number, event: ToolCallEvent): Promise<void>;
   /** One choice ended. */
   end(index: number, final: FinalEvent): Promise<void>;
@@ -169,7 +174,10 @@ export function mergeFinals(choices: readonly { final: FinalEvent | null }[]): F
   return {
     type: "final",
     reason: bad?.reason ?? first.reason,
-    usage: { promptTokens: first.usage.promptTokens, completionTokens: sum((f) => f.usage.completionTokens), cachedPromptTokens: first.usage.cachedPromptTokens },
+    usage: {
+      promptTokens: first.usage.promptTokens, completionTokens: sum((f) => f.usage.completionTokens), cachedPromptTokens: first.usage.cachedPromptTokens,
+      ...(first.usage.reasoningTokens !== undefined ? { reasoningTokens: sum((f) => f.usage.reasoningTokens ?? 0) } : {}),
+    },
     timings: {
       queueMs: max((f) => f.timings.queueMs),
       promptMs: max((f) => f.timings.promptMs),
@@ -182,7 +190,7 @@ export function mergeFinals(choices: readonly { final: FinalEvent | null }[]): F
   };
 }
 
-const newChoice = (logprobs: boolean): ChoiceState => ({ final: null, text: "", logprobs: logprobs ? [] : null, toolCalls: [] });
+const newChoice = (logprobs: boolean): ChoiceState => ({ final: null, text: "", reasoning: "", logprobs: logprobs ? [] : null, toolCalls: [] });
 
 /** Takes one event of choice `i`: keeps what the whole answer needs, and hands it to the sink. */
 async function take(sink: Sink, choices: ChoiceState[], i: number, ev: EngineEvent): Promise<void> {
@@ -192,6 +200,9 @@ async function take(sink: Sink, choices: ChoiceState[], i: number, ev: EngineEve
     choice.text += ev.text;
     if (ev.logprobs && choice.logprobs) choice.logprobs.push(...ev.logprobs);
     await sink.text(i, ev.text, ev.logprobs);
+  } else if (ev.type === "reasoning") {
+    choice.reasoning += ev.text;
+    await sink.reasoning(i, ev.text);
   } else if (ev.type === "final") {
     choice.final = ev;
     await sink.end(i, ev);
@@ -210,6 +221,7 @@ export async function replay(
 ): Promise<void> {
   const final = finalEvent(stored.finishReason, stored.usage, { queueMs: 0, promptMs: 0, generationMs: 0, promptCached: stored.usage.promptTokens });
   const events: EngineEvent[] = [
+    ...(stored.reasoning ? [{ type: "reasoning" as const, text: stored.reasoning }] : []),
     ...(stored.text ? [{ type: "text" as const, text: stored.text }] : []),
     ...(stored.toolCalls ?? []).flatMap((call, index) => wholeToolCall(index, call)),
     final,
@@ -260,6 +272,7 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
   return {
     async open() {},
     async text() {},
+    async reasoning() {},
     async toolCall() {},
     async end() {},
     async finish(choices) {
@@ -268,7 +281,7 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
       if (!merged) throw errors.engineFailed("a generation ended without a final event");
       if (!isCompleted(merged.reason)) throw errorOf(merged);
       void reply.header("server-timing", serverTimingHeader(merged.timings));
-      const out = choices.map((c) => ({ text: c.text, finishReason: c.final!.reason as OpenAIFinishReason, logprobs: c.logprobs, ...(c.toolCalls.length > 0 ? { toolCalls: c.toolCalls } : {}) }));
+      const out = choices.map((c) => ({ text: c.text, reasoning: c.reasoning, finishReason: c.final!.reason as OpenAIFinishReason, logprobs: c.logprobs, ...(c.toolCalls.length > 0 ? { toolCalls: c.toolCalls } : {}) }));
       void reply.send(format.complete(out, merged.usage, merged.timings));
     },
     async fail(err) { throw err; },
@@ -303,6 +316,11 @@ function streamSink(request: FastifyRequest, channel: StreamChannel, headers: Re
       if (closed) return;
       const chunks = format.chunk(i, t, logprobs);
       for (const c of chunks === null ? [] : Array.isArray(chunks) ? chunks : [chunks]) await send(c);
+    },
+    async reasoning(i, t) {
+      if (closed) return;
+      const chunk = format.reasoning?.(i, t);
+      if (chunk) await send(chunk);
     },
     async toolCall(i, event) {
       if (closed) return;

@@ -18,7 +18,7 @@ interface GenModelFlags {
 export function registerGenModel(program: Command): void {
   program
     .command("gen-model")
-    .description("write a llama-architecture GGUF with deterministic random weights (for tests and benchmarks)")
+    .description("write a GGUF with deterministic random weights and a real family tokenizer and template (for tests and benchmarks)")
     .option("--preset <name>", `shape preset: ${presetNames.join(", ")}`, "tiny")
     .requiredOption("--out <file>", "where to write the .gguf file")
     .option("--seed <n>", "seed for the weights; the same seed and options give the same bytes", "0")

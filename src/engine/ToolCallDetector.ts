@@ -1,4 +1,5 @@
 import { JsonNesting } from "../util/JsonNesting.ts";
+import { partialMarkerLength } from "../util/partialMarker.ts";
 import type { ToolCall } from "./types.ts";
 
 /**
@@ -85,23 +86,9 @@ export class ToolCallDetector {
       this.#phase = { kind: "name", allowed: [] };
       return buffer.slice(0, at) + this.#name(buffer.slice(at + prefix.length));
     }
-    const keep = this.#possiblePrefixLength(buffer);
+    const keep = partialMarkerLength(buffer, this.#syntax.prefixes);
     this.#held = buffer.slice(buffer.length - keep);
     return buffer.slice(0, buffer.length - keep);
-  }
-
-  /** The longest end of `text` that is the start of a prefix (held back: it may become one). */
-  #possiblePrefixLength(text: string): number {
-    let best = 0;
-    for (const p of this.#syntax.prefixes) {
-      for (let n = Math.min(p.length - 1, text.length); n > best; n--) {
-        if (text.endsWith(p.slice(0, n))) {
-          best = n;
-          break;
-        }
-      }
-    }
-    return best;
   }
 
   #name(text: string): string {

@@ -10,6 +10,8 @@ import type { ModelState } from "../wire/model.ts";
 export interface ChatMessage {
   role: "system" | "developer" | "user" | "assistant" | "tool";
   content: string;
+  /** An assistant message's reasoning, as an earlier answer gave it: the template decides whether it is kept. */
+  reasoning?: string;
   /** An assistant message's tool calls (OpenAI's `tool_calls`): arguments are JSON text. */
   toolCalls?: ToolCall[];
   /** A tool message's answer to this call id (OpenAI's `tool_call_id`). */
@@ -114,6 +116,14 @@ export interface GenerateRequest {
    * vocabulary after bias and penalties).
    */
   logprobs?: number;
+  /** Chat template options: variables such as Qwen3's `enable_thinking`, and gpt-oss's reasoning effort. */
+  template?: TemplateOptions;
+}
+
+/** A chat request's template options (`chat_template_kwargs`, `reasoning_effort`). */
+export interface TemplateOptions {
+  kwargs?: Record<string, unknown>;
+  reasoningEffort?: string;
 }
 
 /**
@@ -128,6 +138,8 @@ export interface Usage {
   completionTokens: number;
   /** Prompt tokens whose KV state was reused instead of evaluated. */
   cachedPromptTokens: number;
+  /** Completion tokens spent reasoning (inside the thinking block, its markers included). */
+  reasoningTokens?: number;
 }
 
 /**
@@ -168,6 +180,8 @@ export type EngineEvent =
    * a stop string and end tokens are not reported).
    */
   | { type: "text"; text: string; logprobs?: GeneratedTokenLogprob[] }
+  /** New reasoning text (a thinking model's thoughts, apart from the answer), whole characters. */
+  | { type: "reasoning"; text: string }
   | ToolCallEvent
   | FinalEvent;
 

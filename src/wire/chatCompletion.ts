@@ -11,6 +11,8 @@ export const CompletionUsage = Type.Object({
   completion_tokens: Type.Integer(),
   total_tokens: Type.Integer(),
   prompt_tokens_details: Type.Object({ cached_tokens: Type.Integer() }),
+  /** On a model that reasons: the completion tokens spent reasoning. */
+  completion_tokens_details: Type.Optional(Type.Object({ reasoning_tokens: Type.Integer() })),
 });
 export type CompletionUsage = Static<typeof CompletionUsage>;
 
@@ -58,6 +60,8 @@ export const ChatCompletion = Type.Object({
       role: Type.Literal("assistant"),
       /** Null with tool calls and no text. */
       content: OrNull(Type.String()),
+      /** A thinking model's reasoning, apart from the answer (the field vLLM, llama-server and DeepSeek use). */
+      reasoning_content: Type.Optional(Type.String()),
       refusal: Type.Null(),
       tool_calls: Type.Optional(Type.Array(ToolCall)),
     }),

@@ -12,6 +12,7 @@ const ToolCallDelta = Type.Object({
 export const ChatDelta = Type.Object({
   role: Type.Optional(Type.Literal("assistant")),
   content: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  reasoning_content: Type.Optional(Type.String()),
   refusal: Type.Optional(Type.Null()),
   tool_calls: Type.Optional(Type.Array(ToolCallDelta)),
 });

@@ -11,6 +11,7 @@ import { quantizeRow } from "../../src/models/generator/quantize.ts";
 import { Rng } from "../../src/models/generator/random.ts";
 import { fallbackType, useMoreBits, weightType } from "../../src/models/generator/tensorTypes.ts";
 import { checkGgufFile } from "../../src/models/gguf/checkGgufFile.ts";
+import { testModel } from "../helpers/models.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "hearth-gen-"));
 
@@ -359,4 +360,20 @@ test("quantized types need width and ff in multiples of 32; an unknown type is r
   await assert.rejects(generateModel({ ...presets.tiny, type: "q4_k_m", width: 48, heads: 4, out: join(dir, "z.gguf") }), /q4_k_m needs width and ff to be multiples of 32/);
   await assert.rejects(generateModel({ ...presets.tiny, type: "q4_0", ff: 100, out: join(dir, "z.gguf") }), /q4_0 needs width and ff to be multiples of 32/);
   await assert.rejects(generateModel({ ...presets.tiny, type: "q5_k" as "q4_0", out: join(dir, "z.gguf") }), /type must be one of f16, q8_0, q4_0, q4_k_m/);
+});
+
+test("each family preset is written with its own architecture, tokenizer model and chat template", async () => {
+  const expected = {
+    "llama3.1": { arch: "llama", model: "gpt2", pre: "llama-bpe", template: /<\|python_tag\|>/ },
+    qwen3: { arch: "qwen3", model: "gpt2", pre: "qwen2", template: /<think>/ },
+    gemma3: { arch: "gemma3", model: "llama", pre: "default", template: /<start_of_turn>/ },
+    "gpt-oss": { arch: "llama", model: "gpt2", pre: "gpt-4o", template: /<\|channel\|>/ },
+  } as const;
+  for (const [preset, want] of Object.entries(expected)) {
+    const info = await readGgufFileInfo(await testModel(preset as keyof typeof expected));
+    const md = info.metadata as unknown as { general: { architecture: string }; tokenizer: { chat_template: string; ggml: { model: string; pre: string; scores?: number[] } } };
+    assert.deepEqual([md.general.architecture, md.tokenizer.ggml.model, md.tokenizer.ggml.pre], [want.arch, want.model, want.pre], preset);
+    assert.match(md.tokenizer.chat_template, want.template, preset);
+    assert.equal(md.tokenizer.ggml.scores !== undefined, want.model === "llama", `${preset}: SentencePiece scores`);
+  }
 });

@@ -8,6 +8,7 @@ import type { GenerateRequest, ModelSnapshot } from "../types.ts";
 import { checkRoom, maxTokenBytes } from "../promptBound.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { Grammars } from "./Grammars.ts";
+import type { TemplateSettings } from "./ChatTemplate.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
 import { PromptCache } from "./PromptCache.ts";
 import { StateCopier } from "./StateCopier.ts";
@@ -42,6 +43,8 @@ export interface LlamaCppEngineOptions {
   llama?: Promise<Llama>;
   /** Receives llama.cpp's own log lines. */
   log?: (level: "debug" | "warn" | "error", message: string) => void;
+  /** The model's chat template settings (which wrapper, a replacement template, variables). */
+  template?: TemplateSettings;
 }
 
 interface Loaded {
@@ -123,7 +126,7 @@ export class LlamaCppEngine {
   submit(req: GenerateRequest, listener: (o: Outcome) => void): { promptTokens: number } {
     const loaded = this.#require(req.model);
     checkLogitBias(req.sampling.logitBias, loaded.prompts.vocabularySize);
-    const built = loaded.prompts.build(req.prompt);
+    const built = loaded.prompts.build(req);
     checkRoom(req, built.tokens.length, loaded.context.contextSize);
     this.#listeners.set(req.id, listener);
     try {
@@ -289,8 +292,12 @@ export class LlamaCppEngine {
       });
       const endTokens = new Set([model.tokens.eos, model.tokens.eot].filter((t): t is Token => t != null));
       const grammars = new Grammars(this.#llama, model);
-      const loop = new StepLoop({ model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, grammars, copier: this.#copier, ...(promptCache ? { promptCache, minSaveTokens: o.minPrefixCopy } : {}), emit: (batch) => this.#emit(batch) });
-      this.#loaded = { model, context, prompts: new PromptBuilder(model), scheduler, loop };
+      const prompts = new PromptBuilder(model, o.template);
+      const loop = new StepLoop({
+        model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, markerTokens: prompts.template.markerTokens, grammars, copier: this.#copier,
+        ...(promptCache ? { promptCache, minSaveTokens: o.minPrefixCopy } : {}), emit: (batch) => this.#emit(batch),
+      });
+      this.#loaded = { model, context, prompts, scheduler, loop };
     } catch (err) {
       await model.dispose();
       throw err;

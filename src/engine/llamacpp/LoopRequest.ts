@@ -3,6 +3,7 @@ import { errors, type HearthError } from "../../errors.ts";
 import { endedByToolCalls, finalEvent } from "../finalEvent.ts";
 import { Generation } from "../Generation.ts";
 import { completionBudget } from "../promptBound.ts";
+import { ReasoningSplitter } from "../ReasoningSplitter.ts";
 import { ToolCallDetector } from "../ToolCallDetector.ts";
 import { ToolCallReader, wholeToolCall } from "../ToolCallReader.ts";
 import type { EngineEvent, FinishReason, GenerateRequest, GeneratedTokenLogprob, ToolCallEvent } from "../types.ts";
@@ -31,6 +32,8 @@ interface ToolReading {
 export interface LoopRequestContext {
   model: LlamaModel;
   endTokens: ReadonlySet<Token>;
+  /** Special tokens detokenized as text, for the reasoning and tool-call readers. */
+  markerTokens: ReadonlySet<Token>;
   grammars: Grammars | undefined;
   contextSize: number;
 }
@@ -61,14 +64,18 @@ export class LoopRequest {
   readonly #tools: ToolReading | null;
   /** Reads a forced call's constrained output into tool call events. */
   readonly #forced: ToolCallReader | null;
+  /** Splits a thinking model's reasoning from its answer, before the answer is read for calls. */
+  readonly #reasoning: ReasoningSplitter | null;
+  #reasoningTokens = 0;
   #firstTokenAt = 0;
 
   constructor(req: GenerateRequest, built: BuiltPrompt, ctx: LoopRequestContext) {
     this.req = req;
     this.prompt = built.tokens;
     this.#ctx = ctx;
-    const { model, endTokens, grammars } = ctx;
+    const { model, endTokens, markerTokens, grammars } = ctx;
     const constrained = req.constraint !== undefined;
+    this.#reasoning = built.reasoning ? new ReasoningSplitter(built.reasoning.syntax, built.reasoning.startInReasoning) : null;
     this.#grammar = null;
     if (req.constraint) {
       this.#grammar = grammars ? grammars.stateFor(req.constraint) : Promise.reject(errors.unsupported("This model does not support constrained output.", "response_format"));
@@ -78,19 +85,28 @@ export class LoopRequest {
     this.#forced = req.constraint?.kind === "json_schema" && req.constraint.toolCall ? new ToolCallReader(req.constraint.toolCall) : null;
     const maxTokens = completionBudget(req.maxTokens, built.tokens.length, ctx.contextSize);
     this.#generation = new Generation({
-      detokenize: (tokens, previous) => model.detokenize(tokens as Token[], false, previous as Token[]),
-      // A completed grammar allows only end-of-generation tokens, whichever the model has.
-      isEndToken: (t) => endTokens.has(t as Token) || built.stopTokens.has(t as Token) || (constrained && model.isEogToken(t as Token)),
+      detokenize: (tokens, previous) => model.detokenize(tokens as Token[], tokens.some((t) => markerTokens.has(t as Token)), previous as Token[]),
+      // Any end-of-generation token ends the reply, as in llama-server (gpt-oss's <|call|> among them).
+      isEndToken: (t) => endTokens.has(t as Token) || built.stopTokens.has(t as Token) || model.isEogToken(t as Token),
       stop: req.stop,
       maxTokens,
     });
     const tools = this.#tools;
+    const reasoning = this.#reasoning;
     this.sampling = samplingOptions(model, req.sampling, maxTokens, this.#generated, tools ? () => tools.state : undefined);
+    // A constraint applies to the answer: while the reply is still reasoning, no grammar is in force.
+    this.#constraintAfterReasoning = constrained && reasoning !== null && reasoning.inReasoning;
   }
+
+  readonly #constraintAfterReasoning: boolean;
 
   /** At admission: waits for its grammars (compiling since submission); throws if one failed. */
   async grammarsReady(): Promise<void> {
-    if (this.#grammar) this.sampling.grammarEvaluationState = await this.#grammar;
+    if (this.#grammar) {
+      const state = await this.#grammar;
+      const reasoning = this.#reasoning!;
+      this.sampling.grammarEvaluationState = this.#constraintAfterReasoning ? () => (reasoning.inReasoning ? undefined : state) : state;
+    }
     if (this.#tools) {
       this.#tools.params = await this.#tools.pending;
       this.#switchToolGrammar(); // a prefill may have started a call
@@ -114,6 +130,18 @@ export class LoopRequest {
     let text = this.#generation.accept(s.token, meta);
     let calls: ToolCallEvent[] = [];
     const tools = this.#tools;
+    if (this.#reasoning) {
+      const thinking = this.#reasoning.inReasoning;
+      const split = this.#reasoning.push(text);
+      if (this.#generation.finishReason) {
+        const rest = this.#reasoning.flush();
+        split.reasoning += rest.reasoning;
+        split.content += rest.content;
+      }
+      if (thinking || this.#reasoning.inReasoning) this.#reasoningTokens++;
+      if (split.reasoning) out.push({ id: this.req.id, event: { type: "reasoning", text: split.reasoning } });
+      text = split.content;
+    }
     if (this.#forced) {
       calls = this.#forced.push(text);
       text = "";
@@ -139,7 +167,10 @@ export class LoopRequest {
 
   /** The generator stopped on its own (as at an end token): text the tool reader still held. */
   flush(out: Outcome[]): void {
-    const rest = this.#tools?.detector.flush();
+    const split = this.#reasoning?.flush();
+    if (split?.reasoning) out.push({ id: this.req.id, event: { type: "reasoning", text: split.reasoning } });
+    let rest = split?.content ?? "";
+    if (this.#tools) rest = this.#tools.detector.push(rest) + this.#tools.detector.flush();
     if (rest) out.push({ id: this.req.id, event: { type: "text", text: rest } });
   }
 
@@ -154,7 +185,10 @@ export class LoopRequest {
     this.ended = true;
     const now = performance.now();
     const admitted = this.admittedAt || now;
-    const usage = { promptTokens: this.prompt.length, completionTokens: this.#generation.completionTokens, cachedPromptTokens: this.reused };
+    const usage = {
+      promptTokens: this.prompt.length, completionTokens: this.#generation.completionTokens, cachedPromptTokens: this.reused,
+      ...(this.#reasoning ? { reasoningTokens: this.#reasoningTokens } : {}),
+    };
     const event = finalEvent(reason, usage, {
       queueMs: admitted - this.submittedAt,
       promptMs: (this.#firstTokenAt || now) - admitted,

@@ -1,7 +1,9 @@
-import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
+import { LlamaText, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatModelResponse, type ChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
 import { errors } from "../../errors.ts";
+import { ReasoningSplitter, type ReasoningSyntax } from "../ReasoningSplitter.ts";
 import type { ToolCallSyntax } from "../ToolCallDetector.ts";
-import type { ChatMessage, Prompt, ToolDefinition } from "../types.ts";
+import type { ChatMessage, GenerateRequest, ToolDefinition } from "../types.ts";
+import { ChatTemplate, type TemplateSettings } from "./ChatTemplate.ts";
 
 export interface BuiltPrompt {
   tokens: Token[];
@@ -9,32 +11,33 @@ export interface BuiltPrompt {
   stopTokens: ReadonlySet<Token>;
   /** A chat prompt with tools: the template's function-call syntax, for reading calls the model writes. */
   toolCallSyntax?: ToolCallSyntax;
+  /** A chat prompt on a model that reasons: its markers, and whether the reply starts inside the block. */
+  reasoning?: { syntax: ReasoningSyntax; startInReasoning: boolean };
 }
 
 const NO_STOP_TOKENS: ReadonlySet<Token> = new Set();
 
 /**
- * Turns a request's prompt into tokens: chat messages through the chat template the model carries
- * (node-llama-cpp's chat-wrapper resolution), raw text as llama-server does (BOS when the model asks
- * for it, special tokens parsed), token ids checked against the vocabulary.
+ * Turns a request's prompt into tokens: chat messages through the model's chat template (see
+ * ChatTemplate), raw text as llama-server does (BOS when the model asks for it, special tokens
+ * parsed), token ids checked against the vocabulary.
  */
 export class PromptBuilder {
   readonly #model: LlamaModel;
-  readonly #chatWrapper: ChatWrapper;
+  readonly template: ChatTemplate;
   readonly vocabularySize: number;
 
-  constructor(model: LlamaModel) {
+  constructor(model: LlamaModel, template?: TemplateSettings) {
     this.#model = model;
-    // Render the template the model carries. Auto resolution may pick a specialized wrapper that only
-    // resembles it (for a Llama 3 template it can pick Llama 3.1's, which adds a dated system prompt).
-    this.#chatWrapper = resolveChatWrapper(model, { type: "jinjaTemplate" });
+    this.template = new ChatTemplate(model, template);
     const tokens: unknown = model.fileInfo.metadata.tokenizer?.ggml?.tokens;
     this.vocabularySize = Array.isArray(tokens) ? tokens.length : Number.MAX_SAFE_INTEGER;
   }
 
-  build(prompt: Prompt): BuiltPrompt {
+  build(req: Pick<GenerateRequest, "prompt" | "template">): BuiltPrompt {
+    const prompt = req.prompt;
     switch (prompt.kind) {
-      case "chat": return chatPrompt(this.#model, this.#chatWrapper, prompt.messages, prompt.tools);
+      case "chat": return chatPrompt(this.#model, this.template.wrapperFor(req.template), this.template.reasoning, prompt.messages, prompt.tools);
       case "text": return this.#text(prompt.text);
       case "tokens": return this.#tokens(prompt.tokens);
     }
@@ -57,15 +60,19 @@ export class PromptBuilder {
   }
 }
 
-function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, messages: readonly ChatMessage[], tools?: readonly ToolDefinition[]): BuiltPrompt {
+function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, reasoning: ReasoningSyntax | null, messages: readonly ChatMessage[], tools?: readonly ToolDefinition[]): BuiltPrompt {
   const history: ChatHistoryItem[] = [];
   // node-llama-cpp keeps a tool's result on the call itself: tool messages fill in their call's result.
   const calls = new Map<string, ChatModelFunctionCall>();
+  const prefill = messages.at(-1)?.role === "assistant" && !messages.at(-1)?.toolCalls?.length ? messages.at(-1) : undefined;
   for (const m of messages) {
     if (m.role === "system" || m.role === "developer") history.push({ type: "system", text: m.content });
     else if (m.role === "user") history.push({ type: "user", text: m.content });
     else if (m.role === "assistant") {
-      const response: (string | ChatModelFunctionCall)[] = m.content ? [m.content] : [];
+      const response: ChatModelResponse["response"] = [];
+      // A prefill with reasoning and no answer yet: the reply continues the reasoning.
+      if (m.reasoning) response.push({ type: "segment", segmentType: "thought", text: m.reasoning, ended: m !== prefill || m.content !== "" });
+      if (m.content) response.push(m.content);
       for (const tc of m.toolCalls ?? []) {
         const call: ChatModelFunctionCall = { type: "functionCall", name: tc.name, params: parseJson(tc.arguments), result: undefined };
         calls.set(tc.id, call);
@@ -90,7 +97,26 @@ function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, messages: reado
     if (tokens.length === 1 && model.isSpecialToken(tokens[0])) stopTokens.add(tokens[0]!);
   }
   const tokens = state.contextText.tokenize(model.tokenizer);
-  return availableFunctions ? { tokens, stopTokens, toolCallSyntax: toolCallSyntax(chatWrapper) } : { tokens, stopTokens };
+  return {
+    tokens, stopTokens,
+    ...(availableFunctions ? { toolCallSyntax: toolCallSyntax(chatWrapper) } : {}),
+    ...(reasoning ? { reasoning: { syntax: reasoning, startInReasoning: opensReasoning(reasoning, state.contextText.toString(), messages) } } : {}),
+  };
+}
+
+/**
+ * Whether the reply starts inside a thinking block: the template opened it (DeepSeek R1's ends its
+ * prompt with `<think>`), or an assistant prefill the reply continues did.
+ */
+function opensReasoning(syntax: ReasoningSyntax, context: string, messages: readonly ChatMessage[]): boolean {
+  const end = context.trimEnd();
+  if (syntax.open.some((o) => end.endsWith(o.trimEnd()))) return true;
+  const last = messages.at(-1);
+  if (last?.role !== "assistant" || last.toolCalls?.length) return false;
+  if (!last.content) return last.reasoning !== undefined && last.reasoning !== "";
+  const splitter = new ReasoningSplitter(syntax, false);
+  splitter.push(last.content);
+  return splitter.inReasoning;
 }
 
 /** The wrapper's call syntax (node-llama-cpp's `settings.functions.call`) as plain text. */

@@ -22,6 +22,8 @@ export interface StepLoopOptions {
   /** Called once per step with every request's events of that step. */
   emit: (batch: Outcome[]) => void;
   endTokens: ReadonlySet<Token>;
+  /** Special tokens rendered as text (the chat template's reasoning and call markers). */
+  markerTokens: ReadonlySet<Token>;
   /** Compiles requests' output constraints; requests with one are refused without it. */
   grammars?: Grammars;
   /** Copies a prompt prefix's KV state between slots when the scheduler plans it (see Scheduler.admit). */
@@ -80,7 +82,7 @@ export class StepLoop {
       const retryAfter = Math.min(60, Math.max(1, Math.ceil(((perSlot + 1) * this.#avgRequestMs) / 1000)));
       throw errors.serverOverloaded(this.#o.modelId, waiting, retryAfter);
     }
-    const request = new LoopRequest(req, built, { model: this.#o.model, endTokens: this.#o.endTokens, grammars: this.#o.grammars, contextSize: sequences[0]!.contextSize });
+    const request = new LoopRequest(req, built, { model: this.#o.model, endTokens: this.#o.endTokens, markerTokens: this.#o.markerTokens, grammars: this.#o.grammars, contextSize: sequences[0]!.contextSize });
     this.#posted++;
     this.#post({ kind: "submit", request });
   }

@@ -8,11 +8,11 @@ export const weightTypes: readonly WeightType[] = ["f16", "q8_0", "q4_0", "q4_k_
 export function isWeightType(type: string): type is WeightType {
   return (weightTypes as readonly string[]).includes(type);
 }
-export type VocabKind = "bytes" | "llama3";
+import type { Family } from "./families.ts";
 
-/** The shape of a generated `llama`-architecture model. */
+/** The shape of a generated model; its family decides the tokenizer, template and architecture. */
 export interface ModelShape {
-  vocab: VocabKind;
+  family: Family;
   layers: number;
   /** Embedding width (`llama.embedding_length`). */
   width: number;
@@ -32,11 +32,16 @@ export interface ModelShape {
 
 export const presets = {
   /** Byte-level vocabulary, about 100 KB: loads in milliseconds, for most tests. */
-  tiny: { vocab: "bytes", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 128, contextLength: 4096, type: "q8_0", tiedOutput: false },
+  tiny: { family: "bytes", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 128, contextLength: 4096, type: "q8_0", tiedOutput: false },
   /** The real Llama 3 vocabulary on a tiny body, about 12 MB: the built-in demo model. */
-  "tiny-llama3": { vocab: "llama3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  "tiny-llama3": { family: "llama3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
   /** About 174M parameters, 190 MB: every benchmark uses exactly this shape so figures compare across issues. */
-  bench: { vocab: "llama3", layers: 12, width: 768, heads: 12, kvHeads: 4, ff: 2048, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  bench: { family: "llama3", layers: 12, width: 768, heads: 12, kvHeads: 4, ff: 2048, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  // Each family with its real tokenizer and chat template on a tiny body (see families.ts for the architecture).
+  "llama3.1": { family: "llama3.1", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  qwen3: { family: "qwen3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  gemma3: { family: "gemma3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  "gpt-oss": { family: "gpt-oss", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
 } as const satisfies Record<string, ModelShape>;
 
 export type PresetName = keyof typeof presets;

@@ -1,17 +1,28 @@
 import llama3Tokenizer from "llama3-tokenizer-js";
 
 /** llama.cpp token types (llama_token_type in llama.h). */
-const TokenType = { NORMAL: 1, CONTROL: 3 } as const;
+export const TokenType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, BYTE: 6 } as const;
 
+/** A GGUF file's tokenizer: what `tokenizer.ggml.*` and `tokenizer.chat_template` hold. */
 export interface Vocab {
-  /** GGUF `tokenizer.ggml.pre`: selects llama.cpp's Llama 3 pre-tokenizer regex. */
-  pre: "llama-bpe";
+  /** `tokenizer.ggml.model`: byte-level BPE (`gpt2`) or SentencePiece (`llama`). */
+  model: "gpt2" | "llama";
+  /** `tokenizer.ggml.pre`: selects llama.cpp's pre-tokenizer (its split regex). */
+  pre: string;
   tokens: string[];
   types: number[];
+  /** SentencePiece piece scores (the `llama` model merges by them). */
+  scores?: number[];
   merges: string[];
   bosId: number;
-  /** `<|eot_id|>`: Llama 3 Instruct GGUFs use it as EOS so chat turns end there. */
+  /** Instruct GGUFs use the end-of-turn token as EOS so chat turns end there. */
   eosId: number;
+  padId?: number;
+  unkId?: number;
+  addBos: boolean;
+  /** SentencePiece only: whether a space is put before the text (Gemma 3: no). */
+  addSpacePrefix?: boolean;
+  template: string;
 }
 
 /**
@@ -43,7 +54,10 @@ function withSpecials(regular: string[]): Vocab {
     if (i < 0) throw new Error(`special token ${t} missing`);
     return i;
   };
-  return { pre: "llama-bpe", tokens, types, merges: [], bosId: id("<|begin_of_text|>"), eosId: id("<|eot_id|>") };
+  return {
+    model: "gpt2", pre: "llama-bpe", tokens, types, merges: [], bosId: id("<|begin_of_text|>"), eosId: id("<|eot_id|>"),
+    addBos: true, template: LLAMA3_INSTRUCT_TEMPLATE,
+  };
 }
 
 /** 256 byte tokens plus the 256 Llama 3 special tokens: every text tokenizes, one token per byte. */

@@ -21,6 +21,7 @@ export function chatFormat(id: string, model: string, includeUsage: boolean, for
   return {
     opening: (index) => chunk(index, { role: "assistant", content: forced ? null : "", refusal: null }, null),
     chunk: (index, text, logprobs) => chunk(index, forced ? {} : { content: text }, null, logprobs),
+    reasoning: (index, text) => chunk(index, { reasoning_content: text }, null),
     toolCall: (index, ev) => ev.type === "tool_call_done" ? null : chunk(index, { tool_calls: [toolCallDelta(ev)] }, null),
     closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason), timings: timingsJson(timings) }),
     usageChunk: (usage: Usage): ChatCompletionChunk => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
@@ -31,7 +32,9 @@ export function chatFormat(id: string, model: string, includeUsage: boolean, for
         return {
           index,
           message: {
-            role: "assistant", content: c.text === "" && (forced || calls.length > 0) ? null : c.text, refusal: null,
+            role: "assistant", content: c.text === "" && (forced || calls.length > 0) ? null : c.text,
+            ...(c.reasoning ? { reasoning_content: c.reasoning } : {}),
+            refusal: null,
             ...(calls.length > 0 ? { tool_calls: calls.map((call): ToolCall => ({ id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } })) } : {}),
           },
           logprobs: c.logprobs ? chatLogprobs(c.logprobs) : null,

@@ -40,6 +40,9 @@ export async function serveChat(deps: RouteDeps, request: FastifyRequest, reply:
   const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model));
   if (plan.constraint) job.constraint = plan.constraint;
   if (topLogprobs !== undefined) job.logprobs = topLogprobs;
+  if (body.reasoning_effort != null || body.chat_template_kwargs != null) {
+    job.template = { ...(body.chat_template_kwargs != null ? { kwargs: body.chat_template_kwargs } : {}), ...(body.reasoning_effort != null ? { reasoningEffort: body.reasoning_effort } : {}) };
+  }
   const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
   // The usage log's request_id is the id the client got (choices: `<id>-<i>`).
   job.id = id;
@@ -118,6 +121,7 @@ function toChatMessages(input: readonly ChatMessageInput[]): ChatMessage[] {
   const callIds = new Set<string>();
   return input.map((m, i) => {
     const message = toChatMessage(m, i);
+    if (m.role === "assistant" && m.reasoning_content) message.reasoning = m.reasoning_content;
     if (m.role === "assistant" && m.tool_calls && m.tool_calls.length > 0) {
       message.toolCalls = m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
       for (const c of m.tool_calls) callIds.add(c.id);

@@ -25,6 +25,8 @@ const Message = Type.Object({
   name: Nullable(Type.String({ maxLength: 256 })),
   /** Assistant messages: the tool calls the model made. */
   tool_calls: Nullable(Type.Array(ToolCallInput, { maxItems: TOOL_LIMITS.maxToolCallsPerMessage })),
+  /** Assistant messages: the reasoning an earlier answer gave; the model's template decides whether it is kept. */
+  reasoning_content: Nullable(Type.String()),
   /** Tool messages: the call this message answers. */
   tool_call_id: Nullable(Type.String({ minLength: 1, maxLength: 256 })),
 });
@@ -79,6 +81,10 @@ export const ChatCompletionRequest = Type.Object({
   /** Accepted; at most one call is generated per response. */
   parallel_tool_calls: Nullable(Type.Boolean()),
   response_format: Nullable(ResponseFormatInput),
+  /** A reasoning model's effort (gpt-oss's `Reasoning:` line); given to other templates as `reasoning_effort`. */
+  reasoning_effort: Nullable(Type.Enum(["minimal", "low", "medium", "high"])),
+  /** Variables for the model's chat template, as llama-server and vLLM take them (Qwen3's `enable_thinking`). */
+  chat_template_kwargs: Nullable(Type.Record(Type.String({ maxLength: 256 }), Type.Unknown(), { maxProperties: 64 })),
   /** Report each generated token's log probability. */
   logprobs: Nullable(Type.Boolean()),
   /** With `logprobs`: the most likely alternatives to report at each position, 0 to 20. */

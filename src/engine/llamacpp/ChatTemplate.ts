@@ -1,0 +1,124 @@
+import { readFileSync } from "node:fs";
+import { LlamaText, resolveChatWrapper, type ChatWrapper, type LlamaModel, type ResolveChatWrapperWithModelOptions, type Token } from "node-llama-cpp";
+import type { ReasoningSyntax } from "../ReasoningSplitter.ts";
+import type { TemplateOptions } from "../types.ts";
+
+/** A model's chat template settings (config: `chat_wrapper`, `chat_template`, `chat_template_kwargs`). */
+export interface TemplateSettings {
+  /** `auto` (see ChatTemplate), `jinja` (the template as written), or a node-llama-cpp wrapper type (`qwen`, `harmony`, `llama3.1`, ...). */
+  wrapper?: string;
+  /** A Jinja template file that replaces the one the GGUF carries. */
+  templateFile?: string;
+  /** Defaults for the template's variables (Qwen3's `enable_thinking`), under each request's own. */
+  kwargs?: Record<string, unknown>;
+}
+
+/**
+ * A model's chat template: the chat wrapper that renders its prompts (per request template options:
+ * thinking on or off, reasoning effort), the markers of its reasoning, and the special tokens that
+ * must be rendered as text for the reasoning and tool-call readers to see them.
+ */
+export class ChatTemplate {
+  readonly #model: LlamaModel;
+  readonly #settings: TemplateSettings;
+  readonly #template: string | undefined;
+  readonly #wrappers = new Map<string, ChatWrapper>();
+  readonly base: ChatWrapper;
+  /** What /v1/models shows: the wrapper's name, and the family it stands for. */
+  readonly name: string;
+  readonly reasoning: ReasoningSyntax | null;
+  readonly markerTokens: ReadonlySet<Token>;
+
+  constructor(model: LlamaModel, settings: TemplateSettings = {}) {
+    this.#model = model;
+    this.#settings = settings;
+    this.#template = settings.templateFile !== undefined ? readFileSync(settings.templateFile, "utf8") : undefined;
+    this.base = this.#resolve({});
+    this.name = this.base.wrapperName;
+    this.reasoning = reasoningSyntax(this.base);
+    this.markerTokens = markerTokens(model, this.base, this.reasoning);
+  }
+
+  /** The wrapper for a request's template options (a wrapper per distinct set, kept). */
+  wrapperFor(options: TemplateOptions | undefined): ChatWrapper {
+    const kwargs = { ...this.#settings.kwargs, ...options?.kwargs };
+    const effort = options?.reasoningEffort ?? (typeof kwargs.reasoning_effort === "string" ? kwargs.reasoning_effort : undefined);
+    if (Object.keys(kwargs).length === 0 && effort === undefined) return this.base;
+    const key = JSON.stringify([kwargs, effort]);
+    let w = this.#wrappers.get(key);
+    if (!w) {
+      if (this.#wrappers.size >= 64) this.#wrappers.clear();
+      w = this.#resolve(kwargs, effort);
+      this.#wrappers.set(key, w);
+    }
+    return w;
+  }
+
+  /**
+   * `auto`: the model's template as node-llama-cpp's Jinja wrapper renders it, unless node-llama-cpp
+   * resolves the family's own wrapper for a format with reasoning (Qwen3's thinking block, gpt-oss's
+   * channels), which the Jinja wrapper cannot read back. Other specialized wrappers are not taken:
+   * one that only resembles the template can add to it (Llama 3.1's dated system prompt on a Llama 3
+   * template).
+   */
+  #resolve(kwargs: Record<string, unknown>, effort?: string): ChatWrapper {
+    const wrapper = this.#settings.wrapper ?? "auto";
+    if (wrapper !== "auto") return this.#resolveAs(wrapper === "jinja" ? "jinjaTemplate" : wrapper, kwargs, effort);
+    const auto = this.#resolveAs("auto", kwargs, effort);
+    return auto.settings.segments?.thought ? auto : this.#resolveAs("jinjaTemplate", kwargs, effort);
+  }
+
+  #resolveAs(type: string, kwargs: Record<string, unknown>, effort?: string): ChatWrapper {
+    const thinkingOff = kwargs.enable_thinking === false;
+    const render = { ...kwargs, ...(effort !== undefined ? { reasoning_effort: effort } : {}) };
+    const options: ResolveChatWrapperWithModelOptions = {
+      type: type as NonNullable<ResolveChatWrapperWithModelOptions["type"]>,
+      customWrapperSettings: {
+        ...(this.#template !== undefined || Object.keys(render).length > 0
+          ? { jinjaTemplate: { ...(this.#template !== undefined ? { template: this.#template } : {}), additionalRenderParameters: render } }
+          : {}),
+        // The families' own wrappers take these as options rather than template variables.
+        qwen: { thoughts: thinkingOff ? "discourage" : "auto" },
+        harmony: effort !== undefined ? { reasoningEffort: effort as "low" } : {},
+      },
+    };
+    return resolveChatWrapper(this.#model, options);
+  }
+}
+
+/** The wrapper's thought segment (node-llama-cpp's `settings.segments.thought`) and its framing, as text. */
+function reasoningSyntax(w: ChatWrapper): ReasoningSyntax | null {
+  const thought = w.settings.segments?.thought;
+  if (!thought) return null;
+  const text = (t: unknown) => LlamaText(t as never).toString();
+  const open = text(thought.prefix);
+  const close = text(thought.suffix);
+  // Harmony answers in channels: between its messages the model writes headers that are not text.
+  const harmony = open.startsWith("<|channel|>");
+  const comment = w.settings.segments?.comment;
+  return {
+    open: [open, open.trim()].filter(unique),
+    close: [close, close.trim()].filter(unique),
+    drop: harmony ? ["<|start|>assistant", "<|channel|>final<|message|>", "<|channel|>final", "<|channel|>commentary", ...(comment ? [text(comment.prefix)] : [])].filter(unique) : [],
+  };
+}
+
+function unique<T>(x: T, i: number, all: readonly T[]): boolean {
+  return x !== "" && all.indexOf(x) === i;
+}
+
+/**
+ * Control tokens inside the reasoning markers and the call syntax: detokenized as text (normally
+ * they render as nothing), so that the readers can see them.
+ */
+function markerTokens(model: LlamaModel, w: ChatWrapper, reasoning: ReasoningSyntax | null): Set<Token> {
+  const call = w.settings.functions.call;
+  const texts = [...(reasoning ? [...reasoning.open, ...reasoning.close, ...reasoning.drop] : []), LlamaText(call.prefix as never).toString(), LlamaText(call.paramsPrefix as never).toString()];
+  const out = new Set<Token>();
+  for (const t of texts) {
+    for (const token of model.tokenize(t, true)) {
+      if (model.isSpecialToken(token) && model.detokenize([token], false) === "" && !model.isEogToken(token)) out.add(token);
+    }
+  }
+  return out;
+}
