@@ -10,6 +10,12 @@ export interface ToolCallSyntax {
   /** The call prefix and the alternate forms that also start a call (`prefixAlternateMatches`). */
   prefixes: string[];
   paramsPrefix: string;
+  /**
+   * What follows the prefix before the name. Where the call starts with a special token (Qwen's
+   * `<tool_call>`), that token alone is the prefix, so that once it is sampled the grammar writes
+   * the rest (`\n{"name": "`) with the name.
+   */
+  namePrefix?: string;
   /** A space may come between the prefix and the name. */
   optionalPrefixSpace: boolean;
 }
@@ -94,8 +100,8 @@ export class ToolCallDetector {
   #name(text: string): string {
     this.#held += text;
     const typed = this.#held.slice(this.#callStart);
-    const { paramsPrefix, optionalPrefixSpace } = this.#syntax;
-    const fulls = this.#names.flatMap((n) => (optionalPrefixSpace ? [n + paramsPrefix, ` ${n}${paramsPrefix}`] : [n + paramsPrefix]).map((full) => ({ n, full })));
+    const { paramsPrefix, optionalPrefixSpace, namePrefix = "" } = this.#syntax;
+    const fulls = this.#names.flatMap((n) => (optionalPrefixSpace ? [n + paramsPrefix, ` ${n}${paramsPrefix}`] : [n + paramsPrefix]).map((full) => ({ n, full: namePrefix + full })));
     const whole = fulls.find((f) => typed.startsWith(f.full));
     if (whole) {
       const rest = typed.slice(whole.full.length);

@@ -99,7 +99,7 @@ function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, reasoning: Reas
   const tokens = state.contextText.tokenize(model.tokenizer);
   return {
     tokens, stopTokens,
-    ...(availableFunctions ? { toolCallSyntax: toolCallSyntax(chatWrapper) } : {}),
+    ...(availableFunctions ? { toolCallSyntax: toolCallSyntax(model, chatWrapper) } : {}),
     ...(reasoning ? { reasoning: { syntax: reasoning, startInReasoning: opensReasoning(reasoning, state.contextText.toString(), messages) } } : {}),
   };
 }
@@ -119,14 +119,22 @@ function opensReasoning(syntax: ReasoningSyntax, context: string, messages: read
   return splitter.inReasoning;
 }
 
-/** The wrapper's call syntax (node-llama-cpp's `settings.functions.call`) as plain text. */
-function toolCallSyntax(chatWrapper: ChatWrapper): ToolCallSyntax {
+/**
+ * The wrapper's call syntax (node-llama-cpp's `settings.functions.call`) as plain text. A prefix
+ * that starts with a special token is cut after it: the call starts when that token is sampled.
+ */
+function toolCallSyntax(model: LlamaModel, chatWrapper: ChatWrapper): ToolCallSyntax {
   const call = chatWrapper.settings.functions.call;
   const text = (t: unknown) => LlamaText(t as never).toString();
   const prefix = text(call.prefix);
+  const first = prefix === "" ? undefined : model.tokenize(prefix, true)[0];
+  const attributes = first !== undefined ? model.getTokenAttributes(first) : undefined;
+  const marker = attributes && (attributes.control || attributes.userDefined) ? model.detokenize([first!], true) : "";
+  const lead = marker !== "" && prefix.startsWith(marker) ? marker : prefix;
   return {
-    prefixes: [prefix, ...(call.prefixAlternateMatches ?? []).map(text)].filter((p, i, all) => p !== "" && all.indexOf(p) === i),
+    prefixes: [lead, ...(call.prefixAlternateMatches ?? []).map(text)].filter((p, i, all) => p !== "" && all.indexOf(p) === i),
     paramsPrefix: text(call.paramsPrefix),
+    ...(lead !== prefix ? { namePrefix: prefix.slice(lead.length) } : {}),
     optionalPrefixSpace: call.optionalPrefixSpace === true,
   };
 }
