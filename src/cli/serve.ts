@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
@@ -15,7 +16,7 @@ import { DEMO_MODEL_ID, ensureDemoModel } from "../models/demoModel.ts";
 import { ModelRouter } from "../serving/ModelRouter.ts";
 import type { ServedModel } from "../serving/ServedModel.ts";
 import { EstimateCache } from "../models/budget/EstimateCache.ts";
-import { ModelRegistry, type ModelDefaults, type ModelEntry } from "../models/registry/ModelRegistry.ts";
+import { ModelRegistry, type ModelDefaults, type ModelEntry, type TemplateSettings } from "../models/registry/ModelRegistry.ts";
 import { parseBytes, parseDurationSeconds } from "../util/units.ts";
 
 export interface Hearth {
@@ -87,6 +88,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
         ...(m.threads !== undefined ? { threads: m.threads } : {}),
         ...(m.keep_alive !== undefined ? { keepAliveSeconds: parseDurationSeconds(m.keep_alive) } : {}),
         defaults: modelDefaults(m),
+        ...templateSettings(m, inFolder),
       },
       created: Math.floor(Date.now() / 1000),
     };
@@ -244,5 +246,19 @@ function modelDefaults(m: Static<typeof ModelConfig>): ModelDefaults {
     ...(d?.top_p !== undefined ? { topP: d.top_p } : {}),
     ...(d?.min_p !== undefined ? { minP: d.min_p } : {}),
     ...(d?.max_tokens !== undefined ? { maxTokens: d.max_tokens } : {}),
+  };
+}
+
+/** A `models:` entry's chat template settings; a template file that cannot be read stops the start. */
+function templateSettings(m: Static<typeof ModelConfig>, inFolder: (path: string) => string): { template?: TemplateSettings } {
+  if (m.chat_wrapper === undefined && m.chat_template === undefined && m.chat_template_kwargs === undefined) return {};
+  const templateFile = m.chat_template !== undefined ? inFolder(m.chat_template) : undefined;
+  if (templateFile !== undefined && !existsSync(templateFile)) throw new ConfigError(`models: '${m.id}': chat_template ${templateFile} does not exist`);
+  return {
+    template: {
+      ...(m.chat_wrapper !== undefined ? { wrapper: m.chat_wrapper } : {}),
+      ...(templateFile !== undefined ? { templateFile } : {}),
+      ...(m.chat_template_kwargs !== undefined ? { kwargs: m.chat_template_kwargs } : {}),
+    },
   };
 }

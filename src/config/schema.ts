@@ -46,6 +46,16 @@ export const ModelConfig = Type.Object({
   pinned: Type.Boolean({ default: false }),
   keep_alive: Type.Optional(KeepAlive),
   defaults: Type.Optional(ModelDefaults),
+  /**
+   * How chat prompts are rendered: `auto` (the file's template; the family's own wrapper where the
+   * family reasons), `jinja` (the template as written), or a node-llama-cpp wrapper type (`qwen`,
+   * `harmony`, `llama3.1`, `gemma`, `mistral`, `deepSeek`, `chatML`, ...).
+   */
+  chat_wrapper: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  /** A Jinja template file used instead of the one the GGUF carries (relative: to the models folder). */
+  chat_template: Type.Optional(Type.String({ minLength: 1 })),
+  /** Defaults for the template's variables (`enable_thinking: false`); a request's own win. */
+  chat_template_kwargs: Type.Optional(Type.Record(Type.String({ maxLength: 256 }), Type.Unknown())),
 }, Strict);
 
 /**

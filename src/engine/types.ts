@@ -215,6 +215,20 @@ export interface ModelInfo {
   /** What it takes now, when loaded (its runner process's resident memory). */
   memoryBytes?: number;
   pinned?: boolean;
+  /** Once loaded: how its chat prompts are rendered. */
+  chat?: ChatTemplateInfo;
+}
+
+/** A loaded model's chat template, as /v1/models shows it. */
+export interface ChatTemplateInfo {
+  /** The family node-llama-cpp recognizes (its chat wrapper's name: `Qwen`, `Harmony`, `Llama 3.1`, ...). */
+  family: string;
+  /** What renders the prompts: `JinjaTemplate` (the template itself) or a family wrapper. */
+  wrapper: string;
+  /** Where the template comes from: the GGUF file, or the model's `chat_template` file. */
+  source: "gguf" | "file";
+  /** Whether reasoning is read apart from the answer. */
+  reasoning: boolean;
 }
 
 /** Counters of the step loop since the runner started. */

@@ -188,6 +188,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
       ...(est ? { memoryEstimateBytes: est.totalBytes } : {}),
       ...(this.#state === "loaded" && this.#memoryBytes !== undefined ? { memoryBytes: this.#runner?.rssBytes || this.#memoryBytes } : {}),
       pinned: this.pinned,
+      ...(runnerInfo?.chat ? { chat: runnerInfo.chat } : {}),
     };
   }
 
@@ -349,6 +350,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
       ...(s.contextSize !== undefined ? { contextSize: s.contextSize } : {}),
       ...(s.slots !== undefined ? { slots: s.slots } : {}),
       ...(s.threads !== undefined ? { threads: s.threads } : {}),
+      ...(s.template ? { template: s.template } : {}),
     };
   }
 

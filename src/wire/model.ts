@@ -21,6 +21,13 @@ export const Model = Type.Object({
   aliases: Type.Array(Type.String()),
   pinned: Type.Boolean(),
   context_length: Type.Integer(),
+  /** Once loaded: the family node-llama-cpp recognizes, what renders its prompts, from which template, and whether reasoning is read apart. */
+  chat_template: Type.Union([Type.Object({
+    family: Type.String(),
+    wrapper: Type.String(),
+    source: Type.Union([Type.Literal("gguf"), Type.Literal("file")]),
+    reasoning: Type.Boolean(),
+  }), Type.Null()]),
   size_bytes: Bytes,
   // A number: node-llama-cpp's estimate is not promised whole, and an integer schema would truncate it.
   memory_estimate_bytes: Type.Union([Type.Number(), Type.Null()]),

@@ -20,6 +20,7 @@ export const modelJson = (m: ModelInfo): Model => ({
   aliases: m.aliases ?? [],
   pinned: m.pinned ?? false,
   context_length: m.contextSize,
+  chat_template: m.chat ? { family: m.chat.family, wrapper: m.chat.wrapper, source: m.chat.source, reasoning: m.chat.reasoning } : null,
   size_bytes: m.sizeBytes ?? null,
   memory_estimate_bytes: m.memoryEstimateBytes ?? null,
   memory_bytes: m.memoryBytes ?? null,

@@ -1,17 +1,9 @@
 import { readFileSync } from "node:fs";
 import { LlamaText, resolveChatWrapper, type ChatWrapper, type LlamaModel, type ResolveChatWrapperWithModelOptions, type Token } from "node-llama-cpp";
 import type { ReasoningSyntax } from "../ReasoningSplitter.ts";
-import type { TemplateOptions } from "../types.ts";
+import type { ChatTemplateInfo, TemplateOptions } from "../types.ts";
 
-/** A model's chat template settings (config: `chat_wrapper`, `chat_template`, `chat_template_kwargs`). */
-export interface TemplateSettings {
-  /** `auto` (see ChatTemplate), `jinja` (the template as written), or a node-llama-cpp wrapper type (`qwen`, `harmony`, `llama3.1`, ...). */
-  wrapper?: string;
-  /** A Jinja template file that replaces the one the GGUF carries. */
-  templateFile?: string;
-  /** Defaults for the template's variables (Qwen3's `enable_thinking`), under each request's own. */
-  kwargs?: Record<string, unknown>;
-}
+import type { TemplateSettings } from "../../models/registry/ModelRegistry.ts";
 
 /**
  * A model's chat template: the chat wrapper that renders its prompts (per request template options:
@@ -24,8 +16,8 @@ export class ChatTemplate {
   readonly #template: string | undefined;
   readonly #wrappers = new Map<string, ChatWrapper>();
   readonly base: ChatWrapper;
-  /** What /v1/models shows: the wrapper's name, and the family it stands for. */
-  readonly name: string;
+  /** What /v1/models shows. */
+  readonly info: ChatTemplateInfo;
   readonly reasoning: ReasoningSyntax | null;
   readonly markerTokens: ReadonlySet<Token>;
 
@@ -34,8 +26,11 @@ export class ChatTemplate {
     this.#settings = settings;
     this.#template = settings.templateFile !== undefined ? readFileSync(settings.templateFile, "utf8") : undefined;
     this.base = this.#resolve({});
-    this.name = this.base.wrapperName;
     this.reasoning = reasoningSyntax(this.base);
+    this.info = {
+      family: this.#resolveAs("auto", {}).wrapperName, wrapper: this.base.wrapperName,
+      source: this.#template !== undefined ? "file" : "gguf", reasoning: this.reasoning !== null,
+    };
     this.markerTokens = markerTokens(model, this.base, this.reasoning);
   }
 

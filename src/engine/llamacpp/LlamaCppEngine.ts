@@ -4,11 +4,11 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaEmbed
 import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
-import type { GenerateRequest, ModelSnapshot } from "../types.ts";
+import type { ChatTemplateInfo, GenerateRequest, ModelSnapshot } from "../types.ts";
 import { checkRoom, maxTokenBytes } from "../promptBound.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { Grammars } from "./Grammars.ts";
-import type { TemplateSettings } from "./ChatTemplate.ts";
+import type { TemplateSettings } from "../../models/registry/ModelRegistry.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
 import { PromptCache } from "./PromptCache.ts";
 import { StateCopier } from "./StateCopier.ts";
@@ -96,6 +96,11 @@ export class LlamaCppEngine {
   }
 
   /** Where loading stands: failed with a reason, loaded with the context size it got, or loading. */
+  /** Once loaded: how its chat prompts are rendered. */
+  get chat(): ChatTemplateInfo | undefined {
+    return this.#loaded?.prompts.template.info;
+  }
+
   status(): { state: "loading" | "loaded" | "failed"; contextSize: number; error?: string } {
     if (this.#loadError) return { state: "failed", contextSize: this.#opts.contextSize, error: this.#loadError };
     if (this.#loaded) return { state: "loaded", contextSize: this.#loaded.context.contextSize };

@@ -3,7 +3,8 @@ import { errors } from "../../errors.ts";
 import { ReasoningSplitter, type ReasoningSyntax } from "../ReasoningSplitter.ts";
 import type { ToolCallSyntax } from "../ToolCallDetector.ts";
 import type { ChatMessage, GenerateRequest, ToolDefinition } from "../types.ts";
-import { ChatTemplate, type TemplateSettings } from "./ChatTemplate.ts";
+import type { TemplateSettings } from "../../models/registry/ModelRegistry.ts";
+import { ChatTemplate } from "./ChatTemplate.ts";
 
 export interface BuiltPrompt {
   tokens: Token[];

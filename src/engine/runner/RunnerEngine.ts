@@ -235,6 +235,7 @@ export class RunnerEngine implements Engine {
           state: msg.state,
           contextSize: msg.contextSize,
           ...(msg.error ? { error: msg.error } : {}),
+          ...(msg.chat ? { chat: msg.chat } : {}),
         };
         this.#threads = msg.threads;
         this.#maxTokenBytes = msg.maxTokenBytes;

@@ -1,6 +1,6 @@
 import type { WireError } from "../../errors.ts";
 import type { LlamaCppEngineOptions } from "../llamacpp/LlamaCppEngine.ts";
-import type { EngineEvent, GenerateRequest, ModelSnapshot } from "../types.ts";
+import type { ChatTemplateInfo, EngineEvent, GenerateRequest, ModelSnapshot } from "../types.ts";
 
 /** The IPC messages between the server and a runner process; all plain data. */
 
@@ -38,6 +38,7 @@ export type FromRunner =
     threads: number;
     /** The most bytes of text one token stands for, when the tokenizer keeps all text (see promptBound.ts). */
     maxTokenBytes?: number;
+    chat?: ChatTemplateInfo;
     /** Resident memory of the runner before and after loading the model. */
     rssBeforeBytes: number;
     rssAfterBytes: number;

@@ -55,6 +55,7 @@ async function handle(msg: ToRunner): Promise<void> {
         ...(status.error ? { error: status.error } : {}),
         threads: engine.threads,
         ...(engine.maxTokenBytes !== undefined ? { maxTokenBytes: engine.maxTokenBytes } : {}),
+        ...(engine.chat ? { chat: engine.chat } : {}),
         rssBeforeBytes,
         rssAfterBytes: process.memoryUsage.rss(),
       });

@@ -6,6 +6,16 @@ import { basename, isAbsolute, join, relative, resolve } from "node:path";
 /** A model's sampling defaults (config `defaults:`), for requests that set none. */
 export interface ModelDefaults { temperature?: number; topK?: number; topP?: number; minP?: number; maxTokens?: number }
 
+/** A model's chat template settings (config: `chat_wrapper`, `chat_template`, `chat_template_kwargs`). */
+export interface TemplateSettings {
+  /** `auto` (see the engine's ChatTemplate), `jinja` (the template as written), or a node-llama-cpp wrapper type (`qwen`, `harmony`, `llama3.1`, ...). */
+  wrapper?: string;
+  /** A Jinja template file that replaces the one the GGUF carries. */
+  templateFile?: string;
+  /** Defaults for the template's variables (Qwen3's `enable_thinking`), under each request's own. */
+  kwargs?: Record<string, unknown>;
+}
+
 /** Per-model settings; unset ones take the server-wide value. */
 export interface ModelSettings {
   contextSize?: number;
@@ -17,6 +27,8 @@ export interface ModelSettings {
   keepAliveSeconds?: number;
   /** Sampling defaults for requests that set none. */
   defaults: ModelDefaults;
+  /** The chat template to use instead of the file's, its wrapper, its variables' defaults. */
+  template?: TemplateSettings;
 }
 
 export interface ModelEntry {
