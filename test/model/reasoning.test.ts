@@ -120,3 +120,24 @@ test("gpt-oss: reasoning_effort reaches the system message", async () => {
   for (const effort of ["low", "medium", "high"]) answers.add(JSON.stringify(await ask(f, { messages, max_tokens: 6, temperature: 0, reasoning_effort: effort })));
   assert.equal(answers.size, 3, "each effort renders a different prompt, so greedy replies differ");
 });
+
+test("qwen3: a json_schema answer on a thinking model thinks first; the schema applies to the answer after the block", async () => {
+  const f = families[0]!;
+  const schema = { type: "object", properties: { answer: { type: "integer" }, sure: { type: "boolean" } }, required: ["answer", "sure"], additionalProperties: false };
+  let thought = 0;
+  for (let seed = 1; seed <= 5; seed++) {
+    const body = {
+      messages: [{ role: "user", content: "What is 2 + 2?" }], max_tokens: 60, temperature: 1, seed, logit_bias: { [f.close]: 12 },
+      response_format: { type: "json_schema", json_schema: { name: "sum", schema } },
+    };
+    const whole = await ask(f, body);
+    assert.deepEqual(await askStreamed(f, body), { ...whole, content: whole.content ?? "" }, `seed ${seed}`);
+    assert.equal(whole.finish, "stop", `seed ${seed}: ${JSON.stringify(whole)}`);
+    const value = JSON.parse(whole.content!) as { answer: unknown; sure: unknown };
+    assert.equal(typeof value.answer, "number");
+    assert.equal(typeof value.sure, "boolean");
+    if (whole.reasoning !== "") thought++;
+    assert.ok((whole.usage.completion_tokens_details?.reasoning_tokens ?? 0) >= 1, "the block's closing marker at least");
+  }
+  assert.ok(thought >= 2, `reasoning before the answer in ${thought} of 5`);
+});

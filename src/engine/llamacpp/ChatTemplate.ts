@@ -26,12 +26,23 @@ export class ChatTemplate {
     this.#settings = settings;
     this.#template = settings.templateFile !== undefined ? readFileSync(settings.templateFile, "utf8") : undefined;
     this.base = this.#resolve({});
-    this.reasoning = reasoningSyntax(this.base);
+    this.reasoning = reasoningSyntax(this.base) ?? thinkTokens(model);
     this.info = {
       family: this.#resolveAs("auto", {}).wrapperName, wrapper: this.base.wrapperName,
       source: this.#template !== undefined ? "file" : "gguf", reasoning: this.reasoning !== null,
     };
     this.markerTokens = markerTokens(model, this.base, this.reasoning);
+  }
+
+  /**
+   * Whether a reply should think before a constrained answer: the model reasons in a block of its
+   * own (not gpt-oss's channels, whose final-channel header the answer's grammar would not allow)
+   * and the request did not turn thinking off.
+   */
+  thinksFirst(options: TemplateOptions | undefined): boolean {
+    const r = this.reasoning;
+    if (!r || r.drop.length > 0) return false;
+    return ({ ...this.#settings.kwargs, ...options?.kwargs }).enable_thinking !== false;
   }
 
   /** The wrapper for a request's template options (a wrapper per distinct set, kept). */
@@ -96,6 +107,19 @@ function reasoningSyntax(w: ChatWrapper): ReasoningSyntax | null {
     close: [close, close.trim()].filter(unique),
     drop: harmony ? ["<|start|>assistant", "<|channel|>final<|message|>", "<|channel|>final", "<|channel|>commentary", ...(comment ? [text(comment.prefix)] : [])].filter(unique) : [],
   };
+}
+
+/**
+ * A template node-llama-cpp reads no reasoning from (a user's replacement, an unknown family) on a
+ * vocabulary with `<think>` and `</think>` tokens: the block is still read apart from the answer.
+ */
+function thinkTokens(model: LlamaModel): ReasoningSyntax | null {
+  const single = (text: string) => {
+    const ids = model.tokenize(text, true);
+    return ids.length === 1 && model.detokenize(ids, true) === text;
+  };
+  if (!single("<think>") || !single("</think>")) return null;
+  return { open: ["<think>\n", "<think>"], close: ["\n</think>", "</think>"], drop: [] };
 }
 
 function unique<T>(x: T, i: number, all: readonly T[]): boolean {

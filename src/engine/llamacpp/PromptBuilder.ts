@@ -35,10 +35,15 @@ export class PromptBuilder {
     this.vocabularySize = Array.isArray(tokens) ? tokens.length : Number.MAX_SAFE_INTEGER;
   }
 
-  build(req: Pick<GenerateRequest, "prompt" | "template">): BuiltPrompt {
+  build(req: Pick<GenerateRequest, "prompt" | "template" | "constraint">): BuiltPrompt {
     const prompt = req.prompt;
     switch (prompt.kind) {
-      case "chat": return chatPrompt(this.#model, this.template.wrapperFor(req.template), this.template.reasoning, prompt.messages, prompt.tools);
+      case "chat": {
+        // A constrained answer on a thinking model: the reply opens with the thinking block, and the
+        // constraint applies once it closes.
+        const think = req.constraint !== undefined && this.template.thinksFirst(req.template);
+        return chatPrompt(this.#model, this.template.wrapperFor(req.template), this.template.reasoning, prompt.messages, prompt.tools, think);
+      }
       case "text": return this.#text(prompt.text);
       case "tokens": return this.#tokens(prompt.tokens);
     }
@@ -61,7 +66,7 @@ export class PromptBuilder {
   }
 }
 
-function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, reasoning: ReasoningSyntax | null, messages: readonly ChatMessage[], tools?: readonly ToolDefinition[]): BuiltPrompt {
+function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, reasoning: ReasoningSyntax | null, messages: readonly ChatMessage[], tools: readonly ToolDefinition[] | undefined, think: boolean): BuiltPrompt {
   const history: ChatHistoryItem[] = [];
   // node-llama-cpp keeps a tool's result on the call itself: tool messages fill in their call's result.
   const calls = new Map<string, ChatModelFunctionCall>();
@@ -87,7 +92,9 @@ function chatPrompt(model: LlamaModel, chatWrapper: ChatWrapper, reasoning: Reas
     }
   }
   // A trailing assistant message is a prefill the reply continues; otherwise open a new reply.
-  if (history.at(-1)?.type !== "model" || (messages.at(-1)?.toolCalls?.length ?? 0) > 0) history.push({ type: "model", response: [] });
+  if (history.at(-1)?.type !== "model" || (messages.at(-1)?.toolCalls?.length ?? 0) > 0) {
+    history.push({ type: "model", response: think ? [{ type: "segment", segmentType: "thought", text: "", ended: false }] : [] });
+  }
   const availableFunctions: ChatModelFunctions | undefined = tools && tools.length > 0
     ? Object.fromEntries(tools.map((t) => [t.name, { ...(t.description ? { description: t.description } : {}), ...(t.parameters ? { params: t.parameters as never } : {}) }]))
     : undefined;

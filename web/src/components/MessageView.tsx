@@ -72,7 +72,15 @@ export function MessageView({ m, index, busy, onEdit, onRegenerate }: Props) {
           </div>
         </form>
       ) : m.role === "assistant" ? (
-        <Markdown text={m.content} />
+        <>
+          {m.metadata?.reasoning && (
+            <details class="reasoning">
+              <summary>{m.streaming && !m.content ? "Thinking…" : "Reasoning"}</summary>
+              <div class="plain">{m.metadata.reasoning}</div>
+            </details>
+          )}
+          <Markdown text={m.content} />
+        </>
       ) : (
         <div class="plain">{m.content}</div>
       )}

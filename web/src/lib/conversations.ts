@@ -11,6 +11,8 @@ export type MessageMetadata = {
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens?: number } | null;
   ttft_ms?: number | null;
   tokens_per_second?: number | null;
+  /** A thinking model's reasoning, apart from the answer. */
+  reasoning?: string;
 };
 
 /** A message as the server keeps it, or one not saved yet (no id). */

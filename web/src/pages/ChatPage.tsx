@@ -21,6 +21,7 @@ class Meter {
   usage: MessageMetadata["usage"] = null;
   finish: string | null = null;
   model: string | undefined;
+  reasoning = "";
 
   onChunk(c: ChatCompletionChunk): string {
     if (c.usage) this.usage = c.usage;
@@ -28,7 +29,9 @@ class Meter {
     const choice = c.choices[0];
     if (choice?.finish_reason) this.finish = choice.finish_reason;
     const text = choice?.delta.content ?? "";
-    if (text) {
+    const reasoning = choice?.delta.reasoning_content ?? "";
+    this.reasoning += reasoning;
+    if (text || reasoning) {
       this.first ??= performance.now();
       this.chunks++;
     }
@@ -43,6 +46,7 @@ class Meter {
       ...(this.model ? { model: this.model } : {}),
       ttft_ms: this.first === null ? null : Math.round(this.first - this.start),
       tokens_per_second: tokens > 1 && span > 0 ? (tokens - 1) / span : null,
+      ...(this.reasoning ? { reasoning: this.reasoning } : {}),
       ...(ended ? { finish_reason: this.finish, usage: this.usage ?? null } : {}),
     };
   }
