@@ -18,6 +18,8 @@ export interface ToolCallSyntax {
   namePrefix?: string;
   /** A space may come between the prefix and the name. */
   optionalPrefixSpace: boolean;
+  /** Where the family allows several calls in one turn: what ends a call, and what comes before the next one. */
+  next?: { suffix: string; between: string };
 }
 
 /** What the grammar must allow next: nothing special (`text`), one of these strings (`name`), the tool's arguments (`params`). */
@@ -25,7 +27,9 @@ export type DetectorPhase =
   | { kind: "text" }
   | { kind: "name"; allowed: string[] }
   | { kind: "params"; name: string }
-  | { kind: "done"; call: Omit<ToolCall, "id"> };
+  | { kind: "done"; call: Omit<ToolCall, "id"> }
+  /** After a call, with more allowed: its suffix, then either the next call's start or the end of the reply. */
+  | { kind: "between"; allowed: string[] };
 
 /**
  * Reads generated text for a tool call in the template's syntax. Text that cannot be part of a call
@@ -46,6 +50,8 @@ export class ToolCallDetector {
   #raw = "";
   #arguments = "";
   #nesting = new JsonNesting();
+  /** Text of the same piece after a call's arguments closed: the start of what follows the call. */
+  #afterCall = "";
 
   constructor(syntax: ToolCallSyntax, names: readonly string[]) {
     this.#syntax = { ...syntax, prefixes: syntax.prefixes.filter((p) => p.length > 0) };
@@ -61,12 +67,57 @@ export class ToolCallDetector {
       case "text": return this.#text(text);
       case "name": return this.#name(text);
       case "params": this.#params(text); return "";
+      case "between": return this.#between(text);
     }
+  }
+
+  /**
+   * After a done call: reads on for another one where the syntax allows several (returns true), the
+   * engine then constrains the text between them to the call's suffix and the next one's start.
+   */
+  next(): boolean {
+    const next = this.#syntax.next;
+    if (this.#phase.kind !== "done" || !next) return false;
+    const lead = this.#syntax.prefixes[0]!;
+    this.#raw = "";
+    this.#arguments = "";
+    this.#nesting = new JsonNesting();
+    this.#held = "";
+    this.#phase = { kind: "between", allowed: [next.suffix + next.between + lead, next.suffix] };
+    const rest = this.#afterCall;
+    this.#afterCall = "";
+    if (rest !== "") this.#between(rest);
+    return true;
+  }
+
+  /** Between calls: the suffix is not content; the next call's start begins its name phase. */
+  #between(text: string): string {
+    this.#held += text;
+    const [more, end] = (this.#phase as { allowed: string[] }).allowed as [string, string];
+    if (this.#held.startsWith(more)) {
+      const rest = this.#held.slice(more.length);
+      const lead = this.#syntax.prefixes[0]!;
+      this.#held = lead;
+      this.#callStart = lead.length;
+      this.#phase = { kind: "name", allowed: [] };
+      return this.#name(rest);
+    }
+    if (more.startsWith(this.#held) || end.startsWith(this.#held)) return "";
+    // Past the suffix, and not a call: text again.
+    const rest = this.#held.startsWith(end) ? this.#held.slice(end.length) : this.#held;
+    this.#held = "";
+    this.#phase = { kind: "text" };
+    return this.#text(rest);
   }
 
   /** Generation ended: whatever is held (a possible prefix, an unfinished call) is content after all. */
   flush(): string {
     if (this.#phase.kind === "done") return "";
+    if (this.#phase.kind === "between") {
+      this.#held = "";
+      this.#phase = { kind: "text" };
+      return "";
+    }
     const out = this.#raw + this.#held + this.#arguments;
     this.#raw = "";
     this.#held = "";
@@ -136,6 +187,7 @@ export class ToolCallDetector {
       if (this.#nesting.depth === 0 && !this.#nesting.inString) {
         const name = (this.#phase as { name: string }).name;
         this.#phase = { kind: "done", call: { name, arguments: this.#arguments } };
+        this.#afterCall = text.slice(i + 1);
         return;
       }
     }

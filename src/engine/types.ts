@@ -84,7 +84,8 @@ export interface GeneratedTokenLogprob extends TokenLogprob {
 }
 
 export type Prompt =
-  | { kind: "chat"; messages: ChatMessage[]; tools?: ToolDefinition[] }
+  /** `parallelToolCalls` false: at most one call per reply (OpenAI's `parallel_tool_calls`). */
+  | { kind: "chat"; messages: ChatMessage[]; tools?: ToolDefinition[]; parallelToolCalls?: boolean }
   | { kind: "text"; text: string }
   | { kind: "tokens"; tokens: number[] };
 

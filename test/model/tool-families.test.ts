@@ -41,7 +41,7 @@ function request(f: Family, seed: number): OpenAI.ChatCompletionCreateParamsNonS
   const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: "user", content: "Weather in Oslo for 3 days?" }];
   if ("prefill" in f.start) messages.push({ role: "assistant", content: f.start.prefill });
   return {
-    model: "tiny", messages, tools, tool_choice: "auto", max_tokens: 80, temperature: 1, seed,
+    model: "tiny", messages, tools, tool_choice: "auto", max_tokens: 80, temperature: 1, seed, parallel_tool_calls: false,
     logit_bias: "logit_bias" in f.start ? f.start.logit_bias : {},
   };
 }
@@ -92,3 +92,24 @@ for (const f of families) {
     assert.equal(text, whole.choices[0]!.message.content);
   });
 }
+
+test("qwen3: several calls in one reply, each in its own <tool_call> block, streamed per index the same as not", async () => {
+  const s = servers.get("qwen3")!;
+  let several = 0;
+  for (let seed = 1; seed <= 4; seed++) {
+    // <tool_call> always wins where it is allowed; <|im_end|> is favoured where the reply may end.
+    const body = { ...request(families[0]!, seed), parallel_tool_calls: true, max_tokens: 160, logit_bias: { 151657: 100, 151645: 6 } };
+    const whole = await s.client.chat.completions.create(body);
+    const choice = whole.choices[0]!;
+    const calls = (choice.message.tool_calls ?? []) as OpenAI.ChatCompletionMessageFunctionToolCall[];
+    assert.ok(calls.length >= 1, `seed ${seed}: ${JSON.stringify(choice)}`);
+    assert.ok(["tool_calls", "length"].includes(choice.finish_reason));
+    if (choice.finish_reason === "tool_calls") assert.equal(choice.message.content, null);
+    assert.equal(new Set(calls.map((c) => c.id)).size, calls.length);
+    for (const c of calls) assert.ok(validate[c.function.name]!(JSON.parse(c.function.arguments)), c.function.arguments);
+    if (calls.length >= 2) several++;
+    const streamed = (await s.client.chat.completions.stream({ ...body, stream: true }).finalChatCompletion()).choices[0]!;
+    assert.deepEqual(streamed.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), calls.map((c) => c.function));
+  }
+  assert.ok(several >= 1, "some reply made several calls");
+});

@@ -96,3 +96,22 @@ test("a template's multi-character syntax (Qwen-like) with one call", () => {
   assert.equal(content, "Sure.\n");
   assert.deepEqual(d.phase, { kind: "done", call: { name: "get_weather", arguments: "{\"city\": \"rome\"}" } });
 });
+
+test("several calls in one reply where the syntax allows it: the suffix and the next start are not content", () => {
+  const qwen = { prefixes: ["<tool_call>"], namePrefix: '\n{"name": "', paramsPrefix: '", "arguments": ', optionalPrefixSpace: false, next: { suffix: "}\n</tool_call>", between: "\n" } };
+  const d = new ToolCallDetector(qwen, ["a", "b"]);
+  const calls: { name: string; arguments: string }[] = [];
+  let content = "";
+  const text = 'Sure.<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n</tool_call>\n<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call>';
+  for (const c of text) {
+    content += d.push(c);
+    const phase = d.phase;
+    if (phase.kind === "done") {
+      calls.push(phase.call);
+      assert.ok(d.next());
+    }
+  }
+  content += d.flush();
+  assert.deepEqual(calls, [{ name: "a", arguments: '{"x": 1}' }, { name: "b", arguments: "{}" }]);
+  assert.equal(content, "Sure.");
+});

@@ -26,7 +26,11 @@ interface ToolReading {
   params: Map<string, LlamaGrammar> | null;
   /** The grammar now in force (none while the model writes text), and the detector phase it is for. */
   state: LlamaGrammarEvaluationState | undefined;
-  phase: "text" | "name" | "params" | "done";
+  phase: "text" | "name" | "params" | "between" | "done";
+  /** Several calls in one reply, where the syntax allows it (the request's `parallel_tool_calls`). */
+  parallel: boolean;
+  /** Calls complete so far. */
+  made: number;
 }
 
 export interface LoopRequestContext {
@@ -153,13 +157,17 @@ export class LoopRequest {
     const logprobs = this.#generation.takeReleased();
     if (text || logprobs.length > 0) out.push({ id: this.req.id, event: { type: "text", text, ...(top !== undefined ? { logprobs } : {}) } });
     const phase = tools?.detector.phase;
+    let ended = false;
     if (phase?.kind === "done") {
-      // One call per reply: the detector reads until the first one is complete, and the request ends there.
-      calls = wholeToolCall(0, phase.call);
-      tools!.phase = "done";
+      calls = wholeToolCall(tools!.made++, phase.call);
+      // Another call may follow where the family allows several; otherwise the reply ends with this one.
+      if (!(tools!.parallel && !this.#generation.finishReason && tools!.detector.next())) {
+        tools!.phase = "done";
+        ended = true;
+      }
     }
     for (const event of calls) out.push({ id: this.req.id, event });
-    if (phase?.kind === "done") return true;
+    if (ended) return true;
     if (this.#generation.finishReason) return true;
     if (tools) this.#switchToolGrammar();
     return false;
@@ -177,7 +185,7 @@ export class LoopRequest {
   /** Why it ended once done by itself: a complete tool call, or the generation's own reason. */
   get doneReason(): FinishReason {
     if (this.cancelled) return "cancelled";
-    return endedByToolCalls(this.#generation.finishReason ?? "stop", this.#forced !== null || this.#tools?.phase === "done");
+    return endedByToolCalls(this.#generation.finishReason ?? "stop", this.#forced !== null || (this.#tools?.made ?? 0) > 0);
   }
 
   /** The request's one final event, with what it used up to now. */
@@ -212,6 +220,7 @@ export class LoopRequest {
     if (phase.kind === "text") t.state = undefined;
     else if (phase.kind === "name") t.state = grammars.oneOf(phase.allowed);
     else if (phase.kind === "params") t.state = grammars.stateOf(t.params!.get(phase.name)!);
+    else if (phase.kind === "between") t.state = grammars.oneOf(phase.allowed);
   }
 }
 
@@ -227,5 +236,6 @@ function toolReading(req: GenerateRequest, built: BuiltPrompt, grammars: Grammar
   // first (it is not part of the reply, so nothing it releases is reported).
   const last = req.prompt.kind === "chat" ? req.prompt.messages.at(-1) : undefined;
   if (last?.role === "assistant" && !last.toolCalls?.length && last.content) detector.push(last.content);
-  return { detector, pending, params: null, state: undefined, phase: "text" };
+  const parallel = req.prompt.kind === "chat" && req.prompt.parallelToolCalls !== false;
+  return { detector, pending, params: null, state: undefined, phase: "text", parallel, made: 0 };
 }

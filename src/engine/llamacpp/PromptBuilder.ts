@@ -133,6 +133,7 @@ function opensReasoning(syntax: ReasoningSyntax, context: string, messages: read
  */
 function toolCallSyntax(model: LlamaModel, chatWrapper: ChatWrapper): ToolCallSyntax {
   const call = chatWrapper.settings.functions.call;
+  const parallel = chatWrapper.settings.functions.parallelism;
   const text = (t: unknown) => LlamaText(t as never).toString();
   const prefix = text(call.prefix);
   const first = prefix === "" ? undefined : model.tokenize(prefix, true)[0];
@@ -144,6 +145,7 @@ function toolCallSyntax(model: LlamaModel, chatWrapper: ChatWrapper): ToolCallSy
     paramsPrefix: text(call.paramsPrefix),
     ...(lead !== prefix ? { namePrefix: prefix.slice(lead.length) } : {}),
     optionalPrefixSpace: call.optionalPrefixSpace === true,
+    ...(parallel ? { next: { suffix: text(call.suffix), between: text(parallel.call.betweenCalls) } } : {}),
   };
 }
 

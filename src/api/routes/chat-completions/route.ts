@@ -37,7 +37,9 @@ export async function serveChat(deps: RouteDeps, request: FastifyRequest, reply:
   const topLogprobs = logprobsOf(body);
   const messages = [...(turn?.history ?? []), ...toChatMessages(body.messages)];
   const plan = outputPlan(body);
-  const job = toGenerateRequest(body, { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}) }, defaultsFor(deps, body.model));
+  const job = toGenerateRequest(body, {
+    kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}), ...(body.parallel_tool_calls === false ? { parallelToolCalls: false } : {}),
+  }, defaultsFor(deps, body.model));
   if (plan.constraint) job.constraint = plan.constraint;
   if (topLogprobs !== undefined) job.logprobs = topLogprobs;
   if (body.reasoning_effort != null || body.chat_template_kwargs != null) {

@@ -78,7 +78,7 @@ export const ChatCompletionRequest = Type.Object({
   max_completion_tokens: Nullable(Type.Integer({ minimum: 1, maximum: LIMITS.maxTokens })),
   tools: Nullable(Type.Array(Tool, { maxItems: TOOL_LIMITS.maxTools })),
   tool_choice: Nullable(ToolChoice),
-  /** Accepted; at most one call is generated per response. */
+  /** False: at most one call per reply. Otherwise `required` makes 1 or more, and `auto` as many as the model writes where its family allows several (Qwen). */
   parallel_tool_calls: Nullable(Type.Boolean()),
   response_format: Nullable(ResponseFormatInput),
   /** A reasoning model's effort (gpt-oss's `Reasoning:` line); given to other templates as `reasoning_effort`. */
