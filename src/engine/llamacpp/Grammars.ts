@@ -73,9 +73,27 @@ export class Grammars {
       const root = lines.findIndex((l) => l.startsWith("root ::= "));
       if (root < 0 || !lines[root]!.endsWith(SCHEMA_SUFFIX)) throw new Error("unexpected grammar layout from node-llama-cpp");
       lines[root] = lines[root]!.slice(0, -SCHEMA_SUFFIX.length);
-      return await this.#llama.createGrammar({ grammar: lines.join("\n") });
+      return await this.#llama.createGrammar({ grammar: boundedNumbers(lines).join("\n") });
     } catch (err) {
       throw errors.invalidRequest(`The JSON schema could not be compiled into a grammar: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`, "response_format");
     }
   }
+}
+
+/**
+ * node-llama-cpp's number rules allow exponents of up to 16 digits: `1E9999999999` is valid JSON
+ * that every client parses as Infinity, and an integer written with an exponent is a float to
+ * most of them. Integers are written without an exponent, other numbers with at most two digits;
+ * strings never escape a surrogate half.
+ */
+function boundedNumbers(lines: string[]): string[] {
+  const digits = '"-"? ("0" | [1-9] [0-9]{0,15})';
+  return lines.map((l) => {
+    if (l.startsWith("integer-number-rule ::= ")) return `integer-number-rule ::= ${digits}`;
+    if (l.startsWith("fractional-number-rule ::= ")) return `fractional-number-rule ::= ${digits} ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?`;
+    // A \u escape of a surrogate half decodes to a string that is not Unicode; other characters may
+    // still be escaped, and those beyond the BMP are written as themselves.
+    if (l.startsWith("string-char-rule ::= ")) return l.replace('"\\\\u" [0-9a-fA-F]{4}', '"\\\\u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2})');
+    return l;
+  });
 }
