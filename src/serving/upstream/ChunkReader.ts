@@ -6,11 +6,12 @@ import { chatLogprobs, legacyLogprobs } from "./openaiRequest.ts";
 export interface Chunk {
   choices?: {
     text?: string;
-    delta?: { content?: string | null; tool_calls?: { index: number; function?: { name?: string; arguments?: string } }[] };
+    /** `reasoning_content`: vLLM, llama-server, DeepSeek and Hearth; `reasoning`: vLLM's newer name and OpenRouter's. */
+    delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: { index: number; function?: { name?: string; arguments?: string } }[] };
     logprobs?: { content?: Parameters<typeof chatLogprobs>[0] | null } & Parameters<typeof legacyLogprobs>[0] | null;
     finish_reason?: string | null;
   }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } | null;
+  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null; completion_tokens_details?: { reasoning_tokens?: number } | null } | null;
   error?: { message?: string; code?: string };
 }
 
@@ -50,12 +51,18 @@ export class ChunkReader {
         promptTokens: chunk.usage.prompt_tokens ?? 0,
         completionTokens: chunk.usage.completion_tokens ?? 0,
         cachedPromptTokens: chunk.usage.prompt_tokens_details?.cached_tokens ?? 0,
+        ...(chunk.usage.completion_tokens_details?.reasoning_tokens !== undefined ? { reasoningTokens: chunk.usage.completion_tokens_details.reasoning_tokens } : {}),
       };
     }
     const choice = chunk.choices?.[0];
     if (!choice) return [];
     if (choice.finish_reason) this.reason = choice.finish_reason === "length" ? "length" : choice.finish_reason === "tool_calls" ? "tool_calls" : "stop";
     const out: EngineEvent[] = [];
+    const reasoning = choice.delta?.reasoning_content ?? choice.delta?.reasoning ?? "";
+    if (reasoning) {
+      this.output += reasoning;
+      out.push({ type: "reasoning", text: reasoning });
+    }
     let text = choice.delta?.content ?? choice.text ?? "";
     this.output += text;
     const lp = choice.logprobs;

@@ -39,6 +39,8 @@ export function openaiRequest(req: GenerateRequest, model: string): { path: stri
       ...common,
       messages: req.prompt.messages.map(openaiMessage),
       ...(req.logprobs !== undefined ? { logprobs: true, top_logprobs: req.logprobs } : {}),
+      ...(req.template?.reasoningEffort !== undefined ? { reasoning_effort: req.template.reasoningEffort } : {}),
+      ...(req.template?.kwargs !== undefined ? { chat_template_kwargs: req.template.kwargs } : {}),
       ...(responseFormat ? { response_format: responseFormat } : {}),
       // A forced call is already the constraint (its JSON comes back as content); otherwise the model decides.
       ...(tools.length > 0 && !c ? {
@@ -52,9 +54,12 @@ export function openaiRequest(req: GenerateRequest, model: string): { path: stri
 function openaiMessage(m: ChatMessage): Record<string, unknown> {
   if (m.role === "tool") return { role: "tool", content: m.content, tool_call_id: m.toolCallId ?? "" };
   if (m.role === "assistant" && m.toolCalls?.length) {
-    return { role: "assistant", content: m.content || null, tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) };
+    return {
+      role: "assistant", content: m.content || null, ...(m.reasoning ? { reasoning_content: m.reasoning } : {}),
+      tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })),
+    };
   }
-  return { role: m.role, content: m.content };
+  return { role: m.role, content: m.content, ...(m.role === "assistant" && m.reasoning ? { reasoning_content: m.reasoning } : {}) };
 }
 
 interface WireTokenLogprob { token: string; logprob: number; bytes?: number[] | null }
