@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { after, before, test } from "node:test";
 import { startServer, type TestServer } from "../helpers/server.ts";
+import { standInUpstream } from "./standIn.ts";
 
 /**
  * Reasoning through an upstream, against a stand-in OpenAI-compatible server with a fixed answer:
@@ -13,27 +14,17 @@ const ANSWER = ["It is ", "4."];
 
 let upstream: Server;
 let gateway: TestServer;
-const received: Record<string, unknown>[] = [];
+let received: Record<string, unknown>[];
 
 before(async () => {
-  upstream = createServer((req, res) => {
-    if (req.url === "/v1/models") return void res.end(JSON.stringify({ object: "list", data: [] }));
-    let raw = "";
-    req.on("data", (d: Buffer) => { raw += d.toString(); });
-    req.on("end", () => {
-      received.push(JSON.parse(raw) as Record<string, unknown>);
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      const send = (chunk: object) => res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-      for (const t of THOUGHT) send({ choices: [{ index: 0, delta: { reasoning_content: t }, finish_reason: null }] });
-      for (const t of ANSWER) send({ choices: [{ index: 0, delta: { content: t }, finish_reason: null }] });
-      send({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
-      send({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21, completion_tokens_details: { reasoning_tokens: 8 } } });
-      res.end("data: [DONE]\n\n");
-    });
+  const standIn = await standInUpstream((_body, send) => {
+    for (const t of THOUGHT) send({ choices: [{ index: 0, delta: { reasoning_content: t }, finish_reason: null }] });
+    for (const t of ANSWER) send({ choices: [{ index: 0, delta: { content: t }, finish_reason: null }] });
+    send({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+    send({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21, completion_tokens_details: { reasoning_tokens: 8 } } });
   });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const port = (upstream.address() as { port: number }).port;
-  gateway = await startServer({ modelPath: null, config: { models: [{ id: "stand-in", upstreams: [{ url: `http://127.0.0.1:${port}/v1` }] }] } });
+  ({ server: upstream, received } = standIn);
+  gateway = await startServer({ modelPath: null, config: { models: [{ id: "stand-in", upstreams: [{ url: standIn.url }] }] } });
 });
 after(async () => {
   await gateway.close();

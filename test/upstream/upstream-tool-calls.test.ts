@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { after, before, test } from "node:test";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { startServer, type TestServer } from "../helpers/server.ts";
+import { standInUpstream } from "./standIn.ts";
 
 /**
  * Tool calls through an upstream, against a stand-in OpenAI-compatible server with fixed answers: its
@@ -20,35 +21,25 @@ const pieces = (text: string) => Array.from({ length: Math.ceil(text.length / PI
 let upstream: Server;
 let gateway: TestServer;
 /** The bodies the stand-in received. */
-const received: Record<string, unknown>[] = [];
+let received: Record<string, unknown>[];
 
 before(async () => {
-  upstream = createServer((req, res) => {
-    if (req.url === "/v1/models") return void res.end(JSON.stringify({ object: "list", data: [] }));
-    let raw = "";
-    req.on("data", (d: Buffer) => { raw += d.toString(); });
-    req.on("end", () => {
-      const body = JSON.parse(raw) as Record<string, unknown>;
-      received.push(body);
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      const send = (delta: object, finish: string | null = null) => res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
-      if (body.response_format) {
-        // A forced call: the upstream writes the constrained JSON as content, as Hearth asks it to.
-        for (const p of pieces(JSON.stringify(CALLS.map((c) => ({ name: c.name, arguments: JSON.parse(c.arguments) as unknown }))))) send({ content: p });
-        send({}, "stop");
-      } else {
-        CALLS.forEach((c, index) => {
-          send({ tool_calls: [{ index, id: `upstream_${index}`, type: "function", function: { name: c.name, arguments: "" } }] });
-          for (const p of pieces(c.arguments)) send({ tool_calls: [{ index, function: { arguments: p } }] });
-        });
-        send({}, "tool_calls");
-      }
-      res.end("data: [DONE]\n\n");
-    });
+  const standIn = await standInUpstream((body, send) => {
+    const delta = (d: object, finish: string | null = null) => send({ choices: [{ index: 0, delta: d, finish_reason: finish }] });
+    if (body.response_format) {
+      // A forced call: the upstream writes the constrained JSON as content, as Hearth asks it to.
+      for (const p of pieces(JSON.stringify(CALLS.map((c) => ({ name: c.name, arguments: JSON.parse(c.arguments) as unknown }))))) delta({ content: p });
+      delta({}, "stop");
+    } else {
+      CALLS.forEach((c, index) => {
+        delta({ tool_calls: [{ index, id: `upstream_${index}`, type: "function", function: { name: c.name, arguments: "" } }] });
+        for (const p of pieces(c.arguments)) delta({ tool_calls: [{ index, function: { arguments: p } }] });
+      });
+      delta({}, "tool_calls");
+    }
   });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const port = (upstream.address() as { port: number }).port;
-  gateway = await startServer({ modelPath: null, config: { cache: { enabled: true }, models: [{ id: "stand-in", upstreams: [{ url: `http://127.0.0.1:${port}/v1` }] }] } });
+  ({ server: upstream, received } = standIn);
+  gateway = await startServer({ modelPath: null, config: { cache: { enabled: true }, models: [{ id: "stand-in", upstreams: [{ url: standIn.url }] }] } });
 });
 after(async () => {
   await gateway.close();
