@@ -11,11 +11,11 @@ export interface ToolCallSyntax {
   prefixes: string[];
   paramsPrefix: string;
   /**
-   * What follows the prefix before the name. Where the call starts with a special token (Qwen's
-   * `<tool_call>`), that token alone is the prefix, so that once it is sampled the grammar writes
-   * the rest (`\n{"name": "`) with the name.
+   * What follows a prefix before the name, per prefix. Where the call starts with a special token
+   * (Qwen's `<tool_call>`, Llama 3.1's `<|python_tag|>`), that token alone is a prefix, so that once
+   * it is sampled the grammar writes the rest (`\n{"name": "`) with the name.
    */
-  namePrefix?: string;
+  namePrefixes?: Record<string, string>;
   /** A space may come between the prefix and the name. */
   optionalPrefixSpace: boolean;
   /** Where the family allows several calls in one turn: what ends a call, and what comes before the next one. */
@@ -46,6 +46,8 @@ export class ToolCallDetector {
   #held = "";
   /** Where the call's prefix starts in the held text of the name phase (the prefix itself is held too). */
   #callStart = 0;
+  /** What the grammar writes before the name, for the prefix that started this call. */
+  #namePrefix = "";
   /** The call's text up to its arguments (prefix, name, params prefix), content again if the call never completes. */
   #raw = "";
   #arguments = "";
@@ -97,6 +99,7 @@ export class ToolCallDetector {
     if (this.#held.startsWith(more)) {
       const rest = this.#held.slice(more.length);
       const lead = this.#syntax.prefixes[0]!;
+      this.#namePrefix = this.#syntax.namePrefixes?.[lead] ?? "";
       this.#held = lead;
       this.#callStart = lead.length;
       this.#phase = { kind: "name", allowed: [] };
@@ -138,6 +141,7 @@ export class ToolCallDetector {
       }
     }
     if (at >= 0) {
+      this.#namePrefix = this.#syntax.namePrefixes?.[prefix] ?? "";
       this.#held = buffer.slice(at, at + prefix.length);
       this.#callStart = this.#held.length;
       this.#phase = { kind: "name", allowed: [] };
@@ -151,7 +155,8 @@ export class ToolCallDetector {
   #name(text: string): string {
     this.#held += text;
     const typed = this.#held.slice(this.#callStart);
-    const { paramsPrefix, optionalPrefixSpace, namePrefix = "" } = this.#syntax;
+    const { paramsPrefix, optionalPrefixSpace } = this.#syntax;
+    const namePrefix = this.#namePrefix;
     const fulls = this.#names.flatMap((n) => (optionalPrefixSpace ? [n + paramsPrefix, ` ${n}${paramsPrefix}`] : [n + paramsPrefix]).map((full) => ({ n, full: namePrefix + full })));
     const whole = fulls.find((f) => typed.startsWith(f.full));
     if (whole) {

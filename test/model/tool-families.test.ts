@@ -113,3 +113,15 @@ test("qwen3: several calls in one reply, each in its own <tool_call> block, stre
   }
   assert.ok(several >= 1, "some reply made several calls");
 });
+
+test("llama3.1: a call opened by the <|python_tag|> token is read the same, its JSON written under the grammar", async () => {
+  const s = servers.get("llama3.1")!;
+  for (let seed = 1; seed <= 3; seed++) {
+    const body = request({ preset: "llama3.1", start: { logit_bias: { 128010: 100 } } }, seed); // <|python_tag|>
+    const choice = (await s.client.chat.completions.create(body)).choices[0]!;
+    assert.equal(choice.finish_reason, "tool_calls", JSON.stringify(choice.message));
+    assert.equal(choice.message.content, null);
+    const call = choice.message.tool_calls![0]! as OpenAI.ChatCompletionMessageFunctionToolCall;
+    assert.ok(validate[call.function.name]!(JSON.parse(call.function.arguments)), call.function.arguments);
+  }
+});

@@ -132,7 +132,9 @@ function unique<T>(x: T, i: number, all: readonly T[]): boolean {
  */
 function markerTokens(model: LlamaModel, w: ChatWrapper, reasoning: ReasoningSyntax | null): Set<Token> {
   const call = w.settings.functions.call;
-  const texts = [...(reasoning ? [...reasoning.open, ...reasoning.close, ...reasoning.drop] : []), LlamaText(call.prefix as never).toString(), LlamaText(call.paramsPrefix as never).toString()];
+  const prefix = LlamaText(call.prefix as never).toString();
+  const tag = jsonCallTag(model, prefix);
+  const texts = [...(reasoning ? [...reasoning.open, ...reasoning.close, ...reasoning.drop] : []), prefix, LlamaText(call.paramsPrefix as never).toString(), ...(tag ? [tag] : [])];
   const out = new Set<Token>();
   for (const t of texts) {
     for (const token of model.tokenize(t, true)) {
@@ -140,4 +142,12 @@ function markerTokens(model: LlamaModel, w: ChatWrapper, reasoning: ReasoningSyn
     }
   }
   return out;
+}
+
+/** `<|python_tag|>` where the vocabulary has it as one special token and the call syntax is JSON. */
+export function jsonCallTag(model: LlamaModel, prefix: string): string | undefined {
+  if (!prefix.startsWith('{"name"')) return undefined;
+  const tag = "<|python_tag|>";
+  const ids = model.tokenize(tag, true);
+  return ids.length === 1 && model.isSpecialToken(ids[0]) ? tag : undefined;
 }

@@ -4,7 +4,7 @@ import { ReasoningSplitter, type ReasoningSyntax } from "../ReasoningSplitter.ts
 import type { ToolCallSyntax } from "../ToolCallDetector.ts";
 import type { ChatMessage, GenerateRequest, ToolDefinition } from "../types.ts";
 import type { TemplateSettings } from "../../models/registry/ModelRegistry.ts";
-import { ChatTemplate } from "./ChatTemplate.ts";
+import { ChatTemplate, jsonCallTag } from "./ChatTemplate.ts";
 
 export interface BuiltPrompt {
   tokens: Token[];
@@ -140,10 +140,15 @@ function toolCallSyntax(model: LlamaModel, chatWrapper: ChatWrapper): ToolCallSy
   const attributes = first !== undefined ? model.getTokenAttributes(first) : undefined;
   const marker = attributes && (attributes.control || attributes.userDefined) ? model.detokenize([first!], true) : "";
   const lead = marker !== "" && prefix.startsWith(marker) ? marker : prefix;
+  const namePrefixes: Record<string, string> = lead !== prefix ? { [lead]: prefix.slice(lead.length) } : {};
+  // Llama 3.1 may open a JSON call with its <|python_tag|> token (Meta's prompt format): that token
+  // starts the same call.
+  const pythonTag = jsonCallTag(model, prefix);
+  if (pythonTag) namePrefixes[pythonTag] = prefix;
   return {
-    prefixes: [lead, ...(call.prefixAlternateMatches ?? []).map(text)].filter((p, i, all) => p !== "" && all.indexOf(p) === i),
+    prefixes: [lead, ...(call.prefixAlternateMatches ?? []).map(text), ...(pythonTag ? [pythonTag] : [])].filter((p, i, all) => p !== "" && all.indexOf(p) === i),
     paramsPrefix: text(call.paramsPrefix),
-    ...(lead !== prefix ? { namePrefix: prefix.slice(lead.length) } : {}),
+    ...(Object.keys(namePrefixes).length > 0 ? { namePrefixes } : {}),
     optionalPrefixSpace: call.optionalPrefixSpace === true,
     ...(parallel ? { next: { suffix: text(call.suffix), between: text(parallel.call.betweenCalls) } } : {}),
   };
@@ -156,3 +161,4 @@ function parseJson(text: string): unknown {
     return text;
   }
 }
+
