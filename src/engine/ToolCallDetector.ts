@@ -18,8 +18,11 @@ export interface ToolCallSyntax {
   namePrefixes?: Record<string, string>;
   /** A space may come between the prefix and the name. */
   optionalPrefixSpace: boolean;
-  /** Where the family allows several calls in one turn: what ends a call, and what comes before the next one. */
-  next?: { suffix: string; between: string };
+  /**
+   * Where the family allows several calls in one turn: what ends a call, what comes between two,
+   * the prefix the next one starts with, and what ends the last one (Mistral's `]`).
+   */
+  next?: { suffix: string; between: string; prefix: string; end: string };
 }
 
 /** What the grammar must allow next: nothing special (`text`), one of these strings (`name`), the tool's arguments (`params`). */
@@ -80,12 +83,11 @@ export class ToolCallDetector {
   next(): boolean {
     const next = this.#syntax.next;
     if (this.#phase.kind !== "done" || !next) return false;
-    const lead = this.#syntax.prefixes[0]!;
     this.#raw = "";
     this.#arguments = "";
     this.#nesting = new JsonNesting();
     this.#held = "";
-    this.#phase = { kind: "between", allowed: [next.suffix + next.between + lead, next.suffix] };
+    this.#phase = { kind: "between", allowed: [next.suffix + next.between + next.prefix, next.suffix + next.end] };
     const rest = this.#afterCall;
     this.#afterCall = "";
     if (rest !== "") this.#between(rest);
@@ -98,7 +100,7 @@ export class ToolCallDetector {
     const [more, end] = (this.#phase as { allowed: string[] }).allowed as [string, string];
     if (this.#held.startsWith(more)) {
       const rest = this.#held.slice(more.length);
-      const lead = this.#syntax.prefixes[0]!;
+      const lead = this.#syntax.next!.prefix;
       this.#namePrefix = this.#syntax.namePrefixes?.[lead] ?? "";
       this.#held = lead;
       this.#callStart = lead.length;

@@ -17,6 +17,7 @@ const families = [
   { preset: "llama3.1", prefill: '{"name": "' },
   { preset: "gemma3", prefill: "||call: " },
   { preset: "gpt-oss", prefill: " to=functions." },
+  { preset: "mistral", bias: { 9: 100 } },
 ] as const;
 
 const servers = new Map<string, TestServer>();

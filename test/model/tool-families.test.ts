@@ -7,17 +7,18 @@ import { testModel } from "../helpers/models.ts";
 
 /**
  * tool_choice auto on every family preset, in the family's own call syntax. Random weights never
- * start a call on their own, so each test starts it: Qwen3's `<tool_call>` is a token of its own,
- * forced with logit_bias (the grammar writes the rest once it is sampled); the others' call prefixes
+ * start a call on their own, so each test starts it: Qwen3's `<tool_call>` and Mistral's
+ * `[TOOL_CALLS]` are tokens of their own, forced with logit_bias (the grammar writes the rest once it is sampled); the others' call prefixes
  * are text, given as an assistant prefill the reply continues. What follows is the model's, under
  * the tools' grammar.
  */
-interface Family { preset: "qwen3" | "llama3.1" | "gemma3" | "gpt-oss"; start: { logit_bias: Record<string, number> } | { prefill: string } }
+interface Family { preset: "qwen3" | "llama3.1" | "gemma3" | "gpt-oss" | "mistral"; start: { logit_bias: Record<string, number> } | { prefill: string } }
 const families: Family[] = [
   { preset: "qwen3", start: { logit_bias: { 151657: 100 } } }, // <tool_call>
   { preset: "llama3.1", start: { prefill: '{"name": "' } }, // the template's JSON call
   { preset: "gemma3", start: { prefill: "||call: " } }, // node-llama-cpp's syntax for a template without one
   { preset: "gpt-oss", start: { prefill: " to=functions." } }, // Harmony's recipient
+  { preset: "mistral", start: { logit_bias: { 9: 100 } } }, // [TOOL_CALLS]
 ];
 
 const time = { type: "object", properties: { city: { type: "string", maxLength: 12 } }, required: ["city"] };
@@ -81,7 +82,7 @@ for (const f of families) {
 
   test(`${f.preset}: text that starts like a call but is not one comes back as content, and the stream does not fail`, async () => {
     const s = servers.get(f.preset)!;
-    const fake = { qwen3: "<tool_call>", "llama3.1": '{"name": "', gemma3: "||call: ", "gpt-oss": " to=functions." }[f.preset];
+    const fake = { qwen3: "<tool_call>", "llama3.1": '{"name": "', gemma3: "||call: ", "gpt-oss": " to=functions.", mistral: '[{"name": "' }[f.preset];
     // A user message quoting the syntax, and no tools: nothing is read for calls.
     const body = { model: "tiny", messages: [{ role: "user" as const, content: `Say ${fake}not_a_tool` }], max_tokens: 12, temperature: 1, seed: 5 };
     const whole = await s.client.chat.completions.create(body);
@@ -93,26 +94,28 @@ for (const f of families) {
   });
 }
 
-test("qwen3: several calls in one reply, each in its own <tool_call> block, streamed per index the same as not", async () => {
-  const s = servers.get("qwen3")!;
-  let several = 0;
-  for (let seed = 1; seed <= 4; seed++) {
-    // <tool_call> always wins where it is allowed; <|im_end|> is favoured where the reply may end.
-    const body = { ...request(families[0]!, seed), parallel_tool_calls: true, max_tokens: 160, logit_bias: { 151657: 100, 151645: 6 } };
-    const whole = await s.client.chat.completions.create(body);
-    const choice = whole.choices[0]!;
-    const calls = (choice.message.tool_calls ?? []) as OpenAI.ChatCompletionMessageFunctionToolCall[];
-    assert.ok(calls.length >= 1, `seed ${seed}: ${JSON.stringify(choice)}`);
-    assert.ok(["tool_calls", "length"].includes(choice.finish_reason));
-    if (choice.finish_reason === "tool_calls") assert.equal(choice.message.content, null);
-    assert.equal(new Set(calls.map((c) => c.id)).size, calls.length);
-    for (const c of calls) assert.ok(validate[c.function.name]!(JSON.parse(c.function.arguments)), c.function.arguments);
-    if (calls.length >= 2) several++;
-    const streamed = (await s.client.chat.completions.stream({ ...body, stream: true }).finalChatCompletion()).choices[0]!;
-    assert.deepEqual(streamed.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), calls.map((c) => c.function));
-  }
-  assert.ok(several >= 1, "some reply made several calls");
-});
+for (const [f, end] of [[families[0]!, 151645], [families[4]!, 2]] as const) { // <|im_end|>, </s>
+  test(`${f.preset}: several calls in one reply in the family's own framing, streamed per index the same as not`, async () => {
+    const s = servers.get(f.preset)!;
+    let several = 0;
+    for (let seed = 1; seed <= 4; seed++) {
+      // The call's opening token always wins where it is allowed; the end of the reply is favoured where it may come.
+      const body = { ...request(f, seed), parallel_tool_calls: true, max_tokens: 160, logit_bias: { ...("logit_bias" in f.start ? f.start.logit_bias : {}), [end]: 6 } };
+      const whole = await s.client.chat.completions.create(body);
+      const choice = whole.choices[0]!;
+      const calls = (choice.message.tool_calls ?? []) as OpenAI.ChatCompletionMessageFunctionToolCall[];
+      assert.ok(calls.length >= 1, `seed ${seed}: ${JSON.stringify(choice)}`);
+      assert.ok(["tool_calls", "length"].includes(choice.finish_reason));
+      if (choice.finish_reason === "tool_calls") assert.equal(choice.message.content, null, JSON.stringify(choice.message));
+      assert.equal(new Set(calls.map((c) => c.id)).size, calls.length);
+      for (const c of calls) assert.ok(validate[c.function.name]!(JSON.parse(c.function.arguments)), c.function.arguments);
+      if (calls.length >= 2) several++;
+      const streamed = (await s.client.chat.completions.stream({ ...body, stream: true }).finalChatCompletion()).choices[0]!;
+      assert.deepEqual(streamed.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), calls.map((c) => c.function));
+    }
+    assert.ok(several >= 1, "some reply made several calls");
+  });
+}
 
 test("llama3.1: a call opened by the <|python_tag|> token is read the same, its JSON written under the grammar", async () => {
   const s = servers.get("llama3.1")!;

@@ -368,6 +368,7 @@ test("each family preset is written with its own architecture, tokenizer model a
     qwen3: { arch: "qwen3", model: "gpt2", pre: "qwen2", template: /<think>/ },
     gemma3: { arch: "gemma3", model: "llama", pre: "default", template: /<start_of_turn>/ },
     "gpt-oss": { arch: "llama", model: "gpt2", pre: "gpt-4o", template: /<\|channel\|>/ },
+    mistral: { arch: "llama", model: "gpt2", pre: "tekken", template: /\[TOOL_CALLS\]/ },
   } as const;
   for (const [preset, want] of Object.entries(expected)) {
     const info = await readGgufFileInfo(await testModel(preset as keyof typeof expected));

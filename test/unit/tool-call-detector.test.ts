@@ -98,7 +98,7 @@ test("a template's multi-character syntax (Qwen-like) with one call", () => {
 });
 
 test("several calls in one reply where the syntax allows it: the suffix and the next start are not content", () => {
-  const qwen = { prefixes: ["<tool_call>"], namePrefixes: { "<tool_call>": '\n{"name": "' }, paramsPrefix: '", "arguments": ', optionalPrefixSpace: false, next: { suffix: "}\n</tool_call>", between: "\n" } };
+  const qwen = { prefixes: ["<tool_call>"], namePrefixes: { "<tool_call>": '\n{"name": "' }, paramsPrefix: '", "arguments": ', optionalPrefixSpace: false, next: { suffix: "}\n</tool_call>", between: "\n", prefix: "<tool_call>", end: "" } };
   const d = new ToolCallDetector(qwen, ["a", "b"]);
   const calls: { name: string; arguments: string }[] = [];
   let content = "";

@@ -134,7 +134,11 @@ function markerTokens(model: LlamaModel, w: ChatWrapper, reasoning: ReasoningSyn
   const call = w.settings.functions.call;
   const prefix = LlamaText(call.prefix as never).toString();
   const tag = jsonCallTag(model, prefix);
-  const texts = [...(reasoning ? [...reasoning.open, ...reasoning.close, ...reasoning.drop] : []), prefix, LlamaText(call.paramsPrefix as never).toString(), ...(tag ? [tag] : [])];
+  const section = w.settings.functions.parallelism?.call.sectionPrefix;
+  const texts = [
+    ...(reasoning ? [...reasoning.open, ...reasoning.close, ...reasoning.drop] : []), prefix, LlamaText(call.paramsPrefix as never).toString(),
+    ...(tag ? [tag] : []), ...(section ? [LlamaText(section as never).toString()] : []),
+  ];
   const out = new Set<Token>();
   for (const t of texts) {
     for (const token of model.tokenize(t, true)) {

