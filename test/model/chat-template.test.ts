@@ -70,3 +70,16 @@ test("a chat_template file that does not exist stops the start, naming it", asyn
     /chat_template \/nonexistent\/t\.jinja does not exist/,
   );
 });
+
+test("an unknown chat_wrapper fails the model's load with the names it could be, and the server serves the others", async () => {
+  const s = await startServer({ modelPath: null, config: { models: [{ id: "odd", path: await testModel("tiny-llama3"), chat_wrapper: "no-such-wrapper" }, { id: "fine", path: await testModel("tiny-llama3") }] } });
+  try {
+    const res = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "odd", messages: [{ role: "user", content: "Hi" }], max_tokens: 1 }) });
+    const body = (await res.json()) as { error: { message: string } };
+    assert.ok(res.status >= 500, String(res.status));
+    assert.match(body.error.message, /chat_wrapper 'no-such-wrapper' is not one of auto, jinja, .*qwen/);
+    assert.equal((await s.client.chat.completions.create({ model: "fine", messages: [{ role: "user", content: "Hi" }], max_tokens: 1 })).choices.length, 1);
+  } finally {
+    await s.close();
+  }
+});

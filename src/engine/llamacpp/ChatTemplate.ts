@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
-import { LlamaText, resolveChatWrapper, type ChatWrapper, type LlamaModel, type ResolveChatWrapperWithModelOptions, type Token } from "node-llama-cpp";
+import { LlamaText, resolvableChatWrapperTypeNames, resolveChatWrapper, type ChatWrapper, type LlamaModel, type ResolveChatWrapperWithModelOptions, type Token } from "node-llama-cpp";
+import type { TemplateSettings } from "../../models/registry/ModelRegistry.ts";
 import type { ReasoningSyntax } from "../ReasoningSplitter.ts";
 import type { ChatTemplateInfo, TemplateOptions } from "../types.ts";
-
-import type { TemplateSettings } from "../../models/registry/ModelRegistry.ts";
 
 /**
  * A model's chat template: the chat wrapper that renders its prompts (per request template options:
@@ -24,6 +23,8 @@ export class ChatTemplate {
   constructor(model: LlamaModel, settings: TemplateSettings = {}) {
     this.#model = model;
     this.#settings = settings;
+    const names = ["auto", "jinja", ...resolvableChatWrapperTypeNames];
+    if (settings.wrapper !== undefined && !names.includes(settings.wrapper)) throw new Error(`chat_wrapper '${settings.wrapper}' is not one of ${names.join(", ")}`);
     this.#template = settings.templateFile !== undefined ? readFileSync(settings.templateFile, "utf8") : undefined;
     this.base = this.#resolve({});
     this.reasoning = reasoningSyntax(this.base) ?? thinkTokens(model);
