@@ -82,7 +82,13 @@ export class ChatTemplate {
       type: type as NonNullable<ResolveChatWrapperWithModelOptions["type"]>,
       customWrapperSettings: {
         ...(this.#template !== undefined || Object.keys(render).length > 0
-          ? { jinjaTemplate: { ...(this.#template !== undefined ? { template: this.#template } : {}), additionalRenderParameters: render } }
+          ? {
+            jinjaTemplate: {
+              ...(this.#template !== undefined ? { template: this.#template } : {}), additionalRenderParameters: render,
+              // The Jinja wrapper sets `enable_thinking` itself, over the render parameters: from its `reasoning` option.
+              ...(typeof kwargs.enable_thinking === "boolean" ? { reasoning: kwargs.enable_thinking } : {}),
+            },
+          }
           : {}),
         // The families' own wrappers take these as options rather than template variables.
         qwen: { thoughts: thinkingOff ? "discourage" : "auto" },
