@@ -11,10 +11,15 @@ let server: TestServer;
 let templateFile: string;
 // A plain template with none of Llama 3's headers: its rendering is easy to count.
 const TEMPLATE = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant] ";
+// A template that reads `enable_thinking` in the assistant's turn.
+const THINKING = "{% for m in messages %}[{{ m.role }}] {% if m.role == 'assistant' %}{% if enable_thinking is defined and enable_thinking == false %}(no thinking) {% else %}(thinking) {% endif %}{% endif %}{{ m.content }}\n{% endfor %}";
+let thinkingFile: string;
 
 before(async () => {
   templateFile = join(await mkdtemp(join(tmpdir(), "hearth-template-")), "plain.jinja");
   await writeFile(templateFile, TEMPLATE);
+  thinkingFile = join(templateFile, "..", "thinking.jinja");
+  await writeFile(thinkingFile, THINKING);
   const qwen = await testModel("qwen3");
   server = await startServer({
     modelPath: null,
@@ -26,6 +31,7 @@ before(async () => {
         { id: "qwen-jinja", path: qwen, chat_wrapper: "jinja" },
         { id: "llama31", path: await testModel("llama3.1") },
         { id: "plain", path: await testModel("tiny-llama3"), chat_template: templateFile },
+        { id: "thinking", path: await testModel("tiny-llama3"), chat_template: thinkingFile },
       ],
     },
   });
@@ -62,6 +68,12 @@ test("chat_template_kwargs in the model's config are defaults a request's own ov
   assert.equal(quiet, await promptTokens("qwen", { chat_template_kwargs: { enable_thinking: false } }));
   assert.ok(quiet > await promptTokens("qwen"), "the closed thinking block is in the prompt");
   assert.equal(await promptTokens("qwen-quiet", { chat_template_kwargs: { enable_thinking: true } }), await promptTokens("qwen"));
+});
+
+test("enable_thinking reaches a template rendered as written (node-llama-cpp's Jinja wrapper sets it from its own option)", async () => {
+  const on = await promptTokens("thinking");
+  const off = await promptTokens("thinking", { chat_template_kwargs: { enable_thinking: false } });
+  assert.notEqual(off, on, "the assistant's turn is rendered another way");
 });
 
 test("a chat_template file that does not exist stops the start, naming it", async () => {
