@@ -10,6 +10,7 @@ import type { BuiltPrompt } from "./PromptBuilder.ts";
 import type { PromptCache } from "./PromptCache.ts";
 import type { StateCopier } from "./StateCopier.ts";
 import { TokenPieces } from "./TokenPieces.ts";
+import type { Utf8Bans } from "./Utf8Guard.ts";
 
 export type { Outcome };
 
@@ -22,6 +23,8 @@ export interface StepLoopOptions {
   /** Called once per step with every request's events of that step. */
   emit: (batch: Outcome[]) => void;
   endTokens: ReadonlySet<Token>;
+  /** The model's UTF-8 bans (built at load): every request's text stays valid UTF-8. */
+  utf8: Utf8Bans;
   /** Compiles requests' output constraints; requests with one are refused without it. */
   grammars?: Grammars;
   /** Copies a prompt prefix's KV state between slots when the scheduler plans it (see Scheduler.admit). */
@@ -80,7 +83,7 @@ export class StepLoop {
       const retryAfter = Math.min(60, Math.max(1, Math.ceil(((perSlot + 1) * this.#avgRequestMs) / 1000)));
       throw errors.serverOverloaded(this.#o.modelId, waiting, retryAfter);
     }
-    const request = new LoopRequest(req, built, { model: this.#o.model, endTokens: this.#o.endTokens, grammars: this.#o.grammars, contextSize: sequences[0]!.contextSize });
+    const request = new LoopRequest(req, built, { model: this.#o.model, endTokens: this.#o.endTokens, grammars: this.#o.grammars, contextSize: sequences[0]!.contextSize, utf8: this.#o.utf8 });
     this.#posted++;
     this.#post({ kind: "submit", request });
   }
