@@ -12,6 +12,12 @@ export interface GenerationOptions {
   stop: readonly string[];
   /** Tokens this generation may still produce: the request's limit or the room left in the context. */
   maxTokens: number;
+  /**
+   * Whether the bytes generated so far end inside a character. A cut (max_tokens, the context's
+   * room) there drops that unfinished character instead of releasing it as U+FFFD. Defaults to
+   * never: held text is then released as it decodes.
+   */
+  midCharacter?: () => boolean;
 }
 
 /**
@@ -23,6 +29,7 @@ export class Generation<Meta = never> {
   readonly #stops: StopMatcher;
   readonly #isEndToken: (token: number) => boolean;
   readonly #maxTokens: number;
+  readonly #midCharacter: () => boolean;
   #completionTokens = 0;
   #finishReason: FinishReason | null = null;
   /** Metadata of tokens the detokenizer still holds. */
@@ -38,6 +45,7 @@ export class Generation<Meta = never> {
     this.#stops = new StopMatcher(opts.stop);
     this.#isEndToken = opts.isEndToken;
     this.#maxTokens = opts.maxTokens;
+    this.#midCharacter = opts.midCharacter ?? (() => false);
   }
 
   get completionTokens(): number { return this.#completionTokens; }
@@ -51,14 +59,14 @@ export class Generation<Meta = never> {
   accept(token: number, meta?: Meta): string {
     if (this.#finishReason !== null) throw new Error("generation already finished");
     this.#completionTokens++;
-    if (this.#isEndToken(token)) return this.#released(this.#finish("stop", this.#detokenized(this.#detokenizer.flush())));
+    if (this.#isEndToken(token)) return this.#released(this.#finish("stop", this.#detokenized(this.#detokenizer.flush(this.#midCharacter()))));
     if (meta !== undefined) this.#heldMeta.push(meta);
     const { text, stopped } = this.#stops.push(this.#detokenized(this.#detokenizer.push(token)));
     if (stopped) {
       this.#finishReason = "stop";
       return this.#released(text);
     }
-    if (this.#completionTokens >= this.#maxTokens) return this.#released(text + this.#finish("length", this.#detokenized(this.#detokenizer.flush())));
+    if (this.#completionTokens >= this.#maxTokens) return this.#released(text + this.#finish("length", this.#detokenized(this.#detokenizer.flush(this.#midCharacter()))));
     return this.#released(text);
   }
 

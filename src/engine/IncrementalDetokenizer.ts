@@ -28,10 +28,17 @@ export class IncrementalDetokenizer {
     return this.#release(text);
   }
 
-  /** Releases whatever is held, at the end of generation. */
-  flush(): { text: string; tokens: number } {
+  /**
+   * Releases whatever is held, at the end of generation. `midCharacter`: the held bytes end inside
+   * a character (generation was cut there), whose U+FFFD is dropped: the text never shows a
+   * character that was not generated whole. Without it the held text is released as it decodes
+   * (it may be a U+FFFD the model did generate).
+   */
+  flush(midCharacter = false): { text: string; tokens: number } {
     if (this.#pending.length === 0) return { text: "", tokens: 0 };
-    return this.#release(this.#detokenize(this.#pending, this.#previous));
+    const text = this.#detokenize(this.#pending, this.#previous);
+    // An unfinished but well-formed sequence decodes to exactly one U+FFFD, at the end.
+    return this.#release(midCharacter && text.endsWith(REPLACEMENT) ? text.slice(0, -1) : text);
   }
 
   #release(text: string): { text: string; tokens: number } {

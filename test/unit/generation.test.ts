@@ -24,12 +24,20 @@ test("bytes that can never complete a character are released as U+FFFD, not held
   assert.equal(d.push(0x41).text, "A");
 });
 
-test("max tokens ends with length and releases held bytes", () => {
-  const g = new Generation({ detokenize: bytes, isEndToken: (t) => t === 999, stop: [], maxTokens: 2 });
+test("max tokens cutting a character short ends with length and drops the unfinished character, not a U+FFFD", () => {
+  const g = new Generation({ detokenize: bytes, isEndToken: (t) => t === 999, stop: [], maxTokens: 3, midCharacter: () => true });
   assert.equal(g.accept(0x68), "h");
-  assert.equal(g.accept(0xe6), "\uFFFD");
+  assert.equal(g.accept(0xe6), "");
+  assert.equal(g.accept(0x97), "");
   assert.equal(g.finishReason, "length");
-  assert.equal(g.completionTokens, 2);
+  assert.equal(g.completionTokens, 3);
+});
+
+test("a U+FFFD the model generated whole is released at a cut like any character", () => {
+  const g = new Generation({ detokenize: bytes, isEndToken: (t) => t === 999, stop: [], maxTokens: 4, midCharacter: () => false });
+  const text = [0x68, ...utf8("\uFFFD")].map((t) => g.accept(t)).join("");
+  assert.equal(text, "h\uFFFD");
+  assert.equal(g.finishReason, "length");
 });
 
 test("an end token finishes with stop and counts as a completion token", () => {

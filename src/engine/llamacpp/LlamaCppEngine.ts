@@ -13,6 +13,7 @@ import { PromptBuilder } from "./PromptBuilder.ts";
 import { PromptCache } from "./PromptCache.ts";
 import { StateCopier } from "./StateCopier.ts";
 import { StepLoop, type Outcome } from "./StepLoop.ts";
+import { Utf8Bans } from "./Utf8Guard.ts";
 
 export interface LlamaCppEngineOptions {
   modelPath: string;
@@ -279,13 +280,19 @@ export class LlamaCppEngine {
     const model = await this.#llama.loadModel({ modelPath: o.modelPath });
     this.#maxTokenBytes = maxTokenBytes(model.fileInfo.metadata.tokenizer?.ggml as { model?: unknown; tokens?: unknown } | undefined);
     try {
-      const context = await model.createContext({
+      const creating = model.createContext({
         // A trained context that is not positive is garbage (checkGgufFile refuses the known cases).
         contextSize: model.trainContextSize > 0 ? Math.min(o.contextSize, model.trainContextSize) : o.contextSize,
         sequences: o.slots,
         batchSize: o.batchSize,
         threads: { ideal: threads, min: threads },
       });
+      // Built while llama.cpp creates the context on a thread of its own: tens of milliseconds for a
+      // 128k vocabulary that the load then does not wait for.
+      const tablesStarted = performance.now();
+      const utf8 = Utf8Bans.forModel(model);
+      o.log?.("debug", `UTF-8 tables for ${utf8.vocabulary.size} tokens in ${(performance.now() - tablesStarted).toFixed(1)} ms`);
+      const context = await creating;
       const sequences = Array.from({ length: o.slots }, () => context.getSequence());
       const maxEntries = o.promptCacheEntries ?? 1024;
       const promptCache = (o.promptCacheBytes ?? 0) > 0 && maxEntries > 0 && o.minPrefixCopy > 0
@@ -299,7 +306,7 @@ export class LlamaCppEngine {
       const grammars = new Grammars(this.#llama, model);
       const prompts = new PromptBuilder(model, o.template);
       const loop = new StepLoop({
-        model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, markerTokens: prompts.template.markerTokens, grammars, copier: this.#copier,
+        model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, markerTokens: prompts.template.markerTokens, grammars, utf8, copier: this.#copier,
         ...(promptCache ? { promptCache, minSaveTokens: o.minPrefixCopy } : {}), emit: (batch) => this.#emit(batch),
       });
       this.#loaded = { model, context, prompts, scheduler, loop };

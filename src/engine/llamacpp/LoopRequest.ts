@@ -11,6 +11,7 @@ import type { Grammars } from "./Grammars.ts";
 import type { BuiltPrompt } from "./PromptBuilder.ts";
 import { samplingOptions } from "./samplingOptions.ts";
 import type { TokenPieces } from "./TokenPieces.ts";
+import type { Utf8Bans, Utf8Guard } from "./Utf8Guard.ts";
 
 /** What the loop reports for one request: one of its events. */
 export interface Outcome { id: string; event: EngineEvent }
@@ -40,6 +41,8 @@ export interface LoopRequestContext {
   markerTokens: ReadonlySet<Token>;
   grammars: Grammars | undefined;
   contextSize: number;
+  /** The model's UTF-8 bans: every request's text stays valid UTF-8, constrained or not. */
+  utf8: Utf8Bans;
 }
 
 /**
@@ -63,6 +66,7 @@ export class LoopRequest {
   readonly #ctx: LoopRequestContext;
   readonly #generation: Generation<GeneratedTokenLogprob>;
   readonly #generated: Token[] = [];
+  readonly #utf8: Utf8Guard;
   /** The grammar state of a constrained request, compiling since submission. */
   readonly #grammar: Promise<LlamaGrammarEvaluationState> | null;
   readonly #tools: ToolReading | null;
@@ -88,16 +92,18 @@ export class LoopRequest {
     this.#tools = constrained ? null : toolReading(req, built, grammars);
     this.#forced = req.constraint?.kind === "json_schema" && req.constraint.toolCall ? new ToolCallReader(req.constraint.toolCall) : null;
     const maxTokens = completionBudget(req.maxTokens, built.tokens.length, ctx.contextSize);
+    const utf8 = this.#utf8 = ctx.utf8.guard(req.sampling);
     this.#generation = new Generation({
       detokenize: (tokens, previous) => model.detokenize(tokens as Token[], tokens.some((t) => markerTokens.has(t as Token)), previous as Token[]),
       // Any end-of-generation token ends the reply, as in llama-server (gpt-oss's <|call|> among them).
       isEndToken: (t) => endTokens.has(t as Token) || built.stopTokens.has(t as Token) || model.isEogToken(t as Token),
       stop: req.stop,
       maxTokens,
+      midCharacter: () => utf8.midCharacter,
     });
     const tools = this.#tools;
     const reasoning = this.#reasoning;
-    this.sampling = samplingOptions(model, req.sampling, maxTokens, this.#generated, tools ? () => tools.state : undefined);
+    this.sampling = samplingOptions(req.sampling, maxTokens, this.#generated, utf8, tools ? () => tools.state : undefined);
     // A constraint applies to the answer: while the reply is still reasoning, no grammar is in force.
     this.#constraintAfterReasoning = constrained && reasoning !== null && reasoning.inReasoning;
   }
@@ -129,6 +135,7 @@ export class LoopRequest {
   accept(s: Sampled, pieces: () => TokenPieces, out: Outcome[]): boolean {
     if (this.#generated.length === 0) this.#firstTokenAt = performance.now();
     this.#generated.push(s.token);
+    this.#utf8.accept(s.token);
     const top = this.req.logprobs;
     const meta = top !== undefined && s.probabilities ? pieces().logprobs(s.token, s.probabilities, top) : undefined;
     let text = this.#generation.accept(s.token, meta);

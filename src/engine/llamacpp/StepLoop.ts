@@ -10,6 +10,7 @@ import type { BuiltPrompt } from "./PromptBuilder.ts";
 import type { PromptCache } from "./PromptCache.ts";
 import type { StateCopier } from "./StateCopier.ts";
 import { TokenPieces } from "./TokenPieces.ts";
+import type { Utf8Bans } from "./Utf8Guard.ts";
 
 export type { Outcome };
 
@@ -24,6 +25,8 @@ export interface StepLoopOptions {
   endTokens: ReadonlySet<Token>;
   /** Special tokens rendered as text (the chat template's reasoning and call markers). */
   markerTokens: ReadonlySet<Token>;
+  /** The model's UTF-8 bans (built at load): every request's text stays valid UTF-8. */
+  utf8: Utf8Bans;
   /** Compiles requests' output constraints; requests with one are refused without it. */
   grammars?: Grammars;
   /** Copies a prompt prefix's KV state between slots when the scheduler plans it (see Scheduler.admit). */
@@ -82,7 +85,7 @@ export class StepLoop {
       const retryAfter = Math.min(60, Math.max(1, Math.ceil(((perSlot + 1) * this.#avgRequestMs) / 1000)));
       throw errors.serverOverloaded(this.#o.modelId, waiting, retryAfter);
     }
-    const request = new LoopRequest(req, built, { model: this.#o.model, endTokens: this.#o.endTokens, markerTokens: this.#o.markerTokens, grammars: this.#o.grammars, contextSize: sequences[0]!.contextSize });
+    const request = new LoopRequest(req, built, { model: this.#o.model, endTokens: this.#o.endTokens, markerTokens: this.#o.markerTokens, grammars: this.#o.grammars, contextSize: sequences[0]!.contextSize, utf8: this.#o.utf8 });
     this.#posted++;
     this.#post({ kind: "submit", request });
   }
