@@ -26,10 +26,12 @@ export class ChatTemplate {
     const names = ["auto", "jinja", ...resolvableChatWrapperTypeNames];
     if (settings.wrapper !== undefined && !names.includes(settings.wrapper)) throw new Error(`chat_wrapper '${settings.wrapper}' is not one of ${names.join(", ")}`);
     this.#template = settings.templateFile !== undefined ? readFileSync(settings.templateFile, "utf8") : undefined;
-    this.base = this.#resolve({});
+    // node-llama-cpp's resolution renders the template against each family's wrapper: done once here.
+    const auto = this.#resolveAs("auto", {});
+    this.base = this.#resolve({}, undefined, auto);
     this.reasoning = reasoningSyntax(this.base) ?? thinkTokens(model);
     this.info = {
-      family: this.#resolveAs("auto", {}).wrapperName, wrapper: this.base.wrapperName,
+      family: auto.wrapperName, wrapper: this.base.wrapperName,
       source: this.#template !== undefined ? "file" : "gguf", reasoning: this.reasoning !== null,
     };
     this.markerTokens = markerTokens(model, this.base, this.reasoning);
@@ -68,10 +70,10 @@ export class ChatTemplate {
    * one that only resembles the template can add to it (Llama 3.1's dated system prompt on a Llama 3
    * template).
    */
-  #resolve(kwargs: Record<string, unknown>, effort?: string): ChatWrapper {
+  #resolve(kwargs: Record<string, unknown>, effort?: string, resolved?: ChatWrapper): ChatWrapper {
     const wrapper = this.#settings.wrapper ?? "auto";
     if (wrapper !== "auto") return this.#resolveAs(wrapper === "jinja" ? "jinjaTemplate" : wrapper, kwargs, effort);
-    const auto = this.#resolveAs("auto", kwargs, effort);
+    const auto = resolved ?? this.#resolveAs("auto", kwargs, effort);
     return auto.settings.segments?.thought ? auto : this.#resolveAs("jinjaTemplate", kwargs, effort);
   }
 

@@ -288,10 +288,17 @@ export class LlamaCppEngine {
         threads: { ideal: threads, min: threads },
       });
       // Built while llama.cpp creates the context on a thread of its own: tens of milliseconds for a
-      // 128k vocabulary that the load then does not wait for.
+      // 128k vocabulary, and up to 0.2 s to resolve the chat template, that the load then does not wait for.
       const tablesStarted = performance.now();
       const utf8 = Utf8Bans.forModel(model);
       o.log?.("debug", `UTF-8 tables for ${utf8.vocabulary.size} tokens in ${(performance.now() - tablesStarted).toFixed(1)} ms`);
+      let prompts: PromptBuilder;
+      try {
+        prompts = new PromptBuilder(model, o.template);
+      } catch (err) {
+        await creating.catch(() => {}); // the model's disposal below also frees the context
+        throw err;
+      }
       const context = await creating;
       const sequences = Array.from({ length: o.slots }, () => context.getSequence());
       const maxEntries = o.promptCacheEntries ?? 1024;
@@ -304,7 +311,6 @@ export class LlamaCppEngine {
       });
       const endTokens = new Set([model.tokens.eos, model.tokens.eot].filter((t): t is Token => t != null));
       const grammars = new Grammars(this.#llama, model);
-      const prompts = new PromptBuilder(model, o.template);
       const loop = new StepLoop({
         model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, markerTokens: prompts.template.markerTokens, grammars, utf8, copier: this.#copier,
         ...(promptCache ? { promptCache, minSaveTokens: o.minPrefixCopy } : {}), emit: (batch) => this.#emit(batch),
