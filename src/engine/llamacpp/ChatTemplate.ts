@@ -14,7 +14,7 @@ export class ChatTemplate {
   readonly #settings: TemplateSettings;
   readonly #template: string | undefined;
   readonly #wrappers = new Map<string, ChatWrapper>();
-  readonly base: ChatWrapper;
+  readonly #base: ChatWrapper;
   /** What /v1/models shows. */
   readonly info: ChatTemplateInfo;
   readonly reasoning: ReasoningSyntax | null;
@@ -28,13 +28,13 @@ export class ChatTemplate {
     this.#template = settings.templateFile !== undefined ? readFileSync(settings.templateFile, "utf8") : undefined;
     // node-llama-cpp's resolution renders the template against each family's wrapper: done once here.
     const auto = this.#resolveAs("auto", {});
-    this.base = this.#resolve({}, undefined, auto);
-    this.reasoning = reasoningSyntax(this.base) ?? thinkTokens(model);
+    this.#base = this.#resolve({}, undefined, auto);
+    this.reasoning = reasoningSyntax(this.#base) ?? thinkTokens(model);
     this.info = {
-      family: auto.wrapperName, wrapper: this.base.wrapperName,
+      family: auto.wrapperName, wrapper: this.#base.wrapperName,
       source: this.#template !== undefined ? "file" : "gguf", reasoning: this.reasoning !== null,
     };
-    this.markerTokens = markerTokens(model, this.base, this.reasoning);
+    this.markerTokens = markerTokens(model, this.#base, this.reasoning);
   }
 
   /**
@@ -52,7 +52,7 @@ export class ChatTemplate {
   wrapperFor(options: TemplateOptions | undefined): ChatWrapper {
     const kwargs = { ...this.#settings.kwargs, ...options?.kwargs };
     const effort = options?.reasoningEffort ?? (typeof kwargs.reasoning_effort === "string" ? kwargs.reasoning_effort : undefined);
-    if (Object.keys(kwargs).length === 0 && effort === undefined) return this.base;
+    if (Object.keys(kwargs).length === 0 && effort === undefined) return this.#base;
     const key = JSON.stringify([kwargs, effort]);
     let w = this.#wrappers.get(key);
     if (!w) {
@@ -123,11 +123,7 @@ function reasoningSyntax(w: ChatWrapper): ReasoningSyntax | null {
  * vocabulary with `<think>` and `</think>` tokens: the block is still read apart from the answer.
  */
 function thinkTokens(model: LlamaModel): ReasoningSyntax | null {
-  const single = (text: string) => {
-    const ids = model.tokenize(text, true);
-    return ids.length === 1 && model.detokenize(ids, true) === text;
-  };
-  if (!single("<think>") || !single("</think>")) return null;
+  if (!isOneToken(model, "<think>") || !isOneToken(model, "</think>")) return null;
   return { open: ["<think>\n", "<think>"], close: ["\n</think>", "</think>"], drop: [] };
 }
 
@@ -157,10 +153,15 @@ function markerTokens(model: LlamaModel, w: ChatWrapper, reasoning: ReasoningSyn
   return out;
 }
 
-/** `<|python_tag|>` where the vocabulary has it as one special token and the call syntax is JSON. */
+/** `<|python_tag|>` where the vocabulary has it as a token of its own and the call syntax is JSON. */
 export function jsonCallTag(model: LlamaModel, prefix: string): string | undefined {
   if (!prefix.startsWith('{"name"')) return undefined;
   const tag = "<|python_tag|>";
-  const ids = model.tokenize(tag, true);
-  return ids.length === 1 && model.isSpecialToken(ids[0]) ? tag : undefined;
+  return isOneToken(model, tag) ? tag : undefined;
+}
+
+/** Whether the vocabulary has `text` as a token of its own (a family's marker). */
+function isOneToken(model: LlamaModel, text: string): boolean {
+  const ids = model.tokenize(text, true);
+  return ids.length === 1 && model.detokenize(ids, true) === text;
 }

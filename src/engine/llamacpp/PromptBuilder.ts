@@ -134,6 +134,17 @@ function opensReasoning(syntax: ReasoningSyntax, context: string, messages: read
  * the prefix, and the grammar writes the rest with the name.
  */
 function toolCallSyntax(model: LlamaModel, chatWrapper: ChatWrapper): ToolCallSyntax {
+  // The same for every request a wrapper renders: read once (it tokenizes its markers).
+  const known = syntaxes.get(chatWrapper);
+  if (known) return known;
+  const syntax = readToolCallSyntax(model, chatWrapper);
+  syntaxes.set(chatWrapper, syntax);
+  return syntax;
+}
+
+const syntaxes = new WeakMap<ChatWrapper, ToolCallSyntax>();
+
+function readToolCallSyntax(model: LlamaModel, chatWrapper: ChatWrapper): ToolCallSyntax {
   const call = chatWrapper.settings.functions.call;
   const parallel = chatWrapper.settings.functions.parallelism;
   const text = (t: unknown) => LlamaText(t as never).toString();

@@ -4,7 +4,6 @@ import { byteVocab, llama3Vocab, TokenType, type Vocab } from "./vocab.ts";
 
 /** A model family: its tokenizer, special tokens and chat template, as the real model's GGUF has them. */
 export type Family = "bytes" | "llama3" | "llama3.1" | "qwen3" | "gemma3" | "gpt-oss" | "mistral";
-export const families: readonly Family[] = ["bytes", "llama3", "llama3.1", "qwen3", "gemma3", "gpt-oss", "mistral"];
 
 /** llama.cpp architectures the generator writes. */
 export type Architecture = "llama" | "qwen3" | "gemma3";
