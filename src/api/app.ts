@@ -121,7 +121,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // The usage log: one row per generation request. The engine reports those it saw (cancelled and
   // failed ones included); the rest (refused, rate-limited, invalid, answered from the cache) here.
   opts.router.onFinished((r) => opts.usage.log.record(usageRowFromFinished(r, {
-    route: ROUTE_OF[r.endpoint], status: statusOf(r), keyName: r.tenant ?? null, userId: r.user ?? null,
+    route: r.route ?? ROUTE_OF[r.endpoint], status: statusOf(r), keyName: r.tenant ?? null, userId: r.user ?? null,
   })));
   const recordUsage = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
     if (!USAGE_ROUTES.has(route) || request.record.engineCalled || request.record.usageRecorded) return;
@@ -147,7 +147,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ...(opts.cache ? { cache: opts.cache.store } : {}), cacheSampled: opts.cache?.sampled ?? false, cacheTtlSeconds: opts.cache?.ttlSeconds ?? 0,
     ...(opts.conversations ? { conversations: opts.conversations } : {}),
     pullAllowPrivateAddresses: opts.pullAllowPrivateAddresses ?? false,
-    started: (j) => usage.started({ requestId: j.id, model: j.model, route: ROUTE_OF[j.prompt.kind === "chat" ? "chat" : "text"], keyName: j.tenant ?? null, userId: j.user ?? null }),
+    started: (j) => usage.started({ requestId: j.id, model: j.model, route: j.route ?? ROUTE_OF[j.prompt.kind === "chat" ? "chat" : "text"], keyName: j.tenant ?? null, userId: j.user ?? null }),
   };
   // A browser cannot set headers on a WebSocket: its key may come as the subprotocol hearth.bearer.<key> (auth.ts).
   void app.register(websocket, { options: { maxPayload: opts.bodyLimit, handleProtocols: chooseProtocol } });

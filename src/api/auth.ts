@@ -81,7 +81,8 @@ export function routeAccess(request: FastifyRequest): Access {
 
 /**
  * One hook in front of every route, so no route can be forgotten: with `auth: required`, every
- * route that is not declared open needs `Authorization: Bearer <key>` (401 without a valid one).
+ * route that is not declared open needs `Authorization: Bearer <key>` or `x-api-key: <key>` (401
+ * without a valid one).
  * Admin routes need the admin key (403 otherwise); with no admin key configured, they are open
  * only while auth is off (one user on their own machine) and closed to everyone when it is
  * required. Keys are compared as SHA-256 digests in constant time, and never logged or echoed.
@@ -124,10 +125,16 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): () => Rou
   return table;
 }
 
-/** The bearer token, or null when none was sent; an OpenAI SDK sends one always. */
+/**
+ * The key a request carries, or null when none was sent: `Authorization: Bearer` (an OpenAI SDK
+ * sends one always), else `x-api-key` (Anthropic's SDK and the clients built on it).
+ */
 function bearer(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
-  if (header === undefined) return protocolKey(request);
+  if (header === undefined) {
+    const apiKey = request.headers["x-api-key"];
+    return typeof apiKey === "string" ? apiKey.trim() : protocolKey(request);
+  }
   const match = /^Bearer\s+(.*)$/i.exec(header.trim());
   return match ? match[1]!.trim() : "";
 }

@@ -82,12 +82,26 @@ function decodePointer(segment: string): string {
   return segment.replaceAll("~1", "/").replaceAll("~0", "~");
 }
 
-/** JSON responses for errors (the reporter maps, counts and logs them), and OpenAI-shaped 404s. */
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** How this route's protocol shapes an error body (Anthropic's, Ollama's); OpenAI's `{"error": {...}}` when absent. */
+    errorShape?: ErrorShape;
+  }
+}
+
+/** A protocol's error body for one of Hearth's errors. */
+export type ErrorShape = (err: HearthError) => object;
+
+/**
+ * JSON responses for errors (the reporter maps, counts and logs them) in the shape of the matched
+ * route's protocol, and OpenAI-shaped 404s.
+ */
 export function registerErrorHandling(app: FastifyInstance, report: ErrorReporter, metrics: Metrics): void {
   app.setErrorHandler((err, request, reply) => {
     const mapped = report(request, err);
     if (mapped.retryAfter !== undefined) void reply.header("retry-after", String(mapped.retryAfter));
-    void reply.status(mapped.statusCode).send(mapped.toJSON());
+    const shape = request.routeOptions.config.errorShape;
+    void reply.status(mapped.statusCode).send(shape ? shape(mapped) : mapped.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
     const err = errors.routeNotFound(request.method, request.url.split("?")[0] ?? "/");

@@ -21,6 +21,9 @@ export async function serveGeneration(
   // The permission step (requestRecord.ts) ran for this model, or nothing runs: by construction, not by each caller's care.
   if (request.record.model !== job.model) throw errors.internal();
   if (caller.key) for (const j of jobs) j.tenant = caller.key.name;
+  // The usage log's route says which protocol the request came in by (a WebSocket's, chat's).
+  const route = request.routeOptions.url;
+  if (route !== undefined && !opts.channel) for (const j of jobs) j.route ??= route;
   const ctx = { report: deps.report, streamBufferBytes: deps.streamBufferBytes };
   const release = await chargeKey(deps, request, reply, jobs.reduce((n, j) => n + estimateTokens(j), 0));
   let used = 0;

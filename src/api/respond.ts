@@ -5,7 +5,7 @@ import type { EngineEvent, FinalEvent, GenerateRequest, GeneratedTokenLogprob, T
 import { errors, HearthError } from "../errors.ts";
 import type { ModelRouter } from "../serving/ModelRouter.ts";
 import type { ErrorReporter } from "./requestRecord.ts";
-import { startSse } from "./sse.ts";
+import { startStream } from "./sse.ts";
 import { serverTimingHeader } from "./routes/common.ts";
 import type { OpenAIFinishReason } from "../wire/chatCompletion.ts";
 
@@ -23,23 +23,52 @@ export interface ChoiceOutput {
   toolCalls?: ToolCall[];
 }
 
+/** What a stream method gives: one chunk, several, or none (held back until it can be shaped). */
+export type Chunks = object | object[] | null;
+
+/** A final event that ended its choice normally. */
+export type CompletedFinal = FinalEvent & { reason: OpenAIFinishReason };
+
 /**
- * How one endpoint shapes its JSON response and its stream chunks (OpenAI's formats differ). Every
- * streamed method takes the choice's index (`n` choices are generated side by side).
+ * How one protocol shapes its JSON response and its stream chunks (each protocol, and each of
+ * OpenAI's endpoints, has its own). Every streamed method takes the choice's index (`n` choices are
+ * generated side by side). A format is made per request, so it may keep state (which block is open).
  */
 export interface ResponseFormat {
-  /** A choice's first chunk, before any text (chat sends the assistant role there). */
-  opening(index: number): object | null;
-  /** The chunks for new text (and its tokens' logprobs, when asked): one, several, or none (text held back until it can be shaped). */
-  chunk(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): object | object[] | null;
-  /** The chunk for new reasoning, or none; formats without a reasoning field leave it out (it is not sent). */
-  reasoning?(index: number, text: string): object | null;
-  /** The chunk for a piece of a tool call, or none; formats without tools leave it out. */
-  toolCall?(index: number, event: ToolCallEvent): object | null;
-  closing(index: number, finishReason: OpenAIFinishReason, timings: Timings): object;
+  /** A choice's first chunks, before any text (chat sends the assistant role there). */
+  opening(index: number): Chunks;
+  /** The chunks for new text (and its tokens' logprobs, when asked). */
+  chunk(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): Chunks;
+  /** The chunks for new reasoning; formats without a reasoning field leave it out (it is not sent). */
+  reasoning?(index: number, text: string): Chunks;
+  /** The chunks for a piece of a tool call; formats without tools leave it out. */
+  toolCall?(index: number, event: ToolCallEvent): Chunks;
+  /** A choice's last chunks, once it ended normally. */
+  closing(index: number, final: CompletedFinal): Chunks;
+  /** OpenAI's `stream_options.include_usage` chunk, after every choice ended. */
   usageChunk(usage: Usage): object;
   complete(choices: ChoiceOutput[], usage: Usage, timings: Timings): object;
+  /** The chunk that ends a stream with an error; OpenAI's error object when absent. */
+  streamError?(err: HearthError): object;
+  /** How chunks are written on an HTTP stream; OpenAI's SSE (`data:` lines, then `[DONE]`) when absent. */
+  wire?: StreamWire;
 }
+
+/** How a protocol writes its stream's chunks on an HTTP response. */
+export interface StreamWire {
+  contentType: string;
+  /** One chunk as written. */
+  frame(chunk: object): string;
+  /** Written after the last chunk of a stream that ended (OpenAI's `data: [DONE]`), or nothing. */
+  end: string | null;
+}
+
+/** OpenAI's SSE: `data:` lines, then `data: [DONE]`. */
+export const OPENAI_SSE: StreamWire = { contentType: "text/event-stream; charset=utf-8", frame: (c) => `data: ${JSON.stringify(c)}\n\n`, end: "data: [DONE]\n\n" };
+/** SSE whose events are named by their data's `type` (Anthropic's and OpenAI's Responses streams), with no end marker. */
+export const TYPED_SSE: StreamWire = { contentType: "text/event-stream; charset=utf-8", frame: (c) => `event: ${(c as { type: string }).type}\ndata: ${JSON.stringify(c)}\n\n`, end: null };
+/** Newline-delimited JSON (Ollama's streams). */
+export const NDJSON: StreamWire = { contentType: "application/x-ndjson", frame: (c) => `${JSON.stringify(c)}\n`, end: null };
 
 export interface StreamOptions {
   stream: boolean;
@@ -58,17 +87,17 @@ export interface StreamOptions {
 export interface Outcome { text: string; final: FinalEvent | null }
 
 /**
- * Where a stream's chunks go: SSE `data:` lines on an HTTP response, or WebSocket text messages.
- * Each chunk is the same object either way; `[DONE]` ends it.
+ * Where a stream's chunks go: an HTTP response framed as the protocol frames them, or WebSocket
+ * text messages. Each chunk is the same object either way.
  */
 export interface StreamChannel {
   /** Aborted when the client goes away (or cancels): the generation is then cancelled. */
   readonly signal: AbortSignal;
   /** Before the first chunk: SSE sends its headers (with the reply's headers so far). */
   open(headers: Record<string, unknown>): void;
-  send(data: object | string): Promise<void>;
-  /** After `[DONE]`. */
-  end(): void;
+  send(data: object): Promise<void>;
+  /** After the last chunk: ends the stream (with `[DONE]` where the protocol has one). */
+  end(): Promise<void>;
   /** Nobody is listening any more. */
   readonly gone: boolean;
 }
@@ -114,7 +143,7 @@ export async function respond(
   jobs: GenerateRequest[], format: ResponseFormat, opts: StreamOptions, ctx: RespondContext,
 ): Promise<{ final: FinalEvent | null; text: string; choices: ChoiceState[] }> {
   const controller = new AbortController();
-  const channel = opts.stream ? opts.channel ?? sseChannel(reply, ctx.streamBufferBytes) : null;
+  const channel = opts.stream ? opts.channel ?? httpChannel(reply, ctx.streamBufferBytes, format.wire ?? OPENAI_SSE) : null;
   const gone = channel?.signal ?? closeSignal(reply);
   if (gone.aborted) controller.abort();
   else gone.addEventListener("abort", () => controller.abort(), { once: true });
@@ -226,7 +255,7 @@ export async function replay(
     ...(stored.toolCalls ?? []).flatMap((call, index) => wholeToolCall(index, call)),
     final,
   ];
-  const sink = opts.stream ? streamSink(request, opts.channel ?? sseChannel(reply, ctx.streamBufferBytes), reply.getHeaders(), format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
+  const sink = opts.stream ? streamSink(request, opts.channel ?? httpChannel(reply, ctx.streamBufferBytes, format.wire ?? OPENAI_SSE), reply.getHeaders(), format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
   await sink.open();
   const choices = [newChoice(false)];
   for (const ev of events) await take(sink, choices, 0, ev);
@@ -253,17 +282,20 @@ function closeSignal(reply: FastifyReply): AbortSignal {
   return gone.signal;
 }
 
-/** SSE on the HTTP response: the reply is hijacked when the stream opens. */
-function sseChannel(reply: FastifyReply, limit: number): StreamChannel {
+/** A stream on the HTTP response, framed as `wire` says: the reply is hijacked when the stream opens. */
+function httpChannel(reply: FastifyReply, limit: number, wire: StreamWire): StreamChannel {
   const res = reply.raw;
   return {
     signal: closeSignal(reply),
     open(headers) {
       reply.hijack();
-      startSse(res, headers);
+      startStream(res, headers, wire.contentType);
     },
-    send: async (data) => write(res, `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`, limit),
-    end: () => res.end(),
+    send: async (data) => write(res, wire.frame(data), limit),
+    async end() {
+      if (wire.end !== null) write(res, wire.end, limit);
+      res.end();
+    },
     get gone() { return res.destroyed; },
   };
 }
@@ -290,47 +322,34 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
 
 function streamSink(request: FastifyRequest, channel: StreamChannel, headers: Record<string, unknown>, format: ResponseFormat, includeUsage: boolean, n: number, ctx: RespondContext): Sink {
   let closed = false;
-  const send = (data: object | string) => channel.send(data);
+  const send = async (chunks: Chunks | undefined) => {
+    if (closed || !chunks) return;
+    for (const c of Array.isArray(chunks) ? chunks : [chunks]) await channel.send(c);
+  };
   const close = async () => {
     if (closed) return;
     closed = true;
     if (channel.gone) return;
-    await send("[DONE]");
-    channel.end();
+    await channel.end();
   };
   const fail = async (err: unknown) => {
     if (closed) return;
     const mapped = ctx.report(request, err);
-    await send(mapped.toJSON());
+    await send(format.streamError ? format.streamError(mapped) : mapped.toJSON());
     await close();
   };
   return {
     async open() {
       channel.open(headers);
-      for (let i = 0; i < n; i++) {
-        const opening = format.opening(i);
-        if (opening) await send(opening);
-      }
+      for (let i = 0; i < n; i++) await send(format.opening(i));
     },
-    async text(i, t, logprobs) {
-      if (closed) return;
-      const chunks = format.chunk(i, t, logprobs);
-      for (const c of chunks === null ? [] : Array.isArray(chunks) ? chunks : [chunks]) await send(c);
-    },
-    async reasoning(i, t) {
-      if (closed) return;
-      const chunk = format.reasoning?.(i, t);
-      if (chunk) await send(chunk);
-    },
-    async toolCall(i, event) {
-      if (closed) return;
-      const chunk = format.toolCall?.(i, event);
-      if (chunk) await send(chunk);
-    },
+    text: (i, t, logprobs) => send(closed ? null : format.chunk(i, t, logprobs)),
+    reasoning: (i, t) => send(closed ? null : format.reasoning?.(i, t)),
+    toolCall: (i, event) => send(closed ? null : format.toolCall?.(i, event)),
     async end(i, final) {
       if (closed || final.reason === "cancelled") return;
       if (!isCompleted(final.reason)) return fail(errorOf(final));
-      await send(format.closing(i, final.reason, final.timings));
+      await send(format.closing(i, final as CompletedFinal));
     },
     async finish(choices) {
       if (closed) return;

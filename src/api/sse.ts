@@ -3,9 +3,14 @@ import type { TSchema } from "typebox";
 
 /** Starts a Server-Sent Events response: no caching, no proxy buffering. */
 export function startSse(res: ServerResponse, headers: Record<string, unknown> = {}): void {
+  startStream(res, headers, "text/event-stream; charset=utf-8");
+}
+
+/** Starts a streamed response of this media type (SSE, NDJSON): no caching, no proxy buffering. */
+export function startStream(res: ServerResponse, headers: Record<string, unknown>, contentType: string): void {
   res.writeHead(200, {
     ...(headers as Record<string, string>),
-    "content-type": "text/event-stream; charset=utf-8",
+    "content-type": contentType,
     "cache-control": "no-cache",
     connection: "keep-alive",
     "x-accel-buffering": "no",

@@ -39,6 +39,7 @@ export async function* trackRequest(
       ...(req.tenant !== undefined ? { tenant: req.tenant } : {}),
       ...(req.user !== undefined ? { user: req.user } : {}),
       endpoint: req.prompt.kind === "chat" ? "chat" : "text",
+      ...(req.route !== undefined ? { route: req.route } : {}),
     });
   };
   const observe = (ev: EngineEvent): FinalEvent | null => {

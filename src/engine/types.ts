@@ -108,6 +108,8 @@ export interface GenerateRequest {
   tenant?: string;
   /** The client's own end-user id (OpenAI's `user`), for the usage log. */
   user?: string;
+  /** The HTTP route (so the protocol) it came in by, for the usage log; by default its endpoint's OpenAI route. */
+  route?: string;
   /** Constrains the output with a grammar (structured output, forced tool calls). */
   constraint?: OutputConstraint;
   /**
@@ -348,6 +350,8 @@ export interface FinishedRequest {
   user?: string;
   /** chat for chat completions, text for text completions. */
   endpoint: "chat" | "text";
+  /** The route it came in by, where its request said. */
+  route?: string;
 }
 
 /** One upstream server of a model served through others, as metrics report it. */

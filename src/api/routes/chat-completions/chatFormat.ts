@@ -23,7 +23,7 @@ export function chatFormat(id: string, model: string, includeUsage: boolean, for
     chunk: (index, text, logprobs) => chunk(index, forced ? {} : { content: text }, null, logprobs),
     reasoning: (index, text) => chunk(index, { reasoning_content: text }, null),
     toolCall: (index, ev) => ev.type === "tool_call_done" ? null : chunk(index, { tool_calls: [toolCallDelta(ev)] }, null),
-    closing: (index, finishReason, timings) => ({ ...chunk(index, {}, finishReason), timings: timingsJson(timings) }),
+    closing: (index, final) => ({ ...chunk(index, {}, final.reason), timings: timingsJson(final.timings) }),
     usageChunk: (usage: Usage): ChatCompletionChunk => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
     complete: (choices, usage, timings): ChatCompletion => ({
       id, object: "chat.completion", created, model, system_fingerprint: null,

@@ -94,15 +94,19 @@ const isCancel = (body: unknown) => typeof body === "object" && body !== null &&
  * drain would hold the slot for as long as the client cares to hold it.
  */
 function wsChannel(socket: WebSocket, signal: AbortSignal, limit: number): StreamChannel {
+  const send = (text: string) => {
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(text);
+    if (socket.bufferedAmount > limit) socket.terminate();
+  };
   return {
     signal,
     open() {},
     async send(data) {
-      if (socket.readyState !== socket.OPEN) return;
-      socket.send(typeof data === "string" ? data : JSON.stringify(data));
-      if (socket.bufferedAmount > limit) socket.terminate();
+      send(typeof data === "string" ? data : JSON.stringify(data));
     },
-    end() {},
+    // The stream's end, as on SSE; the socket stays open for the next request.
+    async end() { send("[DONE]"); },
     get gone() { return socket.readyState !== socket.OPEN; },
   };
 }

@@ -52,7 +52,7 @@ function completionFormat(id: string, model: string, includeUsage: boolean): Res
       if (logprobs) offsets[index] = (offsets[index] ?? 0) + logprobs.reduce((n, t) => n + t.token.length, 0);
       return chunk(index, text, null, lp);
     },
-    closing: (index, finishReason, timings) => ({ ...chunk(index, "", finishReason), timings: timingsJson(timings) }),
+    closing: (index, final) => ({ ...chunk(index, "", final.reason), timings: timingsJson(final.timings) }),
     usageChunk: (usage) => ({ id, object: "text_completion", created, model, system_fingerprint: null, choices: [], usage: usageJson(usage) }),
     complete: (choices, usage, timings) => ({
       id, object: "text_completion", created, model, system_fingerprint: null,
