@@ -239,6 +239,10 @@ export const errors = {
   })),
 
   // ---- Web app: conversations, WebSocket streams, browser guard ----
+  responseNotFound: define("response_not_found", 404, "invalid_request_error", (id: string, param: string | null = null) => ({
+    message: `No response with id '${id.slice(0, 64)}' is stored, or it is not yours.`,
+    param,
+  })),
   conversationNotFound: define("conversation_not_found", 404, "invalid_request_error", (id: string, param: string | null = "conversation") => ({
     message: `No conversation '${id.slice(0, 64)}' exists, or it is not yours.`,
     param,

@@ -15,6 +15,7 @@ import type { UsageReportQuery } from "../store/usageReport.ts";
 import type { UsageReportRow } from "../wire/usageReport.ts";
 import { usageRowFromFinished, type UsageRow } from "../store/usageRow.ts";
 import type { ConversationStore } from "../store/ConversationStore.ts";
+import type { ResponseStore } from "../store/ResponseStore.ts";
 import { registerAuth } from "./auth.ts";
 import { registerBrowserGuard } from "./browserGuard.ts";
 import { errorReporter, registerRequestRecord } from "./requestRecord.ts";
@@ -31,6 +32,7 @@ import { healthRoute } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelsRoute } from "./routes/models.ts";
 import { pullRoute } from "./routes/pull.ts";
+import { responsesRoutes } from "./routes/responses/route.ts";
 import { slotsRoute } from "./routes/slots.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { usageRoute } from "./routes/usage.ts";
@@ -51,6 +53,8 @@ export interface AppOptions {
   cache: { store: ResponseCache; sampled: boolean; ttlSeconds: number } | undefined;
   /** The web app's conversations; without it, /v1/conversations is not served. */
   conversations?: ConversationStore;
+  /** Responses kept with `store`; without it, /v1/responses is not served. */
+  responses?: ResponseStore;
   /** What browsers may reach (see browserGuard.ts): the listen address, allowed Host names, CORS origins. */
   browser?: { listenHost: string; allowedHosts: readonly string[]; corsOrigins: readonly string[] };
   /** The web app's build folder. Defaults to web/dist in the package. */
@@ -72,7 +76,7 @@ const BODILESS = new Set(["DELETE", "OPTIONS", "GET", "HEAD"]);
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
-const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions"]);
+const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions", "/v1/responses"]);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const server = serverTimeouts(opts.timeouts ?? { headersMs: 30_000, requestMs: 60_000, keepAliveMs: 72_000, connectionMs: 0 });
@@ -158,6 +162,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     chatCompletionsWsRoute(scope, deps, recordRequest);
     if (opts.conversations) conversationsRoute(scope, opts.conversations);
     completionsRoute(scope, deps);
+    if (opts.responses) responsesRoutes(scope, deps, opts.responses);
     embeddingsRoute(scope, deps);
     tokenizeRoutes(scope, deps);
     modelsRoute(scope, deps, appPage);

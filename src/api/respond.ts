@@ -84,7 +84,7 @@ export interface StreamOptions {
 }
 
 /** What one request's first choice generated, and how it ended. */
-export interface Outcome { text: string; final: FinalEvent | null }
+export interface Outcome { text: string; reasoning: string; toolCalls: ToolCall[]; final: FinalEvent | null }
 
 /**
  * Where a stream's chunks go: an HTTP response framed as the protocol frames them, or WebSocket
@@ -184,7 +184,8 @@ export async function respond(
   }));
   if (broken) await sink.fail((broken as { err: unknown }).err);
   else {
-    await keep(request, opts, { text: choices[0]!.text, final: mergeFinals(choices) });
+    const { text, reasoning, toolCalls } = choices[0]!;
+    await keep(request, opts, { text, reasoning, toolCalls, final: mergeFinals(choices) });
     await sink.finish(choices);
   }
   return { final: mergeFinals(choices), text: choices[0]!.text, choices };
@@ -259,7 +260,7 @@ export async function replay(
   await sink.open();
   const choices = [newChoice(false)];
   for (const ev of events) await take(sink, choices, 0, ev);
-  await keep(request, opts, { text: stored.text, final });
+  await keep(request, opts, { text: stored.text, reasoning: stored.reasoning ?? "", toolCalls: choices[0]!.toolCalls, final });
   await sink.finish(choices);
 }
 

@@ -69,7 +69,7 @@ export function registerKeys(program: Command): void {
     .option("--api-key <key>", "the admin key (all usage) or an API key (its own) (default: HEARTH_ADMIN_KEY)")
     .option("--from <time>", "ISO 8601 or Unix seconds (default: 24 hours ago)")
     .option("--to <time>", "ISO 8601 or Unix seconds (default: now)")
-    .option("--group-by <what>", "key, model or day", "model")
+    .option("--group-by <what>", "key, model, day or route (the protocol)", "model")
     .option("--key <name>", "only this key's requests")
     .option("--json", "print the server's JSON")
     .action(async (flags: { url: string; apiKey?: string; from?: string; to?: string; groupBy: string; key?: string; json?: boolean }) => {

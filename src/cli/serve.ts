@@ -170,6 +170,7 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     },
     streamBufferBytes: config.http.stream_buffer_bytes,
     conversations: services.conversations,
+    responses: services.responses,
     browser: { listenHost: config.host, allowedHosts: list(config.allowed_hosts), corsOrigins: list(config.cors_origins) },
     ...(config.web_dir ? { webRoot: resolve(config.web_dir) } : {}),
     ...(https ? { https } : {}),

@@ -9,6 +9,7 @@ import { createRateLimiter } from "../limits/createRateLimiter.ts";
 import type { RateLimiter } from "../limits/types.ts";
 import { ConversationStore } from "../store/ConversationStore.ts";
 import { KeyStore } from "../store/KeyStore.ts";
+import { ResponseStore } from "../store/ResponseStore.ts";
 import { openStore } from "../store/openStore.ts";
 import type { Store } from "../store/Store.ts";
 import { UsageJournal } from "../store/UsageJournal.ts";
@@ -26,6 +27,8 @@ export interface Services {
   keys: KeyStore;
   /** The web app's conversations. */
   conversations: ConversationStore;
+  /** OpenAI Responses API objects kept with `store`. */
+  responses: ResponseStore;
   usage: UsageRecorder;
   report: (q: UsageReportQuery) => ReturnType<typeof usageReport>;
   limiter: RateLimiter;
@@ -76,6 +79,7 @@ export async function openServices(config: Readonly<Config>, logger: Logger): Pr
     store,
     keys,
     conversations: new ConversationStore(store),
+    responses: new ResponseStore(store),
     usage,
     report: (q) => usageReport(store, q),
     limiter,

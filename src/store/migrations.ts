@@ -112,4 +112,25 @@ export const migrations: readonly Migration[] = [
       CREATE UNIQUE INDEX usage_log_request_id ON usage_log (request_id);
     `,
   },
+  {
+    version: 5,
+    name: "responses",
+    sql: `
+      -- OpenAI Responses API objects kept with store: true. owner: the API key's name; NULL without
+      -- a key. body and conversation are JSON text, not jsonb: JSON escapes the NUL characters and
+      -- unpaired surrogates a model or client may send, which jsonb cannot hold.
+      CREATE TABLE responses (
+        id text PRIMARY KEY,
+        owner text,
+        model text NOT NULL,
+        previous_response_id text,
+        -- The Response object as answered.
+        body text NOT NULL,
+        -- The chat messages through this response (its instructions left out), for previous_response_id.
+        conversation text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX responses_owner_created ON responses (owner, created_at);
+    `,
+  },
 ];

@@ -19,16 +19,17 @@ const GROUPS: Record<UsageGroupBy, { expr: string; order: string }> = {
   model: { expr: "model", order: "requests DESC, 1 ASC" },
   // UTC whatever the session's time zone; in date order.
   day: { expr: "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD')", order: "1 ASC" },
+  route: { expr: "route", order: "requests DESC, 1 ASC" },
 };
 
 /**
- * Totals per key, model or day over [from, to). The time range (and key) select rows through the
+ * Totals per key, model, day or route over [from, to). The time range (and key) select rows through the
  * `usage_log` indexes on ts, (key_name, ts) and (model, ts), so a report over a short range stays
  * fast however long the log is.
  */
 export async function usageReport(db: Queryable, q: UsageReportQuery): Promise<UsageReportRow[]> {
   const group = GROUPS[q.groupBy];
-  if (!group) throw errors.invalidRequest("group_by must be one of key, model, day.", "group_by");
+  if (!group) throw errors.invalidRequest("group_by must be one of key, model, day, route.", "group_by");
   if (!(q.from instanceof Date) || Number.isNaN(q.from.getTime())) throw errors.invalidRequest("from must be a valid time.", "from");
   if (!(q.to instanceof Date) || Number.isNaN(q.to.getTime())) throw errors.invalidRequest("to must be a valid time.", "to");
   const params: unknown[] = [q.from.toISOString(), q.to.toISOString()];

@@ -1,11 +1,11 @@
 import { Type, type Static } from "typebox";
 
-/** `key`: per API key name; `model`: per model; `day`: per UTC day (`2025-01-31`). */
-export const UsageGroupBy = Type.Union([Type.Literal("key"), Type.Literal("model"), Type.Literal("day")]);
+/** `key`: per API key name; `model`: per model; `day`: per UTC day (`2025-01-31`); `route`: per route, so per protocol (`/v1/messages`, `/api/chat`). */
+export const UsageGroupBy = Type.Union([Type.Literal("key"), Type.Literal("model"), Type.Literal("day"), Type.Literal("route")]);
 export type UsageGroupBy = Static<typeof UsageGroupBy>;
 
 export const UsageReportRow = Type.Object({
-  /** The key name (null: requests without a key), model id, or UTC day. */
+  /** The key name (null: requests without a key), model id, UTC day or route. */
   group: Type.Union([Type.String(), Type.Null()]),
   requests: Type.Integer(),
   prompt_tokens: Type.Integer(),

@@ -17,7 +17,7 @@ const UsageQuery = Type.Object({
 });
 
 /**
- * GET /v1/usage?from&to&group_by=key|model|day: requests, tokens, errors, cancellations and cache
+ * GET /v1/usage?from&to&group_by=key|model|day|route: requests, tokens, errors, cancellations and cache
  * hits from the usage log. A key sees its own requests only.
  */
 export function usageRoute(app: FastifyInstance, report: (q: UsageReportQuery) => Promise<UsageReportRow[]>): void {
