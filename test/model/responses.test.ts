@@ -180,3 +180,25 @@ test("a reasoning model's thoughts come as a reasoning item, streamed as reasoni
     await qwen.close();
   }
 });
+
+test("a generation that fails after the stream began ends with response.failed, in OpenAI's shape", async () => {
+  const slow = await startServer({ config: { batching: { timeout_ms: 600 } } });
+  try {
+    const client = new OpenAI({ baseURL: `${slow.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const events: ResponseStreamEvent[] = [];
+    const stream = await client.responses.create({ model: "tiny", input: "Go on and on", stream: true });
+    for await (const ev of stream) {
+      isEvent(ev);
+      events.push(ev);
+    }
+    const last = events.at(-1)!;
+    assert.equal(last.type, "response.failed");
+    assert.ok(events.some((e) => e.type === "response.output_text.delta"), "text came before the failure");
+    const failed = (last as OpenAI.Responses.ResponseFailedEvent).response;
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.error?.code, "server_error");
+    assert.match(failed.error!.message, /time/);
+  } finally {
+    await slow.close();
+  }
+});
