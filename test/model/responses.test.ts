@@ -153,6 +153,17 @@ test("the usage log records each response under its route and key", async () => 
   assert.deepEqual(rows.map((r) => [r.group, r.requests, r.completion_tokens]), [["/v1/responses", 2, 5]]);
 });
 
+test("a key's rate limit applies to /v1/responses: a 429 in OpenAI's shape", async () => {
+  const res = await fetch(`${server.url}/v1/admin/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ name: "dave", rpm: 1 }) });
+  const dave = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: (await res.json() as { key: string }).key, maxRetries: 0 });
+  await dave.responses.create({ model: "tiny", input: "one", max_output_tokens: 2, store: false });
+  await assert.rejects(dave.responses.create({ model: "tiny", input: "two", max_output_tokens: 2, store: false }), (err: unknown) => {
+    assert.ok(err instanceof OpenAI.RateLimitError);
+    isError({ error: err.error });
+    return err.headers?.get("x-ratelimit-limit-requests") === "1";
+  });
+});
+
 test("a reasoning model's thoughts come as a reasoning item, streamed as reasoning_text events", async () => {
   const qwen = await startServer({ modelPath: await testModel("qwen3") });
   try {
