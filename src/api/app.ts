@@ -127,7 +127,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const recordUsage = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
     if (!USAGE_ROUTES.has(route) || request.record.engineCalled || request.record.usageRecorded) return;
     request.record.usageRecorded = true;
-    opts.usage.log.record(usageRowOf(request, route, status, durationMs, raw as { model?: unknown; user?: unknown } | undefined));
+    opts.usage.log.record(usageRowOf(request, route, status, durationMs, raw as UsageBody | undefined));
   };
   const recordRequest = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
     metrics.response(route, metrics.modelLabel((raw as { model?: unknown } | undefined)?.model), status);
@@ -195,7 +195,10 @@ function statusOf(r: FinishedRequest): number {
   return r.reason === "cancelled" ? 499 : 200;
 }
 
-function usageRowOf(request: FastifyRequest, route: string, status: number, durationMs: number, body: { model?: unknown; user?: unknown } | undefined): UsageRow {
+/** What a refused request's row reads of its body: the model, and the end user (OpenAI's `user`, Anthropic's `metadata.user_id`). */
+type UsageBody = { model?: unknown; user?: unknown; metadata?: { user_id?: unknown } };
+
+function usageRowOf(request: FastifyRequest, route: string, status: number, durationMs: number, body: UsageBody | undefined): UsageRow {
   const { answered, errorCode } = request.record;
   const used = answered?.usage;
   return {
@@ -213,7 +216,7 @@ function usageRowOf(request: FastifyRequest, route: string, status: number, dura
     ttftMs: null,
     durationMs,
     errorType: errorCode ?? null,
-    userId: toStoredText(body?.user, 512),
+    userId: toStoredText(body?.user ?? body?.metadata?.user_id, 512),
     cacheHit: answered?.cacheHit ?? false,
   };
 }
