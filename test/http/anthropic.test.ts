@@ -40,7 +40,7 @@ const user = (content: unknown) => ({ role: "user", content }) as Anthropic.Mess
 const ok = { model: "tiny", max_tokens: 4, messages: [user("hi")] };
 
 /** The SDK's error for a request, checked to be Anthropic's error body with this status and type. */
-async function refused(body: unknown, status: number, type: string, cls: new (...args: never[]) => Anthropic.APIError, c = client()): Promise<string> {
+async function refused(body: unknown, status: number, type: string, cls: new (...args: never[]) => InstanceType<typeof Anthropic.APIError>, c = client()): Promise<string> {
   const err = await c.messages.create(body as Anthropic.MessageCreateParamsNonStreaming).then(() => null, (e: unknown) => e);
   assert.ok(err instanceof cls, `${JSON.stringify(body).slice(0, 120)}: ${String(err)}`);
   assert.equal(err.status, status);
