@@ -27,6 +27,7 @@ import { conversationsRoute } from "./routes/conversations.ts";
 import { toStoredText, type InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
 import { embeddingsRoute } from "./routes/embeddings/route.ts";
+import { messagesRoutes } from "./routes/messages/route.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { healthRoute } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
@@ -76,7 +77,7 @@ const BODILESS = new Set(["DELETE", "OPTIONS", "GET", "HEAD"]);
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
-const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions", "/v1/responses"]);
+const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions", "/v1/responses", "/v1/messages"]);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const server = serverTimeouts(opts.timeouts ?? { headersMs: 30_000, requestMs: 60_000, keepAliveMs: 72_000, connectionMs: 0 });
@@ -130,7 +131,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const recordUsage = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
     if (!USAGE_ROUTES.has(route) || request.record.engineCalled || request.record.usageRecorded) return;
     request.record.usageRecorded = true;
-    opts.usage.log.record(usageRowOf(request, route, status, durationMs, raw as { model?: unknown; user?: unknown } | undefined));
+    opts.usage.log.record(usageRowOf(request, route, status, durationMs, raw as UsageBody | undefined));
   };
   const recordRequest = (request: FastifyRequest, route: string, status: number, durationMs: number, raw: unknown) => {
     metrics.response(route, metrics.modelLabel((raw as { model?: unknown } | undefined)?.model), status);
@@ -164,6 +165,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     completionsRoute(scope, deps);
     if (opts.responses) responsesRoutes(scope, deps, opts.responses);
     embeddingsRoute(scope, deps);
+    messagesRoutes(scope, deps);
     tokenizeRoutes(scope, deps);
     modelsRoute(scope, deps, appPage);
     pullRoute(scope, deps);
@@ -198,7 +200,10 @@ function statusOf(r: FinishedRequest): number {
   return r.reason === "cancelled" ? 499 : 200;
 }
 
-function usageRowOf(request: FastifyRequest, route: string, status: number, durationMs: number, body: { model?: unknown; user?: unknown } | undefined): UsageRow {
+/** What a refused request's row reads of its body: the model, and the end user (OpenAI's `user`, Anthropic's `metadata.user_id`). */
+type UsageBody = { model?: unknown; user?: unknown; metadata?: { user_id?: unknown } };
+
+function usageRowOf(request: FastifyRequest, route: string, status: number, durationMs: number, body: UsageBody | undefined): UsageRow {
   const { answered, errorCode } = request.record;
   const used = answered?.usage;
   return {
@@ -216,7 +221,7 @@ function usageRowOf(request: FastifyRequest, route: string, status: number, dura
     ttftMs: null,
     durationMs,
     errorType: errorCode ?? null,
-    userId: toStoredText(body?.user, 512),
+    userId: toStoredText(body?.user ?? body?.metadata?.user_id, 512),
     cacheHit: answered?.cacheHit ?? false,
   };
 }

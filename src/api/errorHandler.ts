@@ -89,8 +89,8 @@ declare module "fastify" {
   }
 }
 
-/** A protocol's error body for one of Hearth's errors. */
-export type ErrorShape = (err: HearthError) => object;
+/** A protocol's error body for one of Hearth's errors, for the request (its id) that failed. */
+export type ErrorShape = (err: HearthError, requestId: string) => object;
 
 /**
  * JSON responses for errors (the reporter maps, counts and logs them) in the shape of the matched
@@ -101,7 +101,7 @@ export function registerErrorHandling(app: FastifyInstance, report: ErrorReporte
     const mapped = report(request, err);
     if (mapped.retryAfter !== undefined) void reply.header("retry-after", String(mapped.retryAfter));
     const shape = request.routeOptions.config.errorShape;
-    void reply.status(mapped.statusCode).send(shape ? shape(mapped) : mapped.toJSON());
+    void reply.status(mapped.statusCode).send(shape ? shape(mapped, request.id) : mapped.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
     const err = errors.routeNotFound(request.method, request.url.split("?")[0] ?? "/");

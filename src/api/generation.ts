@@ -51,7 +51,10 @@ export async function serveGeneration(
       // A call's id is not kept: a replayed answer's calls get their own.
       const calls = choices[0]!.toolCalls.map(({ name, arguments: args }) => ({ name, arguments: args }));
       const { reasoning } = choices[0]!;
-      const stored: StoredAnswer = { text, ...(reasoning ? { reasoning } : {}), finishReason: final.reason, usage: final.usage, ...(calls.length > 0 ? { toolCalls: calls } : {}) };
+      const stored: StoredAnswer = {
+        text, ...(reasoning ? { reasoning } : {}), finishReason: final.reason, usage: final.usage, ...(calls.length > 0 ? { toolCalls: calls } : {}),
+        ...(final.stopSequence !== undefined ? { stopSequence: final.stopSequence } : {}),
+      };
       await deps.cache!.set(cacheKey, JSON.stringify(stored), deps.cacheTtlSeconds);
     }
   } finally {

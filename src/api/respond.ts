@@ -21,6 +21,8 @@ export interface ChoiceOutput {
   logprobs: GeneratedTokenLogprob[] | null;
   /** The tool calls it made, after the text (if any). */
   toolCalls?: ToolCall[];
+  /** The stop string that ended it, when one did. */
+  stopSequence?: string;
 }
 
 /** What a stream method gives: one chunk, several, or none (held back until it can be shaped). */
@@ -35,8 +37,8 @@ export type CompletedFinal = FinalEvent & { reason: OpenAIFinishReason };
  * generated side by side). A format is made per request, so it may keep state (which block is open).
  */
 export interface ResponseFormat {
-  /** A choice's first chunks, before any text (chat sends the assistant role there). */
-  opening(index: number): Chunks;
+  /** A choice's first chunks, before any text (chat sends the assistant role there), once its prompt's tokens are known. */
+  opening(index: number, promptTokens: number): Chunks;
   /** The chunks for new text (and its tokens' logprobs, when asked). */
   chunk(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): Chunks;
   /** The chunks for new reasoning; formats without a reasoning field leave it out (it is not sent). */
@@ -112,12 +114,12 @@ export interface RespondContext {
 interface ChoiceState { final: FinalEvent | null; text: string; reasoning: string; logprobs: GeneratedTokenLogprob[] | null; toolCalls: ToolCall[] }
 
 /** What a cache entry holds: enough to answer again exactly as the first time. */
-export interface StoredAnswer { text: string; reasoning?: string; finishReason: OpenAIFinishReason; usage: Usage; toolCalls?: Omit<ToolCall, "id">[] }
+export interface StoredAnswer { text: string; reasoning?: string; finishReason: OpenAIFinishReason; usage: Usage; toolCalls?: Omit<ToolCall, "id">[]; stopSequence?: string }
 
 /** Where one request's events go: a JSON body at the end, or SSE as they come. */
 interface Sink {
-  /** Before the first event (a stream sends its headers and openings). */
-  open(): Promise<void>;
+  /** Before the first event (a stream sends its headers and openings), with each choice's prompt tokens. */
+  open(promptTokens: number[]): Promise<void>;
   text(index: number, text: string, logprobs?: GeneratedTokenLogprob[]): Promise<void>;
   reasoning(index: number, text: string): Promise<void>;
   toolCall(index: number, event: ToolCallEvent): Promise<void>;
@@ -165,7 +167,10 @@ export async function respond(
     throw refused.reason;
   }
   const sink = channel ? streamSink(request, channel, reply.getHeaders(), format, opts.includeUsage, jobs.length, ctx) : jsonSink(reply, format);
-  await sink.open();
+  await sink.open(firsts.map((f) => {
+    const ev = (f as PromiseFulfilledResult<IteratorResult<EngineEvent>>).value.value as EngineEvent | undefined;
+    return ev?.type === "accepted" ? ev.promptTokens : 0;
+  }));
   const choices = jobs.map((job) => newChoice(job.logprobs !== undefined));
   let broken: { err: unknown } | null = null;
   await Promise.all(iterators.map(async (it, i) => {
@@ -249,7 +254,7 @@ async function take(sink: Sink, choices: ChoiceState[], i: number, ev: EngineEve
 export async function replay(
   request: FastifyRequest, reply: FastifyReply, format: ResponseFormat, opts: StreamOptions, ctx: RespondContext, stored: StoredAnswer,
 ): Promise<void> {
-  const final = finalEvent(stored.finishReason, stored.usage, { queueMs: 0, promptMs: 0, generationMs: 0, promptCached: stored.usage.promptTokens });
+  const final = finalEvent(stored.finishReason, stored.usage, { queueMs: 0, promptMs: 0, generationMs: 0, promptCached: stored.usage.promptTokens }, undefined, stored.stopSequence);
   const events: EngineEvent[] = [
     ...(stored.reasoning ? [{ type: "reasoning" as const, text: stored.reasoning }] : []),
     ...(stored.text ? [{ type: "text" as const, text: stored.text }] : []),
@@ -257,7 +262,7 @@ export async function replay(
     final,
   ];
   const sink = opts.stream ? streamSink(request, opts.channel ?? httpChannel(reply, ctx.streamBufferBytes, format.wire ?? OPENAI_SSE), reply.getHeaders(), format, opts.includeUsage, 1, ctx) : jsonSink(reply, format);
-  await sink.open();
+  await sink.open([stored.usage.promptTokens]);
   const choices = [newChoice(false)];
   for (const ev of events) await take(sink, choices, 0, ev);
   await keep(request, opts, { text: stored.text, reasoning: stored.reasoning ?? "", toolCalls: choices[0]!.toolCalls, final });
@@ -314,7 +319,10 @@ function jsonSink(reply: FastifyReply, format: ResponseFormat): Sink {
       if (!merged) throw errors.engineFailed("a generation ended without a final event");
       if (!isCompleted(merged.reason)) throw errorOf(merged);
       void reply.header("server-timing", serverTimingHeader(merged.timings));
-      const out = choices.map((c) => ({ text: c.text, reasoning: c.reasoning, finishReason: c.final!.reason as OpenAIFinishReason, logprobs: c.logprobs, ...(c.toolCalls.length > 0 ? { toolCalls: c.toolCalls } : {}) }));
+      const out = choices.map((c): ChoiceOutput => ({
+        text: c.text, reasoning: c.reasoning, finishReason: c.final!.reason as OpenAIFinishReason, logprobs: c.logprobs,
+        ...(c.toolCalls.length > 0 ? { toolCalls: c.toolCalls } : {}), ...(c.final!.stopSequence !== undefined ? { stopSequence: c.final!.stopSequence } : {}),
+      }));
       void reply.send(format.complete(out, merged.usage, merged.timings));
     },
     async fail(err) { throw err; },
@@ -340,9 +348,9 @@ function streamSink(request: FastifyRequest, channel: StreamChannel, headers: Re
     await close();
   };
   return {
-    async open() {
+    async open(promptTokens) {
       channel.open(headers);
-      for (let i = 0; i < n; i++) await send(format.opening(i));
+      for (let i = 0; i < n; i++) await send(format.opening(i, promptTokens[i] ?? 0));
     },
     text: (i, t, logprobs) => send(closed ? null : format.chunk(i, t, logprobs)),
     reasoning: (i, t) => send(closed ? null : format.reasoning?.(i, t)),

@@ -50,6 +50,8 @@ export class Generation<Meta = never> {
 
   get completionTokens(): number { return this.#completionTokens; }
   get finishReason(): FinishReason | null { return this.#finishReason; }
+  /** The stop string that ended the generation, when one did. */
+  get stopSequence(): string | undefined { return this.#stops.matched ?? undefined; }
 
   /**
    * Takes one sampled token, with optional metadata (its log probabilities); returns the text it

@@ -5,10 +5,17 @@
 export class StopMatcher {
   readonly #stops: readonly string[];
   #held = "";
+  #matched: string | null = null;
 
   constructor(stops: readonly string[]) {
     this.#stops = stops.filter((s) => s.length > 0);
   }
+
+  /**
+   * The stop string that ended the text, once one did: clients are told which (Anthropic's
+   * `stop_sequence`). At one position the first listed wins.
+   */
+  get matched(): string | null { return this.#matched; }
 
   /** Adds text; returns what may be released now, and whether a stop string ended the text. */
   push(text: string): { text: string; stopped: boolean } {
@@ -17,7 +24,10 @@ export class StopMatcher {
     let cut = -1;
     for (const stop of this.#stops) {
       const at = buf.indexOf(stop);
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+      if (at >= 0 && (cut < 0 || at < cut)) {
+        cut = at;
+        this.#matched = stop;
+      }
     }
     if (cut >= 0) {
       this.#held = "";

@@ -16,7 +16,7 @@ export interface Spent {
  * The one final event of a request, built the same way by every engine (a runner, an upstream, a
  * crash, a cached answer), so that its timings always agree with its usage.
  */
-export function finalEvent(reason: FinishReason, usage: Usage, spent: Spent, error?: WireError): FinalEvent {
+export function finalEvent(reason: FinishReason, usage: Usage, spent: Spent, error?: WireError, stopSequence?: string): FinalEvent {
   const promptCached = spent.promptCached ?? usage.cachedPromptTokens;
   return {
     type: "final",
@@ -31,6 +31,8 @@ export function finalEvent(reason: FinishReason, usage: Usage, spent: Spent, err
       completionTokens: usage.completionTokens,
     },
     ...(error ? { error } : {}),
+    // Only a request that ended by it: a stop string followed by tool calls ended for the calls.
+    ...(stopSequence !== undefined && reason === "stop" ? { stopSequence } : {}),
   };
 }
 

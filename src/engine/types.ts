@@ -123,6 +123,9 @@ export interface GenerateRequest {
   template?: TemplateOptions;
 }
 
+/** What, besides the prompt itself, decides how a prompt is rendered into tokens. */
+export type PromptOptions = Pick<GenerateRequest, "template" | "constraint">;
+
 /** A chat request's template options (`chat_template_kwargs`, `reasoning_effort`). */
 export interface TemplateOptions {
   kwargs?: Record<string, unknown>;
@@ -171,6 +174,8 @@ export interface FinalEvent {
   timings: Timings;
   /** Set when reason is `timeout` or `error`: what the client is told. */
   error?: WireError;
+  /** Set when reason is `stop` because one of the request's stop strings appeared: which one (Anthropic's `stop_sequence`). */
+  stopSequence?: string;
 }
 
 export type EngineEvent =
@@ -324,6 +329,14 @@ export interface Engine {
   tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<Tokenized>;
   /** The text of token ids (special tokens rendered); 400 (param `tokens`) for an id outside the vocabulary. */
   detokenize(tokens: number[]): Promise<string>;
+  /**
+   * The tokens a generation of this prompt would evaluate (the chat template applied, the tools
+   * rendered): the `accepted` event's promptTokens for the same prompt and options. Options that
+   * change the rendering (template options, and a constraint, after which a thinking model's reply
+   * opens with its thinking block) count as they would generate. A model that cannot count exactly
+   * refuses with a HearthError.
+   */
+  countTokens(prompt: Prompt, options?: PromptOptions): Promise<number>;
   /** Live figures, from whatever runs the model; null when it has none to give (not loaded). */
   snapshot(): Promise<ModelSnapshot | null>;
   /** Activity from state at hand, never a call into the model's process; null when not loaded. */

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { errors, HearthError } from "../errors.ts";
 import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerEngine.ts";
-import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot } from "../engine/types.ts";
+import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Prompt, PromptOptions } from "../engine/types.ts";
 import type { ModelState } from "../wire/model.ts";
 import { EstimateCache } from "../models/budget/EstimateCache.ts";
 import { estimateMemoryInChild, type MemoryEstimate } from "../models/budget/estimateMemory.ts";
@@ -120,6 +120,10 @@ export class LocalModel implements ServedModel, BudgetHolder {
 
   detokenize(tokens: number[]): Promise<string> {
     return this.#use((runner) => runner.detokenize(tokens));
+  }
+
+  countTokens(prompt: Prompt, options?: PromptOptions): Promise<number> {
+    return this.#use((runner) => runner.countTokens(prompt, options));
   }
 
   /** Loads it (a no-op if loaded); throws insufficient_memory or model_load_failed. */

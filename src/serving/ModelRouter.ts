@@ -1,6 +1,6 @@
 import { errors } from "../errors.ts";
 import { trackRequest } from "../engine/trackRequest.ts";
-import type { Embeddings, EngineEvent, FinishedRequest, GenerateRequest, ModelActivity, ModelInfo, ServerSnapshot, Tokenized, UpstreamStatus } from "../engine/types.ts";
+import type { Embeddings, EngineEvent, FinishedRequest, GenerateRequest, ModelActivity, ModelInfo, Prompt, PromptOptions, ServerSnapshot, Tokenized, UpstreamStatus } from "../engine/types.ts";
 import type { EstimateCache } from "../models/budget/EstimateCache.ts";
 import type { ModelDefaults, ModelEntry, ModelRegistry } from "../models/registry/ModelRegistry.ts";
 import { LocalModel, type RunnerDefaults } from "./LocalModel.ts";
@@ -117,6 +117,11 @@ export class ModelRouter {
 
   async detokenize(model: string, tokens: number[]): Promise<string> {
     return this.#model(model).detokenize(tokens);
+  }
+
+  /** The prompt tokens a generation of this prompt on a model (name or alias) would evaluate, loading it on demand. */
+  async countTokens(model: string, prompt: Prompt, options?: PromptOptions): Promise<number> {
+    return this.#model(model).countTokens(prompt, options);
   }
 
   upstreams(): UpstreamStatus[] {

@@ -98,6 +98,7 @@ export class FakeModel implements ServedModel {
     yield {
       type: "final", reason, usage,
       timings: { queueMs: 0, promptMs: 0, generationMs: ms, promptEvaluated: prompt, promptCached: 0, completionTokens: generated },
+      ...(reason === "stop" && stops.matched !== null ? { stopSequence: stops.matched } : {}),
     };
   }
 
@@ -118,6 +119,11 @@ export class FakeModel implements ServedModel {
   async tokenize(text: string, opts: { withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
     const tokens = [...Buffer.from(text)];
     return { tokens, ...(opts.withPieces ? { pieces: tokens.map((t) => String.fromCharCode(t)) } : {}) };
+  }
+
+  /** The prompt as generate renders it (template options change nothing here). */
+  async countTokens(prompt: Prompt): Promise<number> {
+    return this.#promptTokens(prompt);
   }
 
   async detokenize(tokens: number[]): Promise<string> {

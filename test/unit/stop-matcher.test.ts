@@ -34,3 +34,15 @@ test("the earliest of several stop strings wins", () => {
 test("no stop strings pass text straight through", () => {
   assert.deepEqual(run([], ["a", "b"]), { out: "ab", stopped: false });
 });
+
+test("the matcher says which stop string ended the text: the earliest, and at one position the first listed", () => {
+  const m = new StopMatcher(["world", "lo"]);
+  assert.equal(m.matched, null);
+  m.push("hel");
+  assert.equal(m.matched, null, "held text that may still become a stop string names none");
+  m.push("lo world");
+  assert.equal(m.matched, "lo");
+  const tie = new StopMatcher(["ab", "abc"]);
+  tie.push("xabc");
+  assert.equal(tie.matched, "ab");
+});

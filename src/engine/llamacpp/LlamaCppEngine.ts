@@ -4,7 +4,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaEmbed
 import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
-import type { ChatTemplateInfo, GenerateRequest, ModelSnapshot } from "../types.ts";
+import type { ChatTemplateInfo, GenerateRequest, ModelSnapshot, Prompt, PromptOptions } from "../types.ts";
 import { checkRoom, maxTokenBytes } from "../promptBound.ts";
 import { emptyStepStats } from "../stepStats.ts";
 import { Grammars } from "./Grammars.ts";
@@ -196,6 +196,11 @@ export class LlamaCppEngine {
     const eos = m.tokens.eos;
     if (opts.addSpecial && eos != null && m.tokens.shouldAppendEosToken && tokens.at(-1) !== eos) tokens.push(eos);
     return { tokens, ...(opts.withPieces ? { pieces: tokens.map((t) => m.detokenize([t], true)) } : {}) };
+  }
+
+  /** The tokens a generation of this prompt would evaluate: built as `submit` builds it. */
+  countTokens(model: string, prompt: Prompt, options: PromptOptions): number {
+    return this.#require(model).prompts.build({ prompt, ...options }).tokens.length;
   }
 
   /** The text of token ids, special tokens rendered (as llama-server's /detokenize). */

@@ -209,7 +209,7 @@ export class LoopRequest {
       promptMs: (this.#firstTokenAt || now) - admitted,
       generationMs: this.#firstTokenAt ? now - this.#firstTokenAt : 0,
       ...(this.admittedAt ? {} : { promptEvaluated: 0 }),
-    }, error?.toWire());
+    }, error?.toWire(), this.#generation.stopSequence);
     return { id: this.req.id, event };
   }
 

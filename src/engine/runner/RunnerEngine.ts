@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
-import type { Embeddings, Engine, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Tokenized } from "../types.ts";
+import type { Embeddings, Engine, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Prompt, PromptOptions, Tokenized } from "../types.ts";
 import { finalEvent } from "../finalEvent.ts";
 import { checkRoom, minPromptTokens } from "../promptBound.ts";
 import { forkRunner, takePrestarted } from "./prestart.ts";
@@ -156,6 +156,16 @@ export class RunnerEngine implements Engine {
 
   async detokenize(tokens: number[]): Promise<string> {
     return ((await this.#call({ type: "detokenize", model: this.#opts.modelId, tokens })) as CallResults["detokenize"]).content;
+  }
+
+  async countTokens(prompt: Prompt, options: PromptOptions = {}): Promise<number> {
+    // As for tokenize: a prompt whose size alone shows it is longer than the context is not
+    // rendered (that would hold the runner's loop); nothing the model could generate from anyway.
+    const k = this.#maxTokenBytes;
+    const atLeast = k !== undefined && prompt.kind !== "tokens" ? minPromptTokens(prompt, k) : 0;
+    if (atLeast > this.#info.contextSize) throw errors.contextLengthExceeded(atLeast, undefined, this.#info.contextSize, prompt.kind === "chat" ? "messages" : "prompt", true);
+    const { promptTokens } = await this.#call({ type: "countTokens", model: this.#opts.modelId, prompt, options }) as CallResults["countTokens"];
+    return promptTokens;
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { WireError } from "../../errors.ts";
 import type { LlamaCppEngineOptions } from "../llamacpp/LlamaCppEngine.ts";
-import type { ChatTemplateInfo, EngineEvent, GenerateRequest, ModelSnapshot } from "../types.ts";
+import type { ChatTemplateInfo, EngineEvent, GenerateRequest, ModelSnapshot, Prompt, PromptOptions } from "../types.ts";
 
 /** The IPC messages between the server and a runner process; all plain data. */
 
@@ -15,6 +15,7 @@ export type ToRunner =
   | { type: "embed"; rid: number; model: string; inputs: (string | number[])[] }
   | { type: "tokenize"; rid: number; model: string; text: string; addSpecial: boolean; withPieces: boolean }
   | { type: "detokenize"; rid: number; model: string; tokens: number[] }
+  | { type: "countTokens"; rid: number; model: string; prompt: Prompt; options: PromptOptions }
   /** The caller of an `embed` went away: stop before the next input. */
   | { type: "abortCall"; rid: number }
   | { type: "shutdown" };
@@ -24,6 +25,7 @@ export interface CallResults {
   embed: { vectors: number[][]; promptTokens: number };
   tokenize: { tokens: number[]; pieces?: string[] };
   detokenize: { content: string };
+  countTokens: { promptTokens: number };
 }
 
 /** One step's events for every request that had any: one message per step, not per token. */

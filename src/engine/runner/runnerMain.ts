@@ -81,7 +81,8 @@ async function handle(msg: ToRunner): Promise<void> {
       return;
     case "embed":
     case "tokenize":
-    case "detokenize": {
+    case "detokenize":
+    case "countTokens": {
       const controller = new AbortController();
       calls.set(msg.rid, controller);
       try {
@@ -91,7 +92,9 @@ async function handle(msg: ToRunner): Promise<void> {
           ? await e.embed(msg.model, msg.inputs, controller.signal, (rssBeforeBytes, rssAfterBytes) => send({ type: "embeddingContext", rssBeforeBytes, rssAfterBytes }))
           : msg.type === "tokenize"
             ? e.tokenize(msg.model, msg.text, { addSpecial: msg.addSpecial, withPieces: msg.withPieces })
-            : { content: e.detokenize(msg.model, msg.tokens) };
+            : msg.type === "countTokens"
+              ? { promptTokens: e.countTokens(msg.model, msg.prompt, msg.options) }
+              : { content: e.detokenize(msg.model, msg.tokens) };
         send({ type: "result", rid: msg.rid, value });
       } catch (err) {
         const error = HearthError.is(err) ? err : errors.engineFailed(err instanceof Error ? err.message : String(err));

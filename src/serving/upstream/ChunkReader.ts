@@ -10,6 +10,8 @@ export interface Chunk {
     delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: { index: number; function?: { name?: string; arguments?: string } }[] };
     logprobs?: { content?: Parameters<typeof chatLogprobs>[0] | null } & Parameters<typeof legacyLogprobs>[0] | null;
     finish_reason?: string | null;
+    /** vLLM's: the stop string (or the id of the stop token) that ended the choice. */
+    stop_reason?: string | number | null;
   }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null; completion_tokens_details?: { reasoning_tokens?: number } | null } | null;
   error?: { message?: string; code?: string };
@@ -26,11 +28,14 @@ interface UpstreamCall { index: number; name: string; pending: string; started: 
  */
 export class ChunkReader {
   reason: FinishReason | null = null;
+  /** Which of the request's stop strings ended it, where the upstream says (vLLM does; OpenAI's API and llama-server do not). */
+  stopSequence: string | undefined;
   usage: Usage | null = null;
   /** Everything the model wrote (content, call names and arguments): what is counted without usage. */
   output = "";
   readonly #forced: ToolCallReader | null;
   readonly #logprobs: boolean;
+  readonly #stops: readonly string[];
   /** The upstream's calls by its index; ours count in the order they started. */
   readonly #calls = new Map<number, UpstreamCall>();
   #open: UpstreamCall | null = null;
@@ -40,6 +45,7 @@ export class ChunkReader {
     const c = req.constraint;
     this.#forced = c?.kind === "json_schema" && c.toolCall ? new ToolCallReader(c.toolCall) : null;
     this.#logprobs = req.logprobs !== undefined;
+    this.#stops = req.stop;
   }
 
   /** Whether any tool call started. */
@@ -57,6 +63,7 @@ export class ChunkReader {
     const choice = chunk.choices?.[0];
     if (!choice) return [];
     if (choice.finish_reason) this.reason = choice.finish_reason === "length" ? "length" : choice.finish_reason === "tool_calls" ? "tool_calls" : "stop";
+    if (typeof choice.stop_reason === "string" && this.#stops.includes(choice.stop_reason)) this.stopSequence = choice.stop_reason;
     const out: EngineEvent[] = [];
     const reasoning = choice.delta?.reasoning_content ?? choice.delta?.reasoning ?? "";
     if (reasoning) {

@@ -68,6 +68,14 @@ export class UpstreamModel implements ServedModel {
     return Promise.reject(this.#notHere());
   }
 
+  /**
+   * Refused: its servers render the prompt with their own templates, and the Tokenizer (a GGUF's
+   * vocabulary) counts text without them, so any count here would only be an estimate.
+   */
+  countTokens(): Promise<never> {
+    return Promise.reject(errors.unsupported(`The model '${this.#o.id}' is served by upstream servers: Hearth cannot count its prompt tokens exactly (the upstream applies its own chat template).`, "model"));
+  }
+
   /** Each of its servers, as metrics report them. */
   upstreams(): UpstreamStatus[] {
     return this.#pool.upstreams.map((u) => ({ model: this.#o.id, upstream: u.label, healthy: u.healthy, inFlight: u.inFlight, requests: u.requests, errors: u.errors }));
@@ -222,7 +230,7 @@ export class UpstreamModel implements ServedModel {
       queueMs: 0,
       promptMs: (firstTextAt || now) - started,
       generationMs: firstTextAt ? now - firstTextAt : 0,
-    }, failure && !signal.aborted ? failure.toWire() : undefined);
+    }, failure && !signal.aborted ? failure.toWire() : undefined, r.stopSequence);
   }
 
   async #count(text: string): Promise<number> {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { ChatMessage } from "../../../engine/types.ts";
+import type { ChatMessage, OutputConstraint } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import { serveGeneration } from "../../generation.ts";
 import type { StreamChannel } from "../../respond.ts";
@@ -9,10 +9,11 @@ import { eventStream } from "../../sse.ts";
 import { ChatCompletion } from "../../../wire/chatCompletion.ts";
 import { ChatCompletionChunk } from "../../../wire/chatCompletionChunk.ts";
 import { fanOut, LIMITS, toGenerateRequest, withMaxN } from "../common.ts";
+import { toolDefinitions, toolPlan, type OutputPlan, type ToolUse } from "../tools.ts";
 import { bodyModel, defaultsFor, type RouteDeps } from "../deps.ts";
 import { chatFormat } from "./chatFormat.ts";
 import { conversationTurn } from "./conversationTurn.ts";
-import { outputPlan } from "./outputPlan.ts";
+import { checkJsonSchema } from "./jsonSchema.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
@@ -62,6 +63,21 @@ export async function serveChat(deps: RouteDeps, request: FastifyRequest, reply:
 function logprobsOf(body: ChatCompletionRequest): number | undefined {
   if (body.top_logprobs != null && body.logprobs !== true) throw errors.invalidRequest("'top_logprobs' needs 'logprobs' set to true.", "top_logprobs");
   return body.logprobs === true ? body.top_logprobs ?? 0 : undefined;
+}
+
+function outputPlan(body: ChatCompletionRequest): OutputPlan {
+  const tools = toolDefinitions((body.tools ?? []).map((t, i) => ({ ...t.function, path: (field) => `tools.[${i}].function.${field}` })));
+  const choice = body.tool_choice ?? (tools.length > 0 ? "auto" : "none");
+  const use: ToolUse = typeof choice === "object" ? { name: choice.function.name } : choice;
+  const stop = body.stop != null && (typeof body.stop === "string" || body.stop.length > 0) ? "stop" : null;
+  const plan = toolPlan(tools, use, { parallel: body.parallel_tool_calls !== false, stop, choiceParam: "tool_choice" });
+  if (plan.constraint) return plan;
+  const rf = body.response_format;
+  const constraint: OutputConstraint | undefined = rf?.type === "json_object" ? { kind: "json" }
+    : rf?.type === "json_schema"
+      ? rf.json_schema.schema == null ? { kind: "json" } : { kind: "json_schema", schema: checkJsonSchema(rf.json_schema.schema, "response_format.json_schema.schema") }
+      : undefined;
+  return { ...plan, ...(constraint ? { constraint } : {}) };
 }
 
 function toChatMessages(input: readonly ChatMessageInput[]): ChatMessage[] {

@@ -1,6 +1,7 @@
-import type { ChatMessage, TemplateOptions } from "../../../engine/types.ts";
+import type { ChatMessage, OutputConstraint, TemplateOptions } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
-import type { OutputRequest } from "../chat-completions/outputPlan.ts";
+import { checkJsonSchema } from "../chat-completions/jsonSchema.ts";
+import { toolDefinitions, toolPlan, type OutputPlan, type ToolUse } from "../tools.ts";
 import type { CreateResponseRequest, InputItem, InputTokensRequest } from "./schema.ts";
 
 /**
@@ -84,23 +85,25 @@ function textOf(content: string | { type: string; text?: string | undefined }[],
   }).join("\n");
 }
 
-/** The request's tools, tool_choice and text format as chat's output fields, so both are planned alike. */
-export function outputRequest(body: Pick<InputTokensRequest, "tools" | "tool_choice" | "parallel_tool_calls" | "text">): OutputRequest {
-  const tools = (body.tools ?? []).map((t, i) => {
+/** What the request's tools, tool_choice and text format ask of the output, checked as every protocol's are. */
+export function outputPlanOf(body: Pick<InputTokensRequest, "tools" | "tool_choice" | "parallel_tool_calls" | "text">): OutputPlan {
+  const tools = toolDefinitions((body.tools ?? []).map((t, i) => {
     if (t.type !== "function") throw errors.unsupported(`Tools of type '${t.type}' are not supported; Hearth runs function tools, which the client executes.`, `tools.[${i}].type`);
     if (t.name === undefined) throw errors.invalidRequest("A function tool needs 'name'.", `tools.[${i}].name`);
-    return { type: "function" as const, function: { name: t.name, ...(t.description != null ? { description: t.description } : {}), ...(t.parameters != null ? { parameters: t.parameters } : {}) } };
-  });
+    return { name: t.name, description: t.description, parameters: t.parameters, path: (field: string) => `tools.[${i}].${field}` };
+  }));
   const choice = body.tool_choice;
-  let toolChoice: OutputRequest["tool_choice"];
-  if (choice == null || typeof choice === "string") toolChoice = choice ?? null;
-  else if (choice.type === "function" && choice.name !== undefined) toolChoice = { type: "function", function: { name: choice.name } };
-  else throw errors.unsupported(`'tool_choice' of type '${choice.type}' is not supported; use none, auto, required or a function.`, "tool_choice");
+  if (choice != null && typeof choice === "object" && (choice.type !== "function" || choice.name === undefined)) {
+    throw errors.unsupported(`'tool_choice' of type '${choice.type}' is not supported; use none, auto, required or a function.`, "tool_choice");
+  }
+  const use: ToolUse = choice == null ? (tools.length > 0 ? "auto" : "none") : typeof choice === "string" ? choice : { name: choice.name! };
+  const plan = toolPlan(tools, use, { parallel: body.parallel_tool_calls !== false, stop: null, choiceParam: "tool_choice" });
+  if (plan.constraint) return plan;
   const format = body.text?.format;
-  const responseFormat: OutputRequest["response_format"] = format == null || format.type === "text" ? null
-    : format.type === "json_object" ? { type: "json_object" }
-    : { type: "json_schema", json_schema: { name: format.name, schema: format.schema } };
-  return { tools, tool_choice: toolChoice, parallel_tool_calls: body.parallel_tool_calls ?? null, response_format: responseFormat, stop: null };
+  const constraint: OutputConstraint | undefined = format?.type === "json_object" ? { kind: "json" }
+    : format?.type === "json_schema" ? { kind: "json_schema", schema: checkJsonSchema(format.schema, "text.format.schema") }
+    : undefined;
+  return { ...plan, ...(constraint ? { constraint } : {}) };
 }
 
 /** `reasoning.effort` and template variables as the engine's template options. */

@@ -9,12 +9,11 @@ import { DeletedResponse, ResponseObject, ResponseStreamEvent } from "../../../w
 import { serveGeneration } from "../../generation.ts";
 import { isCompleted, type Outcome } from "../../respond.ts";
 import { eventStream } from "../../sse.ts";
-import { outputPlan } from "../chat-completions/outputPlan.ts";
 import { toGenerateRequest } from "../common.ts";
 import { viewerOf } from "../conversations.ts";
 import { bodyModel, defaultsFor, type RouteDeps } from "../deps.ts";
 import { responsesFormat, type ResponseSettings } from "./format.ts";
-import { conversationOf, outputRequest, templateOf } from "./input.ts";
+import { conversationOf, outputPlanOf, templateOf } from "./input.ts";
 import { CreateResponseRequest } from "./schema.ts";
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -42,7 +41,7 @@ async function serveResponse(deps: RouteDeps, store: ResponseStore, request: Fas
   const previous = body.previous_response_id != null ? await store.get(viewer, body.previous_response_id, "previous_response_id") : null;
   const history = previous?.conversation ?? [];
   const { messages, input } = conversationOf(body, history);
-  const plan = outputPlan(outputRequest(body));
+  const plan = outputPlanOf(body);
   const job = toGenerateRequest({ ...body, max_tokens: body.max_output_tokens, stop: null }, {
     kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}), ...(body.parallel_tool_calls === false ? { parallelToolCalls: false } : {}),
   }, defaultsFor(deps, body.model));

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, before, test } from "node:test";
+import type { FinishedRequest } from "../../src/engine/types.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+
+/** The Anthropic SDK examples, run as a user runs them (`node examples/x.ts`) against a real server. */
+let server: TestServer;
+const finished: FinishedRequest[] = [];
+before(async () => {
+  server = await startServer({ config: { inference: { context_length: 2048 } } });
+  server.hearth.router.onFinished((r) => finished.push(r));
+});
+after(() => server.close());
+
+function run(example: string, args: string[] = [], stdin = ""): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [`examples/${example}`, ...args], { env: { ...process.env, HEARTH_URL: server.url, HEARTH_MODEL: "tiny" } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => { out += d; });
+    child.stderr.on("data", (d: Buffer) => { err += d; });
+    child.once("exit", (code) => resolve({ code, out, err }));
+    child.stdin.end(stdin);
+  });
+}
+
+test("anthropic-chat: one reply per line of stdin, the conversation kept from turn to turn", async () => {
+  finished.length = 0;
+  const { code, out, err } = await run("anthropic-chat.ts", [], "Hello there\n\nAnd again\n");
+  assert.equal(code, 0, err);
+  const lines = out.split("\n").filter(Boolean);
+  assert.equal(lines.length, 2, out);
+  for (const line of lines) assert.match(line, /^assistant: /);
+  assert.equal(finished.length, 2);
+  const [first, second] = finished;
+  assert.ok(second!.usage.promptTokens > first!.usage.promptTokens + first!.usage.completionTokens, "the second turn's prompt holds the first turn and its reply");
+});
+
+test("anthropic-stream: the reply's text, then how it ended", async () => {
+  const { code, out, err } = await run("anthropic-stream.ts", ["Write a haiku about the sea."]);
+  assert.equal(code, 0, err);
+  const m = /^([\s\S]+)\n\[(end_turn|max_tokens): (\d+) tokens\]\n$/.exec(out);
+  assert.ok(m, out);
+  assert.ok(Number(m[3]) >= 1);
+});
+
+test("anthropic-batch: one JSON line per prompt, in order", async () => {
+  const prompts = ["Name a colour.", "Name a fruit.", "Name a river."];
+  const { code, out, err } = await run("anthropic-batch.ts", prompts);
+  assert.equal(code, 0, err);
+  const answers = out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { prompt: string; text: string; stop_reason: string; output_tokens: number });
+  assert.deepEqual(answers.map((a) => a.prompt), prompts);
+  for (const a of answers) {
+    assert.equal(typeof a.text, "string");
+    assert.ok(["end_turn", "max_tokens"].includes(a.stop_reason));
+    assert.ok(a.output_tokens >= 1);
+  }
+});
