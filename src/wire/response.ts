@@ -63,3 +63,6 @@ export type ResponseObject = Static<typeof ResponseObject>;
 export const ResponseStreamEvent = Type.Object({ type: Type.String(), sequence_number: Type.Integer() }, { additionalProperties: true });
 
 export const DeletedResponse = Type.Object({ id: Type.String(), object: Type.Literal("response"), deleted: Type.Literal(true) });
+
+/** POST /v1/responses/input_tokens. */
+export const InputTokens = Type.Object({ object: Type.Literal("response.input_tokens"), input_tokens: Type.Integer() });

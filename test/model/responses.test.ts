@@ -90,6 +90,11 @@ test("a function call round trip: the call, its output through previous_response
   assert.equal(whole.usage?.input_tokens, next.usage?.input_tokens);
   assert.equal(whole.output_text, next.output_text);
   assert.ok(next.usage!.input_tokens > first.usage!.input_tokens, "the call and its output are in the prompt");
+  // input_tokens counts the prompt a request would evaluate: the same as the generations' usage.
+  const counted = await alice.responses.inputTokens.count({ model: "tiny", previous_response_id: first.id, input: [output], tools });
+  assert.deepEqual(counted, { object: "response.input_tokens", input_tokens: next.usage!.input_tokens });
+  const forcedCount = await alice.responses.inputTokens.count({ model: "tiny", input: "Weather in Paris?", tools, tool_choice: { type: "function", name: "get_weather" } });
+  assert.equal(forcedCount.input_tokens, first.usage!.input_tokens);
   // Streamed, the call comes as its own item with its arguments in deltas.
   const { events, final } = await streamed({ ...forced, stream: true });
   const args = events.flatMap((e) => (e.type === "response.function_call_arguments.delta" ? [e.delta] : [])).join("");

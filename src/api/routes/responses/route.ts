@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import type { ChatMessage } from "../../../engine/types.ts";
+import type { ChatMessage, Prompt } from "../../../engine/types.ts";
 import { errors } from "../../../errors.ts";
 import type { ResponseStore } from "../../../store/ResponseStore.ts";
-import { DeletedResponse, ResponseObject, ResponseStreamEvent } from "../../../wire/response.ts";
+import { DeletedResponse, InputTokens, ResponseObject, ResponseStreamEvent } from "../../../wire/response.ts";
 import { serveGeneration } from "../../generation.ts";
 import { isCompleted, type Outcome } from "../../respond.ts";
 import { eventStream } from "../../sse.ts";
@@ -14,13 +14,14 @@ import { viewerOf } from "../conversations.ts";
 import { bodyModel, defaultsFor, type RouteDeps } from "../deps.ts";
 import { responsesFormat, type ResponseSettings } from "./format.ts";
 import { conversationOf, outputPlanOf, templateOf } from "./input.ts";
-import { CreateResponseRequest } from "./schema.ts";
+import { CreateResponseRequest, InputTokensRequest } from "./schema.ts";
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 /**
  * OpenAI's Responses API: POST /v1/responses over the same generation path as chat completions,
- * and the responses kept with `store` (GET, DELETE), continued with `previous_response_id`.
+ * the responses kept with `store` (GET, DELETE), continued with `previous_response_id`, and
+ * POST /v1/responses/input_tokens: the prompt tokens a request would evaluate.
  */
 export function responsesRoutes(app: FastifyInstance, deps: RouteDeps, store: ResponseStore): void {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -29,6 +30,13 @@ export function responsesRoutes(app: FastifyInstance, deps: RouteDeps, store: Re
     async (request, reply) => serveResponse(deps, store, request, reply, request.body));
   typed.get("/v1/responses/:id", { schema: { params: IdParams, response: { 200: ResponseObject } }, serializerCompiler: () => JSON.stringify },
     async (request) => (await store.get(viewerOf(request.caller), request.params.id, "id")).body);
+  typed.post("/v1/responses/input_tokens", { schema: { body: InputTokensRequest, response: { 200: InputTokens } }, config: { model: bodyModel } }, async (request) => {
+    const body = request.body;
+    const history = body.previous_response_id != null ? (await store.get(viewerOf(request.caller), body.previous_response_id, "previous_response_id")).conversation : [];
+    const { prompt, plan, template } = promptOf(body, history);
+    const options = { ...(template ? { template } : {}), ...(plan.constraint ? { constraint: plan.constraint } : {}) };
+    return { object: "response.input_tokens" as const, input_tokens: await deps.router.countTokens(body.model, prompt, options) };
+  });
   typed.delete("/v1/responses/:id", { schema: { params: IdParams, response: { 200: DeletedResponse } } }, async (request) => {
     await store.delete(viewerOf(request.caller), request.params.id);
     return { id: request.params.id, object: "response" as const, deleted: true as const };
@@ -40,13 +48,9 @@ async function serveResponse(deps: RouteDeps, store: ResponseStore, request: Fas
   const viewer = viewerOf(request.caller);
   const previous = body.previous_response_id != null ? await store.get(viewer, body.previous_response_id, "previous_response_id") : null;
   const history = previous?.conversation ?? [];
-  const { messages, input } = conversationOf(body, history);
-  const plan = outputPlanOf(body);
-  const job = toGenerateRequest({ ...body, max_tokens: body.max_output_tokens, stop: null }, {
-    kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}), ...(body.parallel_tool_calls === false ? { parallelToolCalls: false } : {}),
-  }, defaultsFor(deps, body.model));
+  const { prompt, input, plan, template } = promptOf(body, history);
+  const job = toGenerateRequest({ ...body, max_tokens: body.max_output_tokens, stop: null }, prompt, defaultsFor(deps, body.model));
   if (plan.constraint) job.constraint = plan.constraint;
-  const template = templateOf(body);
   if (template) job.template = template;
   const id = `resp_${randomUUID().replaceAll("-", "")}`;
   // The usage log's request_id is the response's id.
@@ -67,6 +71,14 @@ async function serveResponse(deps: RouteDeps, store: ResponseStore, request: Fas
       },
     } : {}),
   });
+}
+
+/** The prompt a request (or a count of its tokens) gives the model, and what shapes its output. */
+function promptOf(body: InputTokensRequest, history: readonly ChatMessage[]) {
+  const { messages, input } = conversationOf(body, history);
+  const plan = outputPlanOf(body);
+  const prompt: Prompt = { kind: "chat", messages, ...(plan.tools ? { tools: plan.tools } : {}), ...(body.parallel_tool_calls === false ? { parallelToolCalls: false } : {}) };
+  return { prompt, input, plan, template: templateOf(body) };
 }
 
 /** Fields a client relies on that Hearth cannot honour: refused by name rather than ignored. */

@@ -116,5 +116,6 @@ export const InputTokensRequest = Type.Object({
   parallel_tool_calls: Nullable(Type.Boolean()),
   text: Nullable(Type.Object({ format: Nullable(TextFormat) })),
   reasoning: Nullable(Type.Object({ effort: Nullable(Type.Enum(["none", "minimal", "low", "medium", "high", "xhigh"])) })),
+  chat_template_kwargs: ChatCompletionRequest.properties.chat_template_kwargs,
 });
 export type InputTokensRequest = Static<typeof InputTokensRequest>;
