@@ -8,6 +8,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type LlamaRanking
 import { openStore } from "../../src/store/openStore.ts";
 import { testModel } from "../helpers/models.ts";
 import { post, startServer, type TestServer } from "../helpers/server.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 /**
  * /v1/rerank on the generated reranker (Qwen3-Reranker's shape, random weights: its scores mean
@@ -149,6 +150,28 @@ test("bad requests get a 400 naming the parameter, too long a text context_lengt
   const unknown = await post(`${server.url}/v1/rerank`, { model: "nope", query: QUERY, documents: DOCS });
   assert.deepEqual([unknown.status, unknown.json.error?.code], [404, "model_not_found"]);
   assert.equal((await rerank({})).results.length, DOCS.length);
+});
+
+test("a client that goes away stops the ranking before the next document", async () => {
+  const cpu = async () => (await server.hearth.router.snapshot()).models.find((m) => m.id === "reranker")!.cpuSeconds;
+  /** The runner's CPU time over a window: a ranking keeps its one thread busy, an idle runner uses next to none. */
+  const busy = async () => {
+    const start = await cpu();
+    await new Promise((r) => setTimeout(r, 300));
+    return (await cpu()) - start > 0.03;
+  };
+  // About 25 ms a document here: ranked to the end, the list would keep the runner busy for half a minute.
+  const documents = Array.from({ length: 1000 }, (_, i) => `document ${i} of a long list`);
+  const controller = new AbortController();
+  const answer = fetch(`${server.url}/v1/rerank`, {
+    method: "POST", headers: { "content-type": "application/json" }, signal: controller.signal,
+    body: JSON.stringify({ model: "reranker", query: QUERY, documents }),
+  }).then(() => "answered", () => "aborted");
+  await waitUntil(busy, "the ranking runs");
+  controller.abort();
+  assert.equal(await answer, "aborted");
+  await waitUntil(async () => !(await busy()), "the runner stops ranking", 5_000);
+  assert.equal((await rerank({})).results.length, DOCS.length, "and ranks the next request");
 });
 
 test("examples/rerank.ts prints the server's best three, best first", async () => {
