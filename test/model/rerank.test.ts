@@ -110,8 +110,12 @@ test("usage counts every document with the query in the rerank template", async 
 test("/rerank is the same route, left out of the OpenAPI document", async () => {
   const a = await rerank({ top_n: 3, return_documents: true }, "/rerank");
   assert.deepEqual(a.results, (await rerank({ top_n: 3, return_documents: true })).results);
-  const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-  assert.ok(doc.paths["/v1/rerank"]);
+  type Schema = { properties?: Record<string, unknown>; required?: string[] };
+  type Operation = { post?: { requestBody?: { content: Record<string, { schema: Schema }> }; responses?: Record<string, { content?: Record<string, { schema?: Schema }> }> } };
+  const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, Operation> };
+  const op = doc.paths["/v1/rerank"]?.post;
+  assert.deepEqual(op?.requestBody?.content["application/json"]?.schema.required?.sort(), ["documents", "model", "query"]);
+  assert.ok(op?.responses?.["200"]?.content?.["application/json"]?.schema?.properties?.results, "the answer's schema");
   assert.equal(doc.paths["/rerank"], undefined);
 });
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { chargeKey } from "../../generation.ts";
 import { bodyModel, type RouteDeps } from "../deps.ts";
-import { RerankRequest } from "./schema.ts";
+import { RerankRequest, RerankResponse } from "./schema.ts";
 
 /**
  * POST /v1/rerank, in llama-server's shape (Jina's `usage.total_tokens`, Cohere's
@@ -13,12 +13,13 @@ import { RerankRequest } from "./schema.ts";
 export function rerankRoute(app: FastifyInstance, deps: RouteDeps): void {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   const handler = (request: FastifyRequest<{ Body: RerankRequest }>, reply: FastifyReply) => serveRerank(deps, request, reply);
-  typed.post("/v1/rerank", { schema: { body: RerankRequest }, config: { model: bodyModel } }, handler);
+  // The response schema is for the OpenAPI document only: the answer is written with JSON.stringify.
+  typed.post("/v1/rerank", { schema: { body: RerankRequest, response: { 200: RerankResponse } }, serializerCompiler: () => JSON.stringify, config: { model: bodyModel } }, handler);
   // llama-server's and Jina-style clients' path; the same route, left out of the OpenAPI document.
   typed.post("/rerank", { schema: { body: RerankRequest, hide: true }, config: { model: bodyModel } }, handler);
 }
 
-async function serveRerank(deps: RouteDeps, request: FastifyRequest<{ Body: RerankRequest }>, reply: FastifyReply) {
+async function serveRerank(deps: RouteDeps, request: FastifyRequest<{ Body: RerankRequest }>, reply: FastifyReply): Promise<RerankResponse> {
   const body = request.body;
   const documents = body.documents.map((d) => (typeof d === "string" ? d : d.text));
   // Charged at about 4 characters a token, the query once per document; settled with the real count.

@@ -24,3 +24,22 @@ export const RerankRequest = Type.Object({
 });
 
 export type RerankRequest = Static<typeof RerankRequest>;
+
+/** The answer, for the OpenAPI document: results best first, cut to `top_n`. */
+export const RerankResponse = Type.Object({
+  id: Type.String(),
+  model: Type.String(),
+  object: Type.Literal("list"),
+  results: Type.Array(Type.Object({
+    /** The document's place in the request. */
+    index: Type.Integer(),
+    /** The model's probability (0 to 1) that the document is relevant to the query. */
+    relevance_score: Type.Number(),
+    /** With `return_documents: true`. */
+    document: Type.Optional(Type.Object({ text: Type.String() })),
+  })),
+  /** Tokens evaluated: every document with the query, in the model's rerank template. */
+  usage: Type.Object({ prompt_tokens: Type.Integer(), total_tokens: Type.Integer() }),
+});
+
+export type RerankResponse = Static<typeof RerankResponse>;
