@@ -45,7 +45,7 @@ async function embed(input: string | string[]): Promise<number> {
 
 const rssBefore = (await hearth.router.snapshot()).models[0]?.rssBytes ?? 0;
 await embed("warm up: creates the embedding context");
-const memory = hearth.router.runner("bench")?.embeddingMemory;
+const memory = hearth.router.runner("bench")?.extraMemory("embed");
 const rssAfter = (await hearth.router.snapshot()).models[0]?.rssBytes ?? 0;
 
 let batched = { ms: 0, tokens: 0 };

@@ -88,8 +88,8 @@ export const errors = {
   contextLengthExceeded: define("context_length_exceeded", 400, "invalid_request_error", (promptTokens: number, requested: number | undefined, contextSize: number, param: string, atLeast = false) => {
     const some = atLeast ? "at least " : "";
     return {
-      message: param.startsWith("input")
-        ? `This model's maximum context length is ${contextSize} tokens, but '${param}' takes ${some}${promptTokens}. Please shorten it.`
+      message: /^(input|query|documents)/.test(param)
+        ? `This model's maximum context length is ${contextSize} tokens, but '${param}' takes ${some}${promptTokens}${param.startsWith("input") ? "" : " (ranked as the query and a document in the model's rerank template)"}. Please shorten it.`
         : requested === undefined
         ? `This model's maximum context length is ${contextSize} tokens, and your prompt takes ${some}${promptTokens}, leaving no room for a completion. Please shorten the prompt.`
         : `This model's maximum context length is ${contextSize} tokens. However, you requested ${some}${promptTokens + requested} tokens ` +
@@ -97,6 +97,10 @@ export const errors = {
       param,
     };
   }),
+  notReranker: define("model_not_reranker", 400, "invalid_request_error", (model: string) => ({
+    message: `The model '${model}' is not a reranker: ranking needs a model with a rank head (a classification head, as bge-reranker and Qwen3-Reranker GGUFs have: a cls.weight or cls.output.weight tensor). Send the request to a reranker model.`,
+    param: "model",
+  })),
   bodyTooLarge: define("request_too_large", 413, "invalid_request_error", (limit: number) => ({
     message: `Request body is larger than the server's limit of ${limit} bytes.`,
   })),

@@ -28,6 +28,7 @@ import { toStoredText, type InferenceDefaults } from "./routes/common.ts";
 import { completionsRoute } from "./routes/completions/route.ts";
 import { embeddingsRoute } from "./routes/embeddings/route.ts";
 import { messagesRoutes } from "./routes/messages/route.ts";
+import { rerankRoute } from "./routes/rerank/route.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { healthRoute } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
@@ -77,7 +78,7 @@ const BODILESS = new Set(["DELETE", "OPTIONS", "GET", "HEAD"]);
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
-const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/chat/completions", "/v1/responses", "/v1/messages"]);
+const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/v1/rerank", "/rerank", "/chat/completions", "/v1/responses", "/v1/messages"]);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const server = serverTimeouts(opts.timeouts ?? { headersMs: 30_000, requestMs: 60_000, keepAliveMs: 72_000, connectionMs: 0 });
@@ -166,6 +167,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     if (opts.responses) responsesRoutes(scope, deps, opts.responses);
     embeddingsRoute(scope, deps);
     messagesRoutes(scope, deps);
+    rerankRoute(scope, deps);
     tokenizeRoutes(scope, deps);
     modelsRoute(scope, deps, appPage);
     pullRoute(scope, deps);

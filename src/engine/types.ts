@@ -301,6 +301,16 @@ export interface Embeddings {
   promptTokens: number;
 }
 
+export interface Ranking {
+  /**
+   * One relevance score per document, in order: the model's probability (0 to 1) that the document
+   * is relevant to the query (the sigmoid of a BERT head's logit; a Qwen3 head's softmax of yes/no).
+   */
+  scores: number[];
+  /** Tokens evaluated: every document with the query, in the model's rerank template (or BOS/EOS/SEP). */
+  promptTokens: number;
+}
+
 export interface Tokenized {
   tokens: number[];
   /** Each token's text, when asked for. */
@@ -325,6 +335,13 @@ export interface Engine {
    * input, a token id outside the vocabulary or an input longer than the context.
    */
   embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<Embeddings>;
+  /**
+   * Scores documents for their relevance to a query, with a reranker (a model with a rank head).
+   * Rejects with a 400 HearthError for a model that is not a reranker (param `model`), an empty
+   * list (`documents`), or a query and document longer than the context (`documents[i]`, or
+   * `query` when the query alone is). Aborting the signal stops before the next document.
+   */
+  rank(query: string, documents: string[], signal?: AbortSignal): Promise<Ranking>;
   /** The model's tokens for a text (special tokens parsed; `addSpecial` adds BOS when the model wants it), with each token's text when asked. */
   tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<Tokenized>;
   /** The text of token ids (special tokens rendered); 400 (param `tokens`) for an id outside the vocabulary. */

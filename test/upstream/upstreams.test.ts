@@ -177,3 +177,18 @@ test("an upstream that reports no usage is counted with the model's tokenizer", 
     bare.close();
   }
 });
+
+// Last: its rows in the gateway's usage log are not chat requests, which the test above counts.
+test("a rerank through the gateway is the upstream's ranking, cut to top_n here; the upstream's refusal comes back as it is", async () => {
+  const body = { model: "tiny", query: "capital of France", documents: ["Paris", "Berlin", { text: "Madrid" }, "Rome"] };
+  const direct = await post(`${a.url}/v1/rerank`, body);
+  assert.equal(direct.status, 200, JSON.stringify(direct.json));
+  const through = await post(`${gateway.url}/v1/rerank`, { ...body, top_n: 2, return_documents: true });
+  assert.equal(through.status, 200, JSON.stringify(through.json));
+  type Answer = { results: { index: number; relevance_score: number; document?: { text: string } }[]; usage: { prompt_tokens: number } };
+  const want = (direct.json as unknown as Answer).results.slice(0, 2).map((r) => ({ ...r, document: { text: ["Paris", "Berlin", "Madrid", "Rome"][r.index]! } }));
+  assert.deepEqual((through.json as unknown as Answer).results, want);
+  assert.equal((through.json as unknown as Answer).usage.prompt_tokens, (direct.json as unknown as Answer).usage.prompt_tokens);
+  const refused = await post(`${gateway.url}/v1/rerank`, { ...body, documents: ["x".repeat(2000)] });
+  assert.deepEqual([refused.status, refused.json.error?.code, refused.json.error?.param], [400, "context_length_exceeded", "documents[0]"], "the upstream's own 4xx");
+});

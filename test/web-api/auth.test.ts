@@ -108,6 +108,8 @@ test("a key for other models is refused with 403 model_not_allowed on every rout
     ["/chat/completions", { model: server.model, messages, max_tokens: 2 }],
     ["/v1/completions", { model: server.model, prompt: "hi", max_tokens: 2 }],
     ["/v1/embeddings", { model: server.model, input: "hi" }],
+    ["/v1/rerank", { model: server.model, query: "hi", documents: ["a"] }],
+    ["/rerank", { model: server.model, query: "hi", documents: ["a"] }],
     ["/tokenize", { model: server.model, content: "hi" }],
     ["/tokenize", { content: "hi" }], // the only model, chosen for the caller: still checked
     ["/detokenize", { model: server.model, tokens: [104] }],

@@ -1,12 +1,13 @@
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaEmbeddingContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { errors } from "../../errors.ts";
 import { checkGgufFile } from "../../models/gguf/checkGgufFile.ts";
 import { Scheduler } from "../../scheduler/Scheduler.ts";
-import type { ChatTemplateInfo, GenerateRequest, ModelSnapshot, Prompt, PromptOptions } from "../types.ts";
+import type { ChatTemplateInfo, Embeddings, GenerateRequest, ModelSnapshot, Prompt, PromptOptions, Ranking } from "../types.ts";
 import { checkRoom, maxTokenBytes } from "../promptBound.ts";
 import { emptyStepStats } from "../stepStats.ts";
+import { ExtraContexts, type OnContext } from "./ExtraContexts.ts";
 import { Grammars } from "./Grammars.ts";
 import type { TemplateSettings } from "../../models/registry/ModelRegistry.ts";
 import { PromptBuilder } from "./PromptBuilder.ts";
@@ -54,6 +55,7 @@ interface Loaded {
   prompts: PromptBuilder;
   scheduler: Scheduler;
   loop: StepLoop;
+  extra: ExtraContexts;
 }
 
 /**
@@ -69,8 +71,6 @@ export class LlamaCppEngine {
   #threads = 0;
   #maxTokenBytes: number | undefined;
   #loading: Promise<void> | undefined;
-  /** Created on the first embed request: a second llama.cpp context, with embeddings on. */
-  #embedding: Promise<LlamaEmbeddingContext> | undefined;
   /** llama.cpp's error lines: node-llama-cpp's own load error only says "Failed to load model". */
   readonly #llamaErrors: string[] = [];
   readonly #copier = new StateCopier();
@@ -144,47 +144,15 @@ export class LlamaCppEngine {
     return { promptTokens: built.tokens.length };
   }
 
-  /**
-   * Embeddings for a list of inputs, one vector each (L2-normalized, as OpenAI's and llama-server's
-   * are). node-llama-cpp's embedding context has one sequence and reads sequence 0's output, so the
-   * inputs are evaluated one after another; the whole list is still one call (one IPC round trip).
-   * Every input is checked before any is evaluated. `onContext` is told the resident memory before
-   * and after the embedding context is created, the first time.
-   */
-  async embed(
-    model: string, inputs: readonly (string | readonly number[])[], signal?: AbortSignal,
-    onContext?: (rssBeforeBytes: number, rssAfterBytes: number) => void,
-  ): Promise<{ vectors: number[][]; promptTokens: number }> {
+  /** Embeddings for a list of inputs (see ExtraContexts.embed). */
+  embed(model: string, inputs: readonly (string | readonly number[])[], signal?: AbortSignal, onContext?: OnContext): Promise<Embeddings> {
     const loaded = this.#require(model);
-    if (inputs.length === 0) throw errors.invalidRequest("'input' must not be empty.", "input");
-    const ctx = await this.#embeddingContext(loaded, onContext);
-    // node-llama-cpp refuses an input as long as the context: the last position stays free.
-    const limit = loaded.context.contextSize - 1;
-    const tokenized = inputs.map((input, i) => {
-      const param = inputs.length === 1 ? "input" : `input[${i}]`;
-      let tokens: Token[];
-      if (typeof input === "string") {
-        if (input.length === 0) throw errors.invalidRequest(`'${param}' is an empty string; embeddings need some text.`, param);
-        tokens = loaded.model.tokenize(input, false);
-      } else {
-        if (input.length === 0) throw errors.invalidRequest(`'${param}' is an empty list of token ids.`, param);
-        const bad = input.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= loaded.prompts.vocabularySize);
-        if (bad >= 0) throw errors.invalidRequest(`Token id ${input[bad]} at ${param}[${bad}] is outside the vocabulary (size ${loaded.prompts.vocabularySize}).`, param);
-        tokens = input.slice() as Token[];
-      }
-      const length = ctx.calculateInputLength(tokens);
-      if (length > limit) throw errors.contextLengthExceeded(length, undefined, limit, param);
-      return { tokens, length };
-    });
-    const vectors: number[][] = [];
-    let promptTokens = 0;
-    for (const { tokens, length } of tokenized) {
-      if (signal?.aborted) throw errors.invalidRequest("The request was cancelled.");
-      const { vector } = await ctx.getEmbeddingFor(tokens);
-      vectors.push(normalize(vector));
-      promptTokens += length;
-    }
-    return { vectors, promptTokens };
+    return loaded.extra.embed(inputs, loaded.prompts.vocabularySize, signal, onContext);
+  }
+
+  /** Relevance scores of documents for a query, with a reranker (see ExtraContexts.rank). */
+  rank(model: string, query: string, documents: readonly string[], signal?: AbortSignal, onContext?: OnContext): Promise<Ranking> {
+    return this.#require(model).extra.rank(query, documents, signal, onContext);
   }
 
   /** The model's tokens for a text, special tokens parsed (as llama-server's /tokenize). */
@@ -222,7 +190,7 @@ export class LlamaCppEngine {
     if (this.#loaded) {
       for (const id of [...this.#listeners.keys()]) this.abort(id);
       await this.#loaded.loop.drain();
-      await (await this.#embedding?.catch(() => undefined))?.dispose();
+      await this.#loaded.extra.dispose();
       await this.#loaded.context.dispose();
       await this.#loaded.model.dispose();
     }
@@ -237,26 +205,6 @@ export class LlamaCppEngine {
       if (o.event.type === "final") this.#listeners.delete(o.id);
       listener(o);
     }
-  }
-
-  /**
-   * The embedding context, created on first use with the generation context's size (an input may be
-   * as long as a prompt) and a batch that holds a whole input (models without causal attention need
-   * it in one batch). A failed creation is retried on the next request.
-   */
-  #embeddingContext(loaded: Loaded, onContext?: (rssBeforeBytes: number, rssAfterBytes: number) => void): Promise<LlamaEmbeddingContext> {
-    if (!this.#embedding) {
-      const before = process.memoryUsage.rss();
-      const size = loaded.context.contextSize;
-      this.#embedding = loaded.model.createEmbeddingContext({ contextSize: size, batchSize: size, threads: this.#threads }).then((ctx) => {
-        onContext?.(before, process.memoryUsage.rss());
-        return ctx;
-      }, (err: unknown) => {
-        this.#embedding = undefined;
-        throw errors.engineFailed(`could not create the embedding context: ${err instanceof Error ? err.message : String(err)}`);
-      });
-    }
-    return this.#embedding;
   }
 
   #require(model: string): Loaded {
@@ -320,7 +268,7 @@ export class LlamaCppEngine {
         model, modelId: o.modelId, sequences, scheduler, timeoutMs: o.timeoutMs, endTokens, markerTokens: prompts.template.markerTokens, grammars, utf8, copier: this.#copier,
         ...(promptCache ? { promptCache, minSaveTokens: o.minPrefixCopy } : {}), emit: (batch) => this.#emit(batch),
       });
-      this.#loaded = { model, context, prompts, scheduler, loop };
+      this.#loaded = { model, context, prompts, scheduler, loop, extra: new ExtraContexts(model, o.modelId, context.contextSize, threads) };
     } catch (err) {
       await model.dispose();
       throw err;
@@ -343,15 +291,6 @@ function checkLogitBias(bias: Record<string, number> | undefined, vocabularySize
     }
     if (typeof value !== "number" || !(value >= -100 && value <= 100)) throw errors.invalidRequest(`'logit_bias' maps token ${key} to ${value}; biases are -100 to 100.`, "logit_bias");
   }
-}
-
-/** Scaled to unit length (a zero vector stays as it is), so that a dot product is the cosine similarity; float32 precision. */
-function normalize(vector: readonly number[]): number[] {
-  let sum = 0;
-  for (const x of vector) sum += x * x;
-  const norm = Math.sqrt(sum);
-  // float32 values, as the model computes them: `float` and `base64` answers then carry the same numbers.
-  return vector.map((x) => Math.fround(norm > 0 ? x / norm : x));
 }
 
 /** A load failure in words a client may see, with llama.cpp's reason: the file's base name, never its full path. */

@@ -1,11 +1,11 @@
 import type { ChildProcess } from "node:child_process";
 import { errors, HearthError } from "../../errors.ts";
 import { AsyncQueue } from "../../util/AsyncQueue.ts";
-import type { Embeddings, Engine, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Prompt, PromptOptions, Tokenized } from "../types.ts";
+import type { Embeddings, Engine, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Prompt, PromptOptions, Ranking, Tokenized } from "../types.ts";
 import { finalEvent } from "../finalEvent.ts";
 import { checkRoom, minPromptTokens } from "../promptBound.ts";
 import { forkRunner, takePrestarted } from "./prestart.ts";
-import type { CallResults, FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
+import type { CallResults, ExtraContext, FromRunner, RunnerOptions, ToRunner } from "./protocol.ts";
 
 export interface RunnerEngineOptions extends RunnerOptions {
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
@@ -41,7 +41,7 @@ export class RunnerEngine implements Engine {
   readonly #inFlight = new Map<string, InFlight>();
   readonly #snapshots = new Map<number, (s: ModelSnapshot | null) => void>();
   readonly #calls = new Map<number, PendingCall>();
-  #embeddingMemory: { beforeBytes: number; afterBytes: number } | undefined;
+  readonly #extraMemory = new Map<ExtraContext, { beforeBytes: number; afterBytes: number }>();
   #child: ChildProcess | null = null;
   #info: ModelInfo;
   #threads = 0;
@@ -71,9 +71,10 @@ export class RunnerEngine implements Engine {
   /** The runner's resident memory right before and right after it loaded the model. */
   get loadMemory(): { beforeBytes: number; afterBytes: number } { return { ...this.#memory }; }
 
-  /** The runner's resident memory right before and after it created its embedding context, once it has. */
-  get embeddingMemory(): { beforeBytes: number; afterBytes: number } | undefined {
-    return this.#embeddingMemory ? { ...this.#embeddingMemory } : undefined;
+  /** The runner's resident memory right before and after it created the extra context of a call (embedding, ranking), once it has. */
+  extraMemory(call: ExtraContext): { beforeBytes: number; afterBytes: number } | undefined {
+    const m = this.#extraMemory.get(call);
+    return m ? { ...m } : undefined;
   }
 
   /** Starts the runner if needed; resolves when its model is loaded or has failed to load. */
@@ -141,6 +142,22 @@ export class RunnerEngine implements Engine {
       if (atLeast > limit) throw errors.contextLengthExceeded(atLeast, undefined, limit, inputs.length === 1 ? "input" : `input[${i}]`, true);
     });
     return this.#call({ type: "embed", model: this.#opts.modelId, inputs }, signal) as Promise<CallResults["embed"]>;
+  }
+
+  async rank(query: string, documents: string[], signal?: AbortSignal): Promise<Ranking> {
+    const k = this.#maxTokenBytes;
+    // As for embed: node-llama-cpp's ranking context keeps its last position free.
+    const limit = this.#info.contextSize - 1;
+    if (k !== undefined) {
+      const atLeast = (text: string) => minPromptTokens({ kind: "text", text }, k);
+      const queryTokens = atLeast(query);
+      if (queryTokens > limit) throw errors.contextLengthExceeded(queryTokens, undefined, limit, "query", true);
+      documents.forEach((d, i) => {
+        const n = queryTokens + atLeast(d);
+        if (n > limit) throw errors.contextLengthExceeded(n, undefined, limit, `documents[${i}]`, true);
+      });
+    }
+    return this.#call({ type: "rank", model: this.#opts.modelId, query, documents }, signal) as Promise<CallResults["rank"]>;
   }
 
   async tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<Tokenized> {
@@ -294,9 +311,9 @@ export class RunnerEngine implements Engine {
         this.#calls.get(msg.rid)?.reject(HearthError.fromWire(msg.error));
         this.#calls.delete(msg.rid);
         return;
-      case "embeddingContext":
-        this.#embeddingMemory = { beforeBytes: msg.rssBeforeBytes, afterBytes: msg.rssAfterBytes };
-        this.#opts.log?.("info", `model ${this.#opts.modelId}: embedding context created (${Math.round((msg.rssAfterBytes - msg.rssBeforeBytes) / 1048576)} MiB more resident memory)`);
+      case "extraContext":
+        this.#extraMemory.set(msg.call, { beforeBytes: msg.rssBeforeBytes, afterBytes: msg.rssAfterBytes });
+        this.#opts.log?.("info", `model ${this.#opts.modelId}: ${msg.call === "embed" ? "embedding" : "ranking"} context created (${Math.round((msg.rssAfterBytes - msg.rssBeforeBytes) / 1048576)} MiB more resident memory)`);
         return;
       case "log":
         this.#opts.log?.(msg.level, msg.message);

@@ -4,6 +4,12 @@ import type { ChatTemplateInfo, EngineEvent, GenerateRequest, ModelSnapshot, Pro
 
 /** The IPC messages between the server and a runner process; all plain data. */
 
+/**
+ * The calls that use a llama.cpp context of their own besides the generation context, created on
+ * the call's first use: embeddings and ranking.
+ */
+export type ExtraContext = "embed" | "rank";
+
 export type RunnerOptions = Omit<LlamaCppEngineOptions, "log">;
 
 export type ToRunner =
@@ -13,16 +19,18 @@ export type ToRunner =
   | { type: "snapshot"; rid: number }
   /** Requests answered by one `result` (or `failed`) message with the same rid. */
   | { type: "embed"; rid: number; model: string; inputs: (string | number[])[] }
+  | { type: "rank"; rid: number; model: string; query: string; documents: string[] }
   | { type: "tokenize"; rid: number; model: string; text: string; addSpecial: boolean; withPieces: boolean }
   | { type: "detokenize"; rid: number; model: string; tokens: number[] }
   | { type: "countTokens"; rid: number; model: string; prompt: Prompt; options: PromptOptions }
-  /** The caller of an `embed` went away: stop before the next input. */
+  /** The caller of an `embed` or `rank` went away: stop before the next input. */
   | { type: "abortCall"; rid: number }
   | { type: "shutdown" };
 
 /** What each rid-answered call resolves to. */
 export interface CallResults {
   embed: { vectors: number[][]; promptTokens: number };
+  rank: { scores: number[]; promptTokens: number };
   tokenize: { tokens: number[]; pieces?: string[] };
   detokenize: { content: string };
   countTokens: { promptTokens: number };
@@ -53,6 +61,6 @@ export type FromRunner =
   | { type: "usage"; cpuSeconds: number; rssBytes: number }
   | { type: "result"; rid: number; value: CallResults[keyof CallResults] }
   | { type: "failed"; rid: number; error: WireError }
-  /** Resident memory before and after the embedding context was created (on the first embed). */
-  | { type: "embeddingContext"; rssBeforeBytes: number; rssAfterBytes: number }
+  /** Resident memory before and after the extra context of a call was created (on its first use). */
+  | { type: "extraContext"; call: ExtraContext; rssBeforeBytes: number; rssAfterBytes: number }
   | { type: "log"; level: "debug" | "warn" | "error"; message: string };

@@ -6,7 +6,7 @@
 import { errors, HearthError } from "../../errors.ts";
 import { LlamaCppEngine, loadLlama, type LlamaCppEngineOptions } from "../llamacpp/LlamaCppEngine.ts";
 import type { Outcome } from "../llamacpp/StepLoop.ts";
-import type { FromRunner, StepItem, ToRunner } from "./protocol.ts";
+import type { ExtraContext, FromRunner, StepItem, ToRunner } from "./protocol.ts";
 
 const send = (msg: FromRunner) => process.send!(msg);
 // A runner started ahead of need (see prestart.ts) loads llama.cpp's library before it knows its model.
@@ -15,7 +15,7 @@ const llama = early ? loadLlama(early) : undefined;
 llama?.catch(() => {}); // a failure shows again, and is reported, when the model loads
 let engine: LlamaCppEngine | undefined;
 let step: StepItem[] = [];
-/** Embed calls under way, by rid: an `abortCall` stops one before its next input. */
+/** Calls under way, by rid: an `abortCall` stops an embed or a rank before its next input. */
 const calls = new Map<number, AbortController>();
 /** How often the runner tells the server its CPU time and memory, unasked: /health reads them and never waits on this process. */
 const USAGE_INTERVAL_MS = 1000;
@@ -80,6 +80,7 @@ async function handle(msg: ToRunner): Promise<void> {
       engine?.abort(msg.id);
       return;
     case "embed":
+    case "rank":
     case "tokenize":
     case "detokenize":
     case "countTokens": {
@@ -88,12 +89,15 @@ async function handle(msg: ToRunner): Promise<void> {
       try {
         if (!engine) throw errors.modelLoading(msg.model);
         const e = engine;
+        const created = (call: ExtraContext) => (rssBeforeBytes: number, rssAfterBytes: number) => send({ type: "extraContext", call, rssBeforeBytes, rssAfterBytes });
         const value = msg.type === "embed"
-          ? await e.embed(msg.model, msg.inputs, controller.signal, (rssBeforeBytes, rssAfterBytes) => send({ type: "embeddingContext", rssBeforeBytes, rssAfterBytes }))
-          : msg.type === "tokenize"
-            ? e.tokenize(msg.model, msg.text, { addSpecial: msg.addSpecial, withPieces: msg.withPieces })
-            : msg.type === "countTokens"
-              ? { promptTokens: e.countTokens(msg.model, msg.prompt, msg.options) }
+          ? await e.embed(msg.model, msg.inputs, controller.signal, created("embed"))
+          : msg.type === "rank"
+            ? await e.rank(msg.model, msg.query, msg.documents, controller.signal, created("rank"))
+            : msg.type === "tokenize"
+              ? e.tokenize(msg.model, msg.text, { addSpecial: msg.addSpecial, withPieces: msg.withPieces })
+              : msg.type === "countTokens"
+                ? { promptTokens: e.countTokens(msg.model, msg.prompt, msg.options) }
               : { content: e.detokenize(msg.model, msg.tokens) };
         send({ type: "result", rid: msg.rid, value });
       } catch (err) {

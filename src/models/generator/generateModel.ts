@@ -40,6 +40,7 @@ export async function generateModel(opts: GenerateOptions): Promise<GeneratedMod
   const writer = new GgufWriter();
   writeMetadata(writer, opts, arch, vocab, seed);
   writeTokenizer(writer, vocab);
+  if (opts.rankHead) writeRankHead(writer, arch);
   const parameters = addTensors(writer, opts, arch, vocab, seed);
 
   await mkdir(dirname(opts.out), { recursive: true });
@@ -94,6 +95,23 @@ function writeTokenizer(w: GgufWriter, vocab: Vocab): void {
   w.set("tokenizer.chat_template", "string", vocab.template);
 }
 
+/**
+ * Qwen3-Reranker's prompt, as llama.cpp's converter (conversion/qwen.py) writes it: node-llama-cpp's
+ * ranking context fills in {query} and {document}, and the head reads the last token's state.
+ */
+const QWEN3_RERANK_TEMPLATE =
+  "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n" +
+  "<|im_start|>user\n<Instruct>: Given a web search query, retrieve relevant passages that answer the query\n<Query>: {query}\n<Document>: {document}<|im_end|>\n" +
+  "<|im_start|>assistant\n<think>\n\n</think>\n\n";
+
+/** What makes llama.cpp rank with the file: pooling type RANK (4), the head's labels, the rerank template. */
+function writeRankHead(w: GgufWriter, arch: Architecture): void {
+  w.set(`${arch}.pooling_type`, "u32", 4)
+    .setArray(`${arch}.classifier.output_labels`, "string", ["yes", "no"])
+    .set("tokenizer.chat_template.rerank", "string", QWEN3_RERANK_TEMPLATE)
+    .setArray("tokenizer.chat_templates", "string", ["rerank"]);
+}
+
 function addTensors(w: GgufWriter, s: GenerateOptions, arch: Architecture, vocab: Vocab, seed: number): number {
   const nVocab = vocab.tokens.length;
   // A matrix's type follows the file type as llama-quantize would choose it; the norms stay F32.
@@ -117,6 +135,8 @@ function addTensors(w: GgufWriter, s: GenerateOptions, arch: Architecture, vocab
   add("output_norm.weight", [s.width], GgmlType.F32, 0);
   // Without a separate output matrix llama.cpp reuses the embedding (tied, as the bench preset asks).
   if (!s.tiedOutput) add("output.weight", [s.width, nVocab], weight, rowStd);
+  // The converter takes the head's rows from the output matrix (the yes and no tokens' rows): the same scale.
+  if (s.rankHead) add("cls.output.weight", [s.width, 2], weight, embStd);
   const headDim = s.width / s.heads;
   for (let l = 0; l < s.layers; l++) {
     const p = `blk.${l}.`;

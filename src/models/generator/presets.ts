@@ -28,6 +28,12 @@ export interface ModelShape {
    * tied, its greedy text collapses into one repeated byte.
    */
   tiedOutput: boolean;
+  /**
+   * A reranker's classification head, as llama.cpp's converter writes Qwen3-Reranker: pooling type
+   * RANK, a `cls.output` matrix of two labels (yes, no) and the `rerank` prompt template. The file
+   * then serves /v1/rerank; llama.cpp reads such a head for the qwen3 architecture only.
+   */
+  rankHead?: boolean;
 }
 
 export const presets = {
@@ -43,6 +49,8 @@ export const presets = {
   gemma3: { family: "gemma3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
   mistral: { family: "mistral", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
   "gpt-oss": { family: "gpt-oss", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true },
+  /** A Qwen3-Reranker-shaped model (the real Qwen3 vocabulary, about 5 MB): ranks documents for /v1/rerank. */
+  reranker: { family: "qwen3", layers: 2, width: 32, heads: 4, kvHeads: 2, ff: 64, contextLength: 8192, type: "q8_0", tiedOutput: true, rankHead: true },
 } as const satisfies Record<string, ModelShape>;
 
 export type PresetName = keyof typeof presets;
@@ -61,6 +69,7 @@ export function validateShape(s: ModelShape): void {
   if (s.width % s.heads !== 0) throw new RangeError(`width (${s.width}) must be divisible by heads (${s.heads})`);
   if (s.heads % s.kvHeads !== 0) throw new RangeError(`heads (${s.heads}) must be divisible by kv heads (${s.kvHeads})`);
   if ((s.width / s.heads) % 2 !== 0) throw new RangeError(`head size (${s.width / s.heads}) must be even for RoPE`);
+  if (s.rankHead && s.family !== "qwen3") throw new RangeError(`a rank head needs the qwen3 family (llama.cpp reads it for the qwen3 architecture), got ${s.family}`);
   if (!isWeightType(s.type)) throw new RangeError(`type must be one of ${weightTypes.join(", ")}, got ${String(s.type)}`);
   // Every quantized type blocks rows by at least 32 (q4_k_m's 256-blocks fall back to 32-blocks).
   if (s.type !== "f16" && (s.width % 32 !== 0 || s.ff % 32 !== 0)) {

@@ -1,7 +1,7 @@
 import { errors, HearthError } from "../../errors.ts";
 import { sseData } from "../../util/sseData.ts";
 import { endedByToolCalls, finalEvent } from "../../engine/finalEvent.ts";
-import type { EngineEvent, FinishReason, GenerateRequest, ModelInfo, ModelSnapshot, UpstreamStatus } from "../../engine/types.ts";
+import type { Embeddings, EngineEvent, FinishReason, GenerateRequest, ModelInfo, ModelSnapshot, Ranking, UpstreamStatus } from "../../engine/types.ts";
 import type { ModelDefaults } from "../../models/registry/ModelRegistry.ts";
 import type { ServedModel } from "../ServedModel.ts";
 import { ChunkReader, type Chunk } from "./ChunkReader.ts";
@@ -129,12 +129,34 @@ export class UpstreamModel implements ServedModel {
   }
 
   /** Embeddings from the first upstream that answers. */
-  async embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<{ vectors: number[][]; promptTokens: number }> {
+  async embed(inputs: (string | number[])[], signal?: AbortSignal): Promise<Embeddings> {
     const { u, res } = await this.#open((u) => ({ path: "/embeddings", body: { model: u.model, input: inputs, encoding_format: "float" } }), signal ?? new AbortController().signal);
     try {
       const json = await res.json() as { data: { index: number; embedding: number[] }[]; usage?: { prompt_tokens?: number } };
       const vectors = [...json.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
       return { vectors, promptTokens: json.usage?.prompt_tokens ?? 0 };
+    } finally {
+      this.#pool.end(u);
+    }
+  }
+
+  /**
+   * Relevance scores from the first upstream that answers, through its `/rerank` (llama-server's,
+   * vLLM's, Jina's and another Hearth's shape): every document asked back, in the upstream's order
+   * and put back in ours by `index`.
+   */
+  async rank(query: string, documents: string[], signal?: AbortSignal): Promise<Ranking> {
+    const body = (u: Upstream) => ({ path: "/rerank", body: { model: u.model, query, documents, top_n: documents.length, return_documents: false } });
+    const { u, res } = await this.#open(body, signal ?? new AbortController().signal);
+    try {
+      const json = await res.json() as { results?: { index?: unknown; relevance_score?: unknown }[]; usage?: { prompt_tokens?: number; total_tokens?: number } };
+      const scores = new Array<number | undefined>(documents.length).fill(undefined);
+      for (const r of json.results ?? []) {
+        if (typeof r.index === "number" && typeof r.relevance_score === "number" && r.index >= 0 && r.index < documents.length) scores[r.index] = r.relevance_score;
+      }
+      const missing = scores.indexOf(undefined);
+      if (missing >= 0) throw errors.upstreamFailed(this.#o.id, `its rerank answer has no score for document ${missing}`);
+      return { scores: scores as number[], promptTokens: json.usage?.prompt_tokens ?? json.usage?.total_tokens ?? 0 };
     } finally {
       this.#pool.end(u);
     }
