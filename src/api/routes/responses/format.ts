@@ -129,6 +129,7 @@ export function responsesFormat(id: string, settings: ResponseSettings): Respons
       const response = result(answer);
       return [...events, ev(response.status === "incomplete" ? "response.incomplete" : "response.completed", { response })];
     },
+    // Never sent: the Responses API has no include_usage; usage is on the final response.
     usageChunk: () => ({}),
     complete: (choices, usage) => {
       const c = choices[0]!;
