@@ -13,6 +13,7 @@ import { bodyModel, defaultsFor, type RouteDeps } from "../deps.ts";
 import { chatFormat } from "./chatFormat.ts";
 import { conversationTurn } from "./conversationTurn.ts";
 import { checkJsonSchema } from "./jsonSchema.ts";
+import { toolDefinitions } from "../toolDefinitions.ts";
 import { ChatCompletionRequest, type ChatMessageInput } from "./schema.ts";
 
 export function chatCompletionsRoute(app: FastifyInstance, deps: RouteDeps): void {
@@ -74,7 +75,7 @@ interface OutputPlan {
 const MAX_PARALLEL_CALLS = 8;
 
 function outputPlan(body: ChatCompletionRequest): OutputPlan {
-  const tools = toolDefinitions(body);
+  const tools = toolDefinitions(body.tools);
   const choice = body.tool_choice ?? (tools.length > 0 ? "auto" : "none");
   if (choice !== "none" && choice !== "auto" && tools.length === 0) throw errors.invalidRequest("'tool_choice' needs 'tools'.", "tool_choice");
   let forced: ToolDefinition[] = [];
@@ -104,19 +105,6 @@ function outputPlan(body: ChatCompletionRequest): OutputPlan {
       : undefined;
   // tool_choice none: the tools are left out of the prompt, so the model is not invited to call one.
   return { ...(choice === "auto" ? { tools } : {}), ...(constraint ? { constraint } : {}) };
-}
-
-function toolDefinitions(body: ChatCompletionRequest): ToolDefinition[] {
-  const seen = new Set<string>();
-  return (body.tools ?? []).map((t, i) => {
-    const { name, description, parameters } = t.function;
-    if (seen.has(name)) throw errors.invalidRequest(`The function name '${name}' appears twice in 'tools'.`, `tools.[${i}].function.name`);
-    seen.add(name);
-    const param = `tools.[${i}].function.parameters`;
-    const schema = parameters == null ? { type: "object", properties: {} } : checkJsonSchema(parameters, param);
-    if ((schema as { type?: unknown }).type !== "object") throw errors.invalidRequest("A function's parameters must be a JSON schema of type 'object'.", param);
-    return { name, ...(description ? { description } : {}), parameters: schema };
-  });
 }
 
 function toChatMessages(input: readonly ChatMessageInput[]): ChatMessage[] {
