@@ -72,7 +72,7 @@ export const OllamaModelDetails = Type.Object({
   parent_model: Type.String(),
   format: Type.String(),
   family: Type.String(),
-  families: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  families: Type.Array(Type.String()),
   parameter_size: Type.String(),
   quantization_level: Type.String(),
 });

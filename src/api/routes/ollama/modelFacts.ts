@@ -23,7 +23,7 @@ const FILE_TYPES: Record<number, string> = {
 };
 
 /** A model with no file of its own (served by other servers): nothing is known of its weights. */
-export const NO_DETAILS: OllamaModelDetails = { parent_model: "", format: "", family: "", families: null, parameter_size: "", quantization_level: "" };
+export const NO_DETAILS: OllamaModelDetails = { parent_model: "", format: "", family: "", families: [], parameter_size: "", quantization_level: "" };
 
 const cache = new Map<string, Promise<ModelFacts>>();
 
@@ -53,7 +53,7 @@ async function read(path: string, sizeBytes: number, mtime: Date): Promise<Model
   const fileType = metadata["general.file_type"];
   return {
     details: {
-      parent_model: "", format: "gguf", family, families: family ? [family] : null,
+      parent_model: "", format: "gguf", family, families: family ? [family] : [],
       parameter_size: humanNumber(parameters),
       quantization_level: typeof fileType === "number" ? FILE_TYPES[fileType] ?? `type ${fileType}` : "",
     },

@@ -26,8 +26,10 @@ export function ollamaModelRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   const config = { errorShape: ollamaError };
   // Every name of a model the caller may use (its id and aliases), each listed as Ollama lists the tags of one model.
-  const listed = (caller: Caller, models: ModelInfo[], shape: (m: ModelInfo, entry: OllamaModel) => OllamaModel = (_m, e) => e) => Promise.all(models.flatMap((m) =>
-    [m.id, ...(m.aliases ?? [])].filter((name) => mayUse(caller, name, m.id)).map(async (name) => shape(m, await entry(deps, m, name)))));
+  // A deleted model is listed by the router until it has unloaded; it no longer resolves.
+  const listed = (caller: Caller, models: ModelInfo[], shape: (m: ModelInfo, entry: OllamaModel) => OllamaModel = (_m, e) => e) => Promise.all(models
+    .filter((m) => deps.router.resolveId(m.id) === m.id)
+    .flatMap((m) => [m.id, ...(m.aliases ?? [])].filter((name) => mayUse(caller, name, m.id)).map(async (name) => shape(m, await entry(deps, m, name)))));
   typed.get("/api/tags", { schema: { response: { 200: OllamaModelList } }, config }, async (request) => ({ models: await listed(request.caller, deps.router.models()) }));
   typed.get("/api/ps", { schema: { response: { 200: OllamaModelList } }, config }, async (request) => ({
     models: await listed(request.caller, deps.router.models().filter((m) => m.state === "loaded"), (m, e) => ({
