@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { chargeKey } from "../../generation.ts";
 import { OllamaEmbeddingsResponse, OllamaEmbedResponse } from "../../../wire/ollama.ts";
+import { keepAliveSeconds } from "../common.ts";
 import type { RouteDeps } from "../deps.ts";
 import { checkDimensions } from "../embeddings/route.ts";
 import { clockFor } from "./chat.ts";
@@ -10,8 +11,9 @@ import { OllamaEmbeddingsRequest, OllamaEmbedRequest } from "./schema.ts";
 
 /**
  * POST /api/embed (one input or several) and the older POST /api/embeddings (one prompt), through
- * the router's embed as /v1/embeddings: the key's limits, the usage log. `keep_alive` and `options`
- * are accepted and not applied: an embedding runs on the model as it is loaded.
+ * the router's embed as /v1/embeddings: the key's limits, the usage log. `keep_alive` is how long the
+ * model stays loaded afterwards, as on generation routes; `options` are accepted and not applied (an
+ * embedding does not sample).
  */
 export function ollamaEmbedRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -22,7 +24,7 @@ export function ollamaEmbedRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const clock = clockFor(deps, model);
     const inputs = typeof body.input === "string" ? [body.input] : body.input;
     const fitted = body.truncate === false ? inputs : await truncated(deps, model, inputs);
-    const { vectors, promptTokens } = await embed(deps, request, reply, model, fitted);
+    const { vectors, promptTokens } = await embed(deps, request, reply, model, fitted, body.keep_alive);
     checkDimensions(vectors, body.dimensions);
     const totalMs = performance.now() - clock.startedMs;
     return {
@@ -32,13 +34,15 @@ export function ollamaEmbedRoutes(app: FastifyInstance, deps: RouteDeps): void {
     };
   });
   typed.post("/api/embeddings", { schema: { body: OllamaEmbeddingsRequest, response: { 200: OllamaEmbeddingsResponse } }, config }, async (request, reply) => {
-    const { vectors } = await embed(deps, request, reply, request.record.model!, [request.body.prompt]);
+    const { vectors } = await embed(deps, request, reply, request.record.model!, [request.body.prompt], request.body.keep_alive);
     return { embedding: vectors[0]! };
   });
 }
 
 /** The router's embed with the key's limits charged and the usage recorded, as /v1/embeddings does. */
-async function embed(deps: RouteDeps, request: FastifyRequest, reply: FastifyReply, model: string, inputs: (string | number[])[]) {
+async function embed(deps: RouteDeps, request: FastifyRequest, reply: FastifyReply, model: string, inputs: (string | number[])[], keepAlive: string | number | null | undefined) {
+  // The keep-alive a load sets is the one the model's idle timer reads once the embedding is done.
+  if (keepAlive != null) await deps.router.load(model, keepAliveSeconds(keepAlive));
   const release = await chargeKey(deps, request, reply, inputs.reduce((n, i) => n + (typeof i === "string" ? Math.ceil(i.length / 4) + 1 : i.length), 0));
   const controller = new AbortController();
   reply.raw.once("close", () => { if (!reply.raw.writableEnded) controller.abort(); });
