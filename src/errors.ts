@@ -165,6 +165,10 @@ export const errors = {
       "(models that are loading, pinned or serving requests are not unloaded). Retry when other models are idle, or raise the memory budget.",
     param: "model",
   })),
+  modelNotDeletable: define("model_not_deletable", 409, "invalid_request_error", (model: string) => ({
+    message: `The model '${model}' is not a file of the models folder (the config or --model declares it, or other servers serve it); remove it from the config instead.`,
+    param: "model",
+  })),
   modelInUse: define("model_in_use", 409, "invalid_request_error", (model: string, state: string, requests: number) => ({
     message: `The model '${model}' cannot be unloaded now: it is ${state === "loading" ? "loading" : `serving ${requests} request(s)`}.`,
     param: "model",
@@ -193,8 +197,8 @@ export const errors = {
     message: `The model source '${source}' cannot be pulled: it leads to a ${addressClass} address, and pulls from loopback, private, link-local and other non-public addresses are refused. An administrator pulling from a local mirror can allow them with pull.allow_private_addresses (--allow-private-addresses).`,
     param: "source",
   })),
-  modelSourceNotFound: define("model_source_not_found", 404, "invalid_request_error", (source: string) => ({
-    message: `The model source '${source}' does not exist.`,
+  modelSourceNotFound: define("model_source_not_found", 404, "invalid_request_error", (source: string, detail = "") => ({
+    message: `The model source '${source}' does not exist.${detail}`,
     param: "source",
   })),
   invalidModelFile: define("invalid_model_file", 400, "invalid_request_error", (source: string, reason: string) => ({

@@ -18,6 +18,7 @@ import type { ConversationStore } from "../store/ConversationStore.ts";
 import type { ResponseStore } from "../store/ResponseStore.ts";
 import { registerAuth } from "./auth.ts";
 import { registerBrowserGuard } from "./browserGuard.ts";
+import { listenerConstraint } from "./listeners.ts";
 import { errorReporter, registerRequestRecord } from "./requestRecord.ts";
 import { clientError, registerErrorHandling, validationError } from "./errorHandler.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -33,6 +34,7 @@ import type { RouteDeps } from "./routes/deps.ts";
 import { healthRoute } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelsRoute } from "./routes/models.ts";
+import { ollamaRoutes } from "./routes/ollama/routes.ts";
 import { pullRoute } from "./routes/pull.ts";
 import { responsesRoutes } from "./routes/responses/route.ts";
 import { slotsRoute } from "./routes/slots.ts";
@@ -57,8 +59,8 @@ export interface AppOptions {
   conversations?: ConversationStore;
   /** Responses kept with `store`; without it, /v1/responses is not served. */
   responses?: ResponseStore;
-  /** What browsers may reach (see browserGuard.ts): the listen address, allowed Host names, CORS origins. */
-  browser?: { listenHost: string; allowedHosts: readonly string[]; corsOrigins: readonly string[] };
+  /** What browsers may reach (see browserGuard.ts): the listen address (and a second listener's, by name), allowed Host names, CORS origins. */
+  browser?: { listenHost: string; listenerHosts?: Readonly<Record<string, string>>; allowedHosts: readonly string[]; corsOrigins: readonly string[] };
   /** The web app's build folder. Defaults to web/dist in the package. */
   webRoot?: string;
   /** Connection limits in ms (config `http`); 0 turns request and connection timeouts off. */
@@ -78,7 +80,10 @@ const BODILESS = new Set(["DELETE", "OPTIONS", "GET", "HEAD"]);
 
 const ROUTE_OF = { chat: "/v1/chat/completions", text: "/v1/completions" } as const;
 /** Routes whose requests get a usage row: the engine reports generations it saw, this app the rest. */
-const USAGE_ROUTES = new Set<string>([...Object.values(ROUTE_OF), "/v1/embeddings", "/v1/rerank", "/rerank", "/chat/completions", "/v1/responses", "/v1/messages"]);
+const USAGE_ROUTES = new Set<string>([
+  ...Object.values(ROUTE_OF), "/v1/embeddings", "/v1/rerank", "/rerank", "/chat/completions", "/v1/responses", "/v1/messages",
+  "/api/chat", "/api/generate", "/api/embed", "/api/embeddings",
+]);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const server = serverTimeouts(opts.timeouts ?? { headersMs: 30_000, requestMs: 60_000, keepAliveMs: 72_000, connectionMs: 0 });
@@ -94,6 +99,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errs) => validationError(errs),
     clientErrorHandler: clientError,
+    // GET / is the web app, and "Ollama is running" on the Ollama listener (listeners.ts).
+    routerOptions: { constraints: { listener: listenerConstraint } },
     ...(opts.https ? { https: { ...server, ...opts.https } } : {}),
   }) as unknown as FastifyInstance;
   // Clients like `curl -d` send bodies without a JSON Content-Type; llama-server reads them as JSON,
@@ -170,6 +177,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     rerankRoute(scope, deps);
     tokenizeRoutes(scope, deps);
     modelsRoute(scope, deps, appPage);
+    ollamaRoutes(scope, deps);
     pullRoute(scope, deps);
     healthRoute(scope, deps);
     slotsRoute(scope, deps);
@@ -186,7 +194,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
  * checks both only every connectionsCheckingInterval (30 s by default), which would let a slow
  * client stay that much longer than configured.
  */
-function serverTimeouts(t: NonNullable<AppOptions["timeouts"]>) {
+export function serverTimeouts(t: NonNullable<AppOptions["timeouts"]>) {
   const headersTimeout = t.requestMs > 0 ? Math.min(t.headersMs, t.requestMs) : t.headersMs;
   return {
     headersTimeout,

@@ -2,10 +2,13 @@ import { isIP } from "node:net";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { errors } from "../errors.ts";
 import { routeAccess } from "./auth.ts";
+import { listenerOf } from "./listeners.ts";
 
 export interface BrowserGuardOptions {
   /** The address the server listens on: on a loopback one, only loopback Host names (and `allowedHosts`) are answered. */
   listenHost: string;
+  /** The address of each second listener (the Ollama port), by name: its requests are judged by where they came in. */
+  listenerHosts?: Readonly<Record<string, string>>;
   /** Host names answered besides loopback ones; `.example.com` also allows its subdomains. Set: only these (and loopback, when listening there). */
   allowedHosts: readonly string[];
   /** Web origins (`https://app.example.com`) whose pages may call the API, with CORS headers; `*`: any, never with credentials. */
@@ -30,12 +33,14 @@ const EXPOSED = "x-hearth-cache, x-ratelimit-limit-requests, x-ratelimit-remaini
  * - `X-Content-Type-Options: nosniff` on every response; HTML gets a Content-Security-Policy.
  */
 export function registerBrowserGuard(app: FastifyInstance, opts: BrowserGuardOptions): void {
-  const loopbackOnly = isLoopbackName(opts.listenHost.replace(/^\[|\]$/g, ""));
+  const loopback = (host: string) => isLoopbackName(host.replace(/^\[|\]$/g, ""));
+  const loopbackListeners = new Map(Object.entries(opts.listenerHosts ?? {}).map(([name, host]) => [name, loopback(host)]));
+  const ownLoopback = loopback(opts.listenHost);
   const allowed = opts.allowedHosts.map((h) => h.trim().toLowerCase()).filter(Boolean);
   const origins = new Set(opts.corsOrigins.map((o) => o.trim().replace(/\/+$/, "").toLowerCase()).filter(Boolean));
   const anyOrigin = origins.has("*");
 
-  const hostAllowed = (host: string | null): boolean => {
+  const hostAllowed = (host: string | null, loopbackOnly: boolean): boolean => {
     if (host === null) return true; // HTTP/1.0 without Host: not a browser
     if (allowed.some((a) => a === host || (a.startsWith(".") && (host.endsWith(a) || host === a.slice(1))))) return true;
     // Listening on all addresses with allowed_hosts set: those and loopback names.
@@ -46,7 +51,9 @@ export function registerBrowserGuard(app: FastifyInstance, opts: BrowserGuardOpt
   app.addHook("onRequest", async (request, reply) => {
     void reply.header("x-content-type-options", "nosniff");
     const hostHeader = request.headers.host;
-    if (!hostAllowed(hostName(hostHeader))) throw errors.hostNotAllowed();
+    const listener = listenerOf(request.raw);
+    const loopbackOnly = listener === undefined ? ownLoopback : loopbackListeners.get(listener) ?? ownLoopback;
+    if (!hostAllowed(hostName(hostHeader), loopbackOnly)) throw errors.hostNotAllowed();
     const origin = request.headers.origin;
     const sameOrigin = origin !== undefined && origin !== "null" && originHost(origin) === (hostHeader ?? "").toLowerCase();
     const listed = origin !== undefined && (anyOrigin || origins.has(origin.toLowerCase()));

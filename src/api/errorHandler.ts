@@ -1,6 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyRequest, FastifySchemaValidationError } from "fastify";
 import { errors, HearthError } from "../errors.ts";
 import type { Metrics } from "../metrics/Metrics.ts";
 import type { ErrorReporter } from "./requestRecord.ts";
@@ -89,8 +89,8 @@ declare module "fastify" {
   }
 }
 
-/** A protocol's error body for one of Hearth's errors, for the request (its id) that failed. */
-export type ErrorShape = (err: HearthError, requestId: string) => object;
+/** A protocol's error body for one of Hearth's errors; the request, for what the protocol's body repeats (Anthropic's request id, the model Ollama's names). */
+export type ErrorShape = (err: HearthError, request: FastifyRequest) => object;
 
 /**
  * JSON responses for errors (the reporter maps, counts and logs them) in the shape of the matched
@@ -101,7 +101,7 @@ export function registerErrorHandling(app: FastifyInstance, report: ErrorReporte
     const mapped = report(request, err);
     if (mapped.retryAfter !== undefined) void reply.header("retry-after", String(mapped.retryAfter));
     const shape = request.routeOptions.config.errorShape;
-    void reply.status(mapped.statusCode).send(shape ? shape(mapped, request.id) : mapped.toJSON());
+    void reply.status(mapped.statusCode).send(shape ? shape(mapped, request) : mapped.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
     const err = errors.routeNotFound(request.method, request.url.split("?")[0] ?? "/");

@@ -28,3 +28,6 @@ export function sendEvent(res: ServerResponse, event: string, data: object): voi
  * answer of the same route is not of this media type: the schema only documents.
  */
 export const eventStream = (schema: TSchema) => ({ "text/event-stream": { schema } });
+
+/** The same for a newline-delimited JSON stream (Ollama's): one object of this schema per line. */
+export const ndjsonStream = (schema: TSchema) => ({ "application/x-ndjson": { schema } });

@@ -4,7 +4,9 @@ import { totalmem } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
-import { buildApp } from "../api/app.ts";
+import { buildApp, serverTimeouts } from "../api/app.ts";
+import { openListener, type Listener } from "../api/listeners.ts";
+import { OLLAMA_LISTENER } from "../api/routes/ollama/routes.ts";
 import { openServices } from "./services.ts";
 import { cacheDir, dataDir } from "../config/dataDir.ts";
 import { ConfigError } from "../config/loadConfig.ts";
@@ -25,8 +27,10 @@ export interface Hearth {
   registry: ModelRegistry;
   /** The model given with --model (or the demo model), when there is one. */
   modelId: string | undefined;
-  /** Starts listening; resolves with the base URL. */
+  /** Starts listening (and on the Ollama port, when configured); resolves with the base URL. */
   listen(): Promise<string>;
+  /** The Ollama port's base URL, once listening there. */
+  readonly ollamaUrl: string | undefined;
   /** Finds the models folder's models and loads the pinned models. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -153,6 +157,12 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     logger.warn("auth is required but no admin key is set (HEARTH_ADMIN_KEY or admin_key): key management, pulls and model loads are refused to every caller");
   }
   let draining = false;
+  const ollamaHost = config.ollama.host ?? config.host;
+  const timeouts = {
+    headersMs: config.http.headers_timeout_ms, requestMs: config.http.request_timeout_ms,
+    keepAliveMs: config.http.keep_alive_timeout_ms, connectionMs: config.http.connection_timeout_ms,
+  };
+  let ollama: Listener | undefined;
   const app = buildApp({
     router,
     logger,
@@ -164,14 +174,14 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     cache: services.cache ? { store: services.cache, sampled: config.cache.sampled, ttlSeconds: config.cache.ttl_seconds } : undefined,
     bodyLimit: config.body_limit_bytes,
     pullAllowPrivateAddresses: config.pull.allow_private_addresses,
-    timeouts: {
-      headersMs: config.http.headers_timeout_ms, requestMs: config.http.request_timeout_ms,
-      keepAliveMs: config.http.keep_alive_timeout_ms, connectionMs: config.http.connection_timeout_ms,
-    },
+    timeouts,
     streamBufferBytes: config.http.stream_buffer_bytes,
     conversations: services.conversations,
     responses: services.responses,
-    browser: { listenHost: config.host, allowedHosts: list(config.allowed_hosts), corsOrigins: list(config.cors_origins) },
+    browser: {
+      listenHost: config.host, allowedHosts: list(config.allowed_hosts), corsOrigins: list(config.cors_origins),
+      ...(config.ollama.port !== undefined ? { listenerHosts: { [OLLAMA_LISTENER]: ollamaHost } } : {}),
+    },
     ...(config.web_dir ? { webRoot: resolve(config.web_dir) } : {}),
     ...(https ? { https } : {}),
     defaults: {
@@ -188,8 +198,14 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
     modelId,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
+      if (config.ollama.port !== undefined) {
+        ollama = await openListener(app, {
+          name: OLLAMA_LISTENER, host: ollamaHost, port: config.ollama.port, server: serverTimeouts(timeouts), connectionTimeoutMs: timeouts.connectionMs, ...(https ? { https } : {}),
+        });
+      }
       return address.replace("[::1]", "localhost");
     },
+    get ollamaUrl() { return ollama?.url; },
     start,
     /**
      * Drains: /health says `draining`, no new connection is accepted (requests on open ones get
@@ -198,12 +214,14 @@ export async function createHearth(config: Readonly<Config>, out: (line: string)
      */
     async close() {
       draining = true;
+      ollama?.stop();
       const closed = app.close();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([closed, new Promise((resolve) => { timer = setTimeout(resolve, config.shutdown_timeout_ms); })]);
       clearTimeout(timer);
       await router.close(); // cancels what still runs; each request's final event still comes
       await closed;
+      await ollama?.close();
       await services.close();
     },
   };
@@ -233,6 +251,7 @@ export async function serve(config: Readonly<Config>, out: (line: string) => voi
   const hearth = await createHearth(config, out, { startModels: true });
   const url = await hearth.listen();
   out(`Hearth listening on ${url}  (OpenAI base URL: ${url}/v1${hearth.modelId ? `, model '${hearth.modelId}'` : ""})`);
+  if (hearth.ollamaUrl) out(`Ollama API on ${hearth.ollamaUrl}`);
   out(`Models folder: ${hearth.registry.modelsDir}`);
   if (!config.model.path && config.models.length === 0) out("Serve a real model with: hearth serve --model ./my-model.gguf");
   return hearth;

@@ -66,6 +66,16 @@ export const ModelConfig = Type.Object({
 export const ConfigSchema = Type.Object({
   host: Type.String({ default: "127.0.0.1", minLength: 1, flag: "host", description: "address to listen on" }),
   port: Type.Integer({ default: 8000, minimum: 0, maximum: 65535, flag: "port", short: "p", description: "port to listen on" }),
+  /**
+   * Ollama's API (/api/*, served on `port` too) on a port of its own, so that tools configured for
+   * Ollama (http://localhost:11434) work unchanged: the same app, keys, limits and usage log, and
+   * GET / answers "Ollama is running" there. Off unless a port is set.
+   */
+  ollama: Type.Object({
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, flag: "ollama-port", description: "also listen on this port for Ollama clients (11434); off by default" })),
+    /** Default: `host`. */
+    host: Type.Optional(Type.String({ minLength: 1, flag: "ollama-host", description: "address the Ollama port listens on (default: --host)" })),
+  }, { ...Strict, default: {} }),
   /** HTTPS instead of HTTP: a PEM certificate (chain) and its private key. Both or neither. */
   tls: Type.Object({
     cert: Type.Optional(Type.String({ minLength: 1, flag: "tls-cert", description: "PEM certificate file: serve HTTPS (with --tls-key)" })),

@@ -225,6 +225,8 @@ export interface ModelInfo {
   pinned?: boolean;
   /** Once loaded: how its chat prompts are rendered. */
   chat?: ChatTemplateInfo;
+  /** While loaded and idle: when its keep-alive runs out and it is unloaded (epoch ms); absent while it serves or when it stays loaded. */
+  unloadsAt?: number;
 }
 
 /** A loaded model's chat template, as /v1/models shows it. */

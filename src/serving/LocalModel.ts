@@ -49,6 +49,8 @@ export class LocalModel implements ServedModel, BudgetHolder {
   #lastUsedMs = 0;
   /** The keep_alive its last request asked for. */
   #requestedKeepAlive: number | undefined;
+  /** When the idle timer will unload it (epoch ms); null while it serves, or when it stays loaded. */
+  #unloadsAtMs: number | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
   #estimate: { key: string; value: Promise<MemoryEstimate> } | undefined;
   /** The last estimate made, for the model list. */
@@ -120,8 +122,9 @@ export class LocalModel implements ServedModel, BudgetHolder {
     return this.#use((runner) => runner.countTokens(prompt, options));
   }
 
-  /** Loads it (a no-op if loaded); throws insufficient_memory or model_load_failed. */
-  async load(): Promise<void> {
+  /** Loads it (a no-op if loaded); throws insufficient_memory or model_load_failed. `keepAliveSeconds`: how long it then stays loaded once idle, as a request's keep_alive says. */
+  async load(keepAliveSeconds?: number): Promise<void> {
+    if (keepAliveSeconds !== undefined) this.#requestedKeepAlive = keepAliveSeconds;
     await this.#use(async () => {});
   }
 
@@ -187,6 +190,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
       ...(this.#state === "loaded" && this.#memoryBytes !== undefined ? { memoryBytes: this.#runner?.rssBytes || this.#memoryBytes } : {}),
       pinned: this.pinned,
       ...(runnerInfo?.chat ? { chat: runnerInfo.chat } : {}),
+      ...(this.#unloadsAtMs !== null && this.#active === 0 ? { unloadsAt: this.#unloadsAtMs } : {}),
     };
   }
 
@@ -291,6 +295,7 @@ export class LocalModel implements ServedModel, BudgetHolder {
   #unload(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#idleTimer = null;
+    this.#unloadsAtMs = null;
     const runner = this.#runner;
     if (this.#state !== "loaded" || !runner) return this.#transition ?? Promise.resolve();
     this.#setState("unloading");
@@ -314,12 +319,15 @@ export class LocalModel implements ServedModel, BudgetHolder {
   #idle(): void {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#idleTimer = null;
+    this.#unloadsAtMs = null;
     if (!this.#o.listed()) return void this.#unload().then(() => this.#o.gone());
     const keep = this.#requestedKeepAlive ?? this.entry.settings.keepAliveSeconds ?? this.#o.keepAliveSeconds;
     if (this.pinned || keep < 0) return;
     if (keep === 0) return void this.#unload();
+    this.#unloadsAtMs = Date.now() + keep * 1000;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
+      this.#unloadsAtMs = null;
       if (this.#active === 0) void this.#unload();
     }, Math.min(keep * 1000, 2 ** 31 - 1));
     this.#idleTimer.unref();

@@ -86,9 +86,9 @@ export class ModelRouter {
   }
 
   /** Loads a model (a no-op if loaded); throws model_not_found, insufficient_memory or model_load_failed. */
-  async load(name: string): Promise<ModelInfo> {
+  async load(name: string, keepAliveSeconds?: number): Promise<ModelInfo> {
     const model = this.#model(name);
-    await model.load();
+    await model.load(keepAliveSeconds);
     return model.info();
   }
 

@@ -13,8 +13,8 @@ export interface ServedModel extends Engine {
   /** Sampling defaults for requests to this model that set none (its config's `defaults:`). */
   readonly defaults: ModelDefaults;
   info(): ModelInfo;
-  /** Makes it ready to serve (a no-op where it always is); throws a HearthError if it cannot be. */
-  load(): Promise<void>;
+  /** Makes it ready to serve (a no-op where it always is); throws a HearthError if it cannot be. `keepAliveSeconds`: how long it then stays loaded once idle. */
+  load(keepAliveSeconds?: number): Promise<void>;
   /** Frees what it holds; refuses (HearthError) while it serves or cannot be unloaded. */
   unload(): Promise<void>;
   /** The servers it is served by, where other servers serve it. */

@@ -117,7 +117,8 @@ export function toGenerateRequest(
   };
 }
 
-function keepAliveSeconds(value: string | number): number {
+/** A request's keep_alive in seconds; a 400 naming `keep_alive` when it is not a duration. */
+export function keepAliveSeconds(value: string | number): number {
   try {
     return parseDurationSeconds(value);
   } catch (err) {

@@ -29,9 +29,16 @@ export interface GgufSummary {
   version: number;
   tensorCount: number;
   metadataCount: number;
+  /** The metadata's numbers, booleans and strings (arrays, and strings over 1 KB, left out): asked for with `metadata`. */
+  metadata?: Record<string, string | number | boolean>;
+  /** The weights' elements, summed over the tensors. */
+  parameterCount: number;
 }
 
-export async function checkGgufFile(path: string): Promise<GgufSummary> {
+/** Longer strings (a chat template) are not kept in the summary's metadata. */
+const MAX_KEPT_STRING = 1024;
+
+export async function checkGgufFile(path: string, opts: { metadata?: boolean } = {}): Promise<GgufSummary> {
   let fh: FileHandle;
   try {
     fh = await open(path, "r");
@@ -41,13 +48,13 @@ export async function checkGgufFile(path: string): Promise<GgufSummary> {
   try {
     const stat = await fh.stat();
     if (!stat.isFile()) throw new GgufFileError("the model path is not a regular file");
-    return await walk(new Reader(fh, stat.size), stat.size);
+    return await walk(new Reader(fh, stat.size), stat.size, opts.metadata === true);
   } finally {
     await fh.close();
   }
 }
 
-async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
+async function walk(r: Reader, fileSize: number, keep: boolean): Promise<GgufSummary> {
   const magic = await r.bytes(4);
   if (Buffer.from(magic).toString("latin1") !== "GGUF") throw new GgufFileError("not a GGUF file (bad magic)");
   const version = await r.u32();
@@ -55,11 +62,18 @@ async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
   const tensorCount = await r.count("tensor count", 8 + 8 + 4 + 8);
   const metadataCount = await r.count("metadata count", 8 + 4);
   let alignment = 32;
+  const metadata: Record<string, string | number | boolean> = {};
   for (let i = 0; i < metadataCount; i++) {
     const key = await r.string();
     const type = await r.u32();
+    if (keep && type !== ARRAY && !key.endsWith(".context_length") && key !== "general.alignment") {
+      const value = await readScalar(r, type, key);
+      if (value !== undefined) metadata[key] = value;
+      continue;
+    }
     if (key.endsWith(".context_length")) {
-      await checkContextLength(r, type, key);
+      const length = await checkContextLength(r, type, key);
+      if (keep && length !== undefined) metadata[key] = length;
       continue;
     }
     if (key === "general.alignment") {
@@ -71,6 +85,7 @@ async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
     await skipValue(r, type, key);
   }
   const tensors: { offset: number; bytes: number | undefined }[] = [];
+  let parameterCount = 0;
   for (let i = 0; i < tensorCount; i++) {
     await r.string();
     const dims = await r.u32();
@@ -83,6 +98,7 @@ async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
       if (d === 0) ne0 = n;
       elements *= n;
     }
+    parameterCount += elements;
     const type = await r.u32();
     const offset = await r.u64(`tensor ${i}'s offset`);
     const block = TYPE_BLOCKS[type];
@@ -95,7 +111,32 @@ async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
     const end = dataStart + t.offset + (t.bytes ?? 0);
     if (end > fileSize) throw new GgufFileError(`tensor ${i} lies past the end of the file (the file is truncated or corrupt)`);
   }
-  return { version, tensorCount, metadataCount };
+  return { version, tensorCount, metadataCount, parameterCount, ...(keep ? { metadata } : {}) };
+}
+
+/** A metadata value that is not an array; undefined for a string too long to keep (skipped). */
+async function readScalar(r: Reader, type: number, key: string): Promise<string | number | boolean | undefined> {
+  if (type === STRING) {
+    const n = await r.u64("string length");
+    if (n > MAX_KEPT_STRING) return void await r.skip(n);
+    return Buffer.from(await r.bytes(n)).toString("utf8");
+  }
+  const size = SCALAR_BYTES[type];
+  if (size === undefined) throw new GgufFileError(`unknown value type ${type} in ${sanitize(key)}`);
+  const b = Buffer.from(await r.bytes(size));
+  switch (type) {
+    case 0: return b.readUInt8(0);
+    case 1: return b.readInt8(0);
+    case 2: return b.readUInt16LE(0);
+    case 3: return b.readInt16LE(0);
+    case 4: return b.readUInt32LE(0);
+    case 5: return b.readInt32LE(0);
+    case 6: return b.readFloatLE(0);
+    case 7: return b.readUInt8(0) !== 0;
+    case 10: return Number(b.readBigUInt64LE(0));
+    case 11: return Number(b.readBigInt64LE(0));
+    default: return b.readDoubleLE(0);
+  }
 }
 
 /**
@@ -103,10 +144,11 @@ async function walk(r: Reader, fileSize: number): Promise<GgufSummary> {
  * 0xFFFFFFFF becomes -1 and the model loads with a context of 1 token, so that every request
  * fails. A file declaring 0 or more than an int32 holds is refused with the reason instead.
  */
-async function checkContextLength(r: Reader, type: number, key: string): Promise<void> {
-  if (type !== 4) return skipValue(r, type, key);
+async function checkContextLength(r: Reader, type: number, key: string): Promise<number | undefined> {
+  if (type !== 4) return void await skipValue(r, type, key);
   const value = await r.u32();
   if (value === 0 || value > MAX_CONTEXT) throw new GgufFileError(`the declared context length ${value} is not between 1 and ${MAX_CONTEXT} tokens`);
+  return value;
 }
 
 async function skipValue(r: Reader, type: number, key: string): Promise<void> {

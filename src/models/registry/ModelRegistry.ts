@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
 import { watch, type FSWatcher } from "node:fs";
-import { mkdir, readdir, realpath, stat } from "node:fs/promises";
+import { mkdir, readdir, realpath, stat, unlink } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
+import { errors } from "../../errors.ts";
 
 /** A model's sampling defaults (config `defaults:`), for requests that set none. */
 export interface ModelDefaults { temperature?: number; topK?: number; topP?: number; minP?: number; maxTokens?: number }
@@ -100,6 +101,20 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
   /** The model a client's name (id or alias) refers to. */
   resolve(name: string): ModelEntry | undefined {
     return this.#byName.get(name);
+  }
+
+  /**
+   * Deletes the file of a model found in the models folder and forgets it (a model still loaded is
+   * unloaded once its requests are done). A model the config declares is refused: its file is the
+   * operator's, and it would come back at the next start.
+   */
+  async delete(name: string): Promise<ModelEntry> {
+    const entry = this.resolve(name);
+    if (!entry) throw errors.modelNotFound(name);
+    if (entry.source !== "folder") throw errors.modelNotDeletable(name);
+    await unlink(entry.path).catch((err: NodeJS.ErrnoException) => { if (err.code !== "ENOENT") throw err; });
+    await this.scan();
+    return entry;
   }
 
   /** Reads the folder again; resolves when done (scans never overlap). */

@@ -23,10 +23,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: RouteDeps): void {
       await release(promptTokens);
     }
     request.record.answered = { usage: { promptTokens, completionTokens: 0, cachedPromptTokens: 0 }, cacheHit: false };
-    const width = vectors[0]?.length ?? 0;
-    if (body.dimensions != null && body.dimensions !== width) {
-      throw errors.unsupported(`'dimensions' must be ${width}, this model's embedding size: its vectors cannot be shortened.`, "dimensions");
-    }
+    checkDimensions(vectors, body.dimensions);
     const base64 = body.encoding_format === "base64";
     return {
       object: "list",
@@ -35,6 +32,14 @@ export function embeddingsRoute(app: FastifyInstance, deps: RouteDeps): void {
       usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
     };
   });
+}
+
+/** A request's `dimensions`, when given, must be the model's own width: the vectors cannot be shortened. */
+export function checkDimensions(vectors: readonly number[][], dimensions: number | null | undefined): void {
+  const width = vectors[0]?.length ?? 0;
+  if (dimensions != null && dimensions !== width) {
+    throw errors.unsupported(`'dimensions' must be ${width}, this model's embedding size: its vectors cannot be shortened.`, "dimensions");
+  }
 }
 
 /** OpenAI's four input forms as a list of inputs: a token-id array is one input. */

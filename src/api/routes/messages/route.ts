@@ -12,7 +12,7 @@ import { messagesFormat } from "./format.ts";
 import { toPromptPlan } from "./request.ts";
 import { CountTokensRequest, MessagesRequest } from "./schema.ts";
 
-const errorShape: ErrorShape = (err, requestId) => anthropicError(err, requestId);
+const errorShape: ErrorShape = (err, request) => anthropicError(err, request.id);
 
 /** Every error of these routes, validation, auth and limits included, in Anthropic's shape. */
 const errorResponses = Object.fromEntries([400, 401, 403, 404, 413, 429, 500, 503].map((status) => [status, AnthropicError]));
