@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { errors, HearthError } from "../errors.ts";
 import { RunnerEngine, type RunnerEngineOptions } from "../engine/runner/RunnerEngine.ts";
-import type { Embeddings, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Prompt, PromptOptions, Ranking } from "../engine/types.ts";
+import type { Embeddings, EngineEvent, GenerateRequest, ModelActivity, ModelInfo, ModelSnapshot, Prompt, PromptOptions, Ranking, Tokenized } from "../engine/types.ts";
 import type { ExtraContext } from "../engine/runner/protocol.ts";
 import type { ModelState } from "../wire/model.ts";
 import { EstimateCache } from "../models/budget/EstimateCache.ts";
@@ -110,17 +110,10 @@ export class LocalModel implements ServedModel, BudgetHolder {
     return this.#useExtra("rank", (runner) => runner.rank(query, documents, signal));
   }
 
-  tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<{ tokens: number[]; pieces?: string[] }> {
-    return this.#use((runner) => runner.tokenize(text, opts));
-  }
-
-  detokenize(tokens: number[]): Promise<string> {
-    return this.#use((runner) => runner.detokenize(tokens));
-  }
-
-  countTokens(prompt: Prompt, options?: PromptOptions): Promise<number> {
-    return this.#use((runner) => runner.countTokens(prompt, options));
-  }
+  // The runner's own answers, once it is loaded.
+  tokenize(text: string, opts: { addSpecial: boolean; withPieces: boolean }): Promise<Tokenized> { return this.#use((r) => r.tokenize(text, opts)); }
+  detokenize(tokens: number[]): Promise<string> { return this.#use((r) => r.detokenize(tokens)); }
+  countTokens(prompt: Prompt, options?: PromptOptions): Promise<number> { return this.#use((r) => r.countTokens(prompt, options)); }
 
   /** Loads it (a no-op if loaded); throws insufficient_memory or model_load_failed. `keepAliveSeconds`: how long it then stays loaded once idle, as a request's keep_alive says. */
   async load(keepAliveSeconds?: number): Promise<void> {
