@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import type { FinishedRequest } from "../../src/engine/types.ts";
+import { runExample } from "../helpers/runExample.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 /** The Ollama client examples, run as a user runs them (`node examples/x.ts`) against a real server, on its Ollama port. */
@@ -13,17 +13,7 @@ before(async () => {
 });
 after(() => server.close());
 
-function run(example: string, args: string[] = [], stdin = ""): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`examples/${example}`, ...args], { env: { ...process.env, HEARTH_URL: server.hearth.ollamaUrl, HEARTH_MODEL: "tiny" } });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => { out += d; });
-    child.stderr.on("data", (d: Buffer) => { err += d; });
-    child.once("exit", (code) => resolve({ code, out, err }));
-    child.stdin.end(stdin);
-  });
-}
+const run = (example: string, args: string[] = [], stdin = "") => runExample(example, { HEARTH_URL: server.hearth.ollamaUrl!, HEARTH_MODEL: "tiny" }, { args, stdin });
 
 test("ollama-chat: one reply per line of stdin, the conversation kept from turn to turn", async () => {
   finished.length = 0;

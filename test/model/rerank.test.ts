@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +6,7 @@ import { after, before, test } from "node:test";
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type LlamaRankingContext } from "node-llama-cpp";
 import { openStore } from "../../src/store/openStore.ts";
 import { testModel } from "../helpers/models.ts";
+import { runExample } from "../helpers/runExample.ts";
 import { post, startServer, type TestServer } from "../helpers/server.ts";
 import { waitUntil } from "../helpers/wait.ts";
 
@@ -180,14 +180,7 @@ test("a client that goes away stops the ranking before the next document", async
 
 test("examples/rerank.ts prints the server's best three, best first", async () => {
   const expected = (await rerank({ top_n: 3, return_documents: true })).results;
-  const child = spawn(process.execPath, ["examples/rerank.ts"], {
-    cwd: new URL("../..", import.meta.url), env: { ...process.env, HEARTH_URL: server.url, HEARTH_MODEL: "reranker", HEARTH_API_KEY: "" },
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-  child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const { code, out, err } = await runExample("rerank.ts", { HEARTH_URL: server.url, HEARTH_MODEL: "reranker", HEARTH_API_KEY: "" });
   assert.equal(code, 0, err);
   const lines = out.trim().split("\n");
   assert.equal(lines[0], `query: ${QUERY}`);
