@@ -4,12 +4,12 @@
  *
  *   node examples/anthropic-batch.ts "First prompt" "Second prompt" ...
  *
- * HEARTH_URL (default http://127.0.0.1:8080), HEARTH_API_KEY (default "none"), HEARTH_MODEL
+ * HEARTH_URL (default http://127.0.0.1:8000), HEARTH_API_KEY (default "none"), HEARTH_MODEL
  * (default "hearth-demo", the built-in demo model).
  */
 import Anthropic from "@anthropic-ai/sdk";
 
-const client = new Anthropic({ baseURL: process.env.HEARTH_URL ?? "http://127.0.0.1:8080", apiKey: process.env.HEARTH_API_KEY ?? "none" });
+const client = new Anthropic({ baseURL: process.env.HEARTH_URL ?? "http://127.0.0.1:8000", apiKey: process.env.HEARTH_API_KEY ?? "none" });
 const model = process.env.HEARTH_MODEL ?? "hearth-demo";
 const prompts = process.argv.length > 2 ? process.argv.slice(2) : ["Name a colour.", "Name a fruit.", "Name a river."];
 

@@ -4,13 +4,13 @@
  *
  *   node examples/anthropic-chat.ts
  *
- * HEARTH_URL (default http://127.0.0.1:8080), HEARTH_API_KEY (default "none": a server without
+ * HEARTH_URL (default http://127.0.0.1:8000), HEARTH_API_KEY (default "none": a server without
  * auth), HEARTH_MODEL (default "hearth-demo", the built-in demo model).
  */
 import { createInterface } from "node:readline";
 import Anthropic from "@anthropic-ai/sdk";
 
-const client = new Anthropic({ baseURL: process.env.HEARTH_URL ?? "http://127.0.0.1:8080", apiKey: process.env.HEARTH_API_KEY ?? "none" });
+const client = new Anthropic({ baseURL: process.env.HEARTH_URL ?? "http://127.0.0.1:8000", apiKey: process.env.HEARTH_API_KEY ?? "none" });
 const model = process.env.HEARTH_MODEL ?? "hearth-demo";
 const messages: Anthropic.MessageParam[] = [];
 

@@ -5,7 +5,7 @@
  *
  *   node examples/ollama-chat.ts
  *
- * HEARTH_URL (default http://127.0.0.1:8080; or Hearth's Ollama port, e.g. http://127.0.0.1:11434),
+ * HEARTH_URL (default http://127.0.0.1:8000; or Hearth's Ollama port, e.g. http://127.0.0.1:11434),
  * HEARTH_API_KEY (optional, sent as a bearer token), HEARTH_MODEL (default "hearth-demo", the
  * built-in demo model).
  */
@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { Ollama, type Message } from "ollama";
 
 const key = process.env.HEARTH_API_KEY;
-const ollama = new Ollama({ host: process.env.HEARTH_URL ?? "http://127.0.0.1:8080", ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}) });
+const ollama = new Ollama({ host: process.env.HEARTH_URL ?? "http://127.0.0.1:8000", ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}) });
 const model = process.env.HEARTH_MODEL ?? "hearth-demo";
 const messages: Message[] = [];
 

@@ -3,13 +3,13 @@
  *
  *   node examples/ollama-stream.ts "Why is the sky blue?"
  *
- * HEARTH_URL (default http://127.0.0.1:8080), HEARTH_API_KEY (optional), HEARTH_MODEL (default
+ * HEARTH_URL (default http://127.0.0.1:8000), HEARTH_API_KEY (optional), HEARTH_MODEL (default
  * "hearth-demo").
  */
 import { Ollama } from "ollama";
 
 const key = process.env.HEARTH_API_KEY;
-const ollama = new Ollama({ host: process.env.HEARTH_URL ?? "http://127.0.0.1:8080", ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}) });
+const ollama = new Ollama({ host: process.env.HEARTH_URL ?? "http://127.0.0.1:8000", ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}) });
 const model = process.env.HEARTH_MODEL ?? "hearth-demo";
 const prompt = process.argv.slice(2).join(" ") || "Why is the sky blue?";
 

@@ -4,7 +4,7 @@
 import { createInterface } from "node:readline";
 import OpenAI from "openai";
 
-const client = new OpenAI({ baseURL: `${process.env.HEARTH_URL ?? "http://127.0.0.1:8080"}/v1`, apiKey: process.env.HEARTH_API_KEY ?? "none" });
+const client = new OpenAI({ baseURL: `${process.env.HEARTH_URL ?? "http://127.0.0.1:8000"}/v1`, apiKey: process.env.HEARTH_API_KEY ?? "none" });
 const model = process.env.HEARTH_MODEL ?? "hearth-demo";
 const prompts: string[] = [];
 for await (const line of createInterface({ input: process.stdin, terminal: false })) if (line.trim()) prompts.push(line);

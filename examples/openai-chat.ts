@@ -1,10 +1,10 @@
 // An interactive chat through OpenAI's Responses API: each line you type is a turn, and the server
 // keeps the conversation (previous_response_id), so only the new line is sent.
-//   HEARTH_URL=http://127.0.0.1:8080 node examples/openai-chat.ts
+//   HEARTH_URL=http://127.0.0.1:8000 node examples/openai-chat.ts
 import { createInterface } from "node:readline";
 import OpenAI from "openai";
 
-const client = new OpenAI({ baseURL: `${process.env.HEARTH_URL ?? "http://127.0.0.1:8080"}/v1`, apiKey: process.env.HEARTH_API_KEY ?? "none" });
+const client = new OpenAI({ baseURL: `${process.env.HEARTH_URL ?? "http://127.0.0.1:8000"}/v1`, apiKey: process.env.HEARTH_API_KEY ?? "none" });
 const model = process.env.HEARTH_MODEL ?? "hearth-demo";
 const maxTokens = Number(process.env.HEARTH_MAX_TOKENS ?? 200);
 

@@ -1,8 +1,8 @@
 // Streams one chat completion to stdout as its tokens arrive.
-//   HEARTH_URL=http://127.0.0.1:8080 node examples/openai-stream.ts "Tell me about hearths"
+//   HEARTH_URL=http://127.0.0.1:8000 node examples/openai-stream.ts "Tell me about hearths"
 import OpenAI from "openai";
 
-const client = new OpenAI({ baseURL: `${process.env.HEARTH_URL ?? "http://127.0.0.1:8080"}/v1`, apiKey: process.env.HEARTH_API_KEY ?? "none" });
+const client = new OpenAI({ baseURL: `${process.env.HEARTH_URL ?? "http://127.0.0.1:8000"}/v1`, apiKey: process.env.HEARTH_API_KEY ?? "none" });
 const stream = await client.chat.completions.create({
   model: process.env.HEARTH_MODEL ?? "hearth-demo",
   messages: [{ role: "user", content: process.argv[2] ?? "Tell me about hearths." }],

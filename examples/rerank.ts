@@ -2,7 +2,7 @@
  * Reranking with Hearth: scores a few documents for a query with a reranker model and prints the
  * best three, best first. Plain fetch: rerankers have no official SDK.
  *
- *   HEARTH_URL      the server (default http://127.0.0.1:8080)
+ *   HEARTH_URL      the server (default http://127.0.0.1:8000)
  *   HEARTH_API_KEY  a key, when the server has auth on
  *   HEARTH_MODEL    a reranker model (default `reranker`; `hearth gen-model --preset reranker` makes one)
  *
@@ -18,7 +18,7 @@ interface ErrorResponse {
   error: { message: string; code: string };
 }
 
-const url = (process.env.HEARTH_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+const url = (process.env.HEARTH_URL ?? "http://127.0.0.1:8000").replace(/\/+$/, "");
 const model = process.env.HEARTH_MODEL ?? "reranker";
 const key = process.env.HEARTH_API_KEY;
 
