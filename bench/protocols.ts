@@ -54,10 +54,11 @@ try {
   }
   const base = quantile(times.get(names[0]!)!, 0.5);
   console.log(`${rounds} rounds, ${tokens} tokens each, streamed, one at a time`);
-  console.log("protocol               median ms   p99 ms   median vs chat completions");
+  console.log("protocol               median ms   p90 ms   p99 ms   median vs chat completions");
   for (const n of names) {
     const t = times.get(n)!;
-    console.log(`${n.padEnd(22)} ${quantile(t, 0.5).toFixed(2).padStart(9)} ${quantile(t, 0.99).toFixed(2).padStart(8)}   ${(quantile(t, 0.5) / base).toFixed(3)}x`);
+    const ms = (q: number) => quantile(t, q).toFixed(2).padStart(8);
+    console.log(`${n.padEnd(22)} ${ms(0.5).padStart(9)} ${ms(0.9)} ${ms(0.99)}   ${(quantile(t, 0.5) / base).toFixed(3)}x`);
   }
 } finally {
   child.kill("SIGTERM");
