@@ -251,7 +251,8 @@ export async function serve(config: Readonly<Config>, out: (line: string) => voi
   const hearth = await createHearth(config, out, { startModels: true });
   const url = await hearth.listen();
   out(`Hearth listening on ${url}  (OpenAI base URL: ${url}/v1${hearth.modelId ? `, model '${hearth.modelId}'` : ""})`);
-  if (hearth.ollamaUrl) out(`Ollama API on ${hearth.ollamaUrl}`);
+  // Each client wants its own base URL: Anthropic's SDK and Ollama's append their paths to the server's.
+  out(`Also speaks OpenAI's Responses API, Anthropic's Messages API (base URL: ${url}) and Ollama's API (host: ${hearth.ollamaUrl ?? url})`);
   out(`Models folder: ${hearth.registry.modelsDir}`);
   if (!config.model.path && config.models.length === 0) out("Serve a real model with: hearth serve --model ./my-model.gguf");
   return hearth;
