@@ -94,7 +94,9 @@ export type ErrorShape = (err: HearthError, request: FastifyRequest) => object;
 
 /**
  * JSON responses for errors (the reporter maps, counts and logs them) in the shape of the matched
- * route's protocol, and OpenAI-shaped 404s.
+ * route's protocol, and 404s for paths no route matches: Ollama's shape under `/api/` (an Ollama
+ * client asking for a route Hearth does not serve, `/api/create`, reads `error` as a string),
+ * OpenAI's elsewhere.
  */
 export function registerErrorHandling(app: FastifyInstance, report: ErrorReporter, metrics: Metrics): void {
   app.setErrorHandler((err, request, reply) => {
@@ -104,8 +106,9 @@ export function registerErrorHandling(app: FastifyInstance, report: ErrorReporte
     void reply.status(mapped.statusCode).send(shape ? shape(mapped, request) : mapped.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
-    const err = errors.routeNotFound(request.method, request.url.split("?")[0] ?? "/");
+    const path = request.url.split("?")[0] ?? "/";
+    const err = errors.routeNotFound(request.method, path);
     metrics.error(err.code);
-    void reply.status(err.statusCode).send(err.toJSON());
+    void reply.status(err.statusCode).send(path.startsWith("/api/") ? { error: err.message } : err.toJSON());
   });
 }

@@ -47,8 +47,8 @@ export interface ResponseFormat {
   toolCall?(index: number, event: ToolCallEvent): Chunks;
   /** A choice's last chunks, once it ended normally. */
   closing(index: number, final: CompletedFinal): Chunks;
-  /** OpenAI's `stream_options.include_usage` chunk, after every choice ended. */
-  usageChunk(usage: Usage): object;
+  /** OpenAI's `stream_options.include_usage` chunk, after every choice ended; protocols whose last event carries the usage have none. */
+  usageChunk?(usage: Usage): object;
   complete(choices: ChoiceOutput[], usage: Usage, timings: Timings): object;
   /** The chunk that ends a stream with an error; OpenAI's error object when absent. */
   streamError?(err: HearthError): object;
@@ -363,7 +363,7 @@ function streamSink(request: FastifyRequest, channel: StreamChannel, headers: Re
     async finish(choices) {
       if (closed) return;
       const merged = mergeFinals(choices);
-      if (merged && isCompleted(merged.reason) && includeUsage) await send(format.usageChunk(merged.usage));
+      if (merged && isCompleted(merged.reason) && includeUsage) await send(format.usageChunk?.(merged.usage));
       await close();
     },
     fail,

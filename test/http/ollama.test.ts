@@ -65,6 +65,10 @@ test("bad input is a 400 with Ollama's {error} body saying what is wrong", async
   const invalidJson = await raw("POST", "/api/chat", undefined, {});
   assert.equal(invalidJson.status, 400);
   assert.ok(typeof (JSON.parse(invalidJson.text) as { error: unknown }).error === "string", invalidJson.text);
+  // A route of Ollama's that Hearth does not serve: a 404 the client can read, not OpenAI's object.
+  const unserved = await refusal(ollama().copy({ source: "tiny", destination: "tiny2" }));
+  assert.equal(unserved.status, 404);
+  assert.match(unserved.error, /POST \/api\/copy/);
 });
 
 test("an unknown model is Ollama's 404 'model ... not found', named as the client named it, on every route that names one", async () => {

@@ -65,8 +65,6 @@ export function messagesFormat(id: string, model: string, requestId: string, omi
         { type: "message_stop" },
       ] satisfies AnthropicStreamEvent[];
     },
-    // Anthropic's streams have no usage chunk of their own: message_delta carries it.
-    usageChunk: () => ({}),
     complete: (choices, usage) => {
       const c = choices[0]!;
       const content: ContentBlock[] = [

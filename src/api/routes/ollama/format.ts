@@ -53,7 +53,6 @@ export function ollamaToolCall(call: Pick<ToolCall, "name" | "arguments">, index
 const base = {
   wire: NDJSON,
   opening: () => null,
-  usageChunk: () => ({}),
   streamError: (err: Parameters<typeof ollamaError>[0]) => ({ error: err.message }),
 };
 

@@ -129,8 +129,6 @@ export function responsesFormat(id: string, settings: ResponseSettings): Respons
       const response = result(answer);
       return [...events, ev(response.status === "incomplete" ? "response.incomplete" : "response.completed", { response })];
     },
-    // Never sent: the Responses API has no include_usage; usage is on the final response.
-    usageChunk: () => ({}),
     complete: (choices, usage) => {
       const c = choices[0]!;
       return result({ text: c.text, reasoning: c.reasoning, toolCalls: c.toolCalls ?? [], finishReason: c.finishReason, usage });
