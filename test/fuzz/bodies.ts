@@ -116,6 +116,14 @@ const VALID: Record<string, (r: Rng) => Record<string, unknown>> = {
   "/v1/embeddings": () => ({ model: "tiny", input: "hi" }),
   // The fuzzed model is no reranker: past validation, every rerank body meets model_not_reranker.
   "/v1/rerank": (r) => ({ model: "tiny", query: "hi", documents: ["a", "b"], ...(chance(r, 0.4) ? { top_n: 1, return_documents: true } : {}) }),
+  // The other protocols: the same engine behind each, each with its own error shape (checked in
+  // http-fuzz.test.ts). Responses are not stored: a stored body of megabytes grows the embedded
+  // database's WebAssembly memory for good, which the run's RSS check would take for a leak.
+  "/v1/responses": (r) => ({ model: "tiny", input: "hi", max_output_tokens: 2, store: false, ...(chance(r, 0.4) ? { stream: true } : {}) }),
+  "/v1/messages": (r) => ({ model: "tiny", messages: MESSAGES, max_tokens: 2, ...(chance(r, 0.4) ? { stream: true } : {}) }),
+  "/v1/messages/count_tokens": () => ({ model: "tiny", messages: MESSAGES }),
+  "/api/chat": (r) => ({ model: "tiny", messages: MESSAGES, options: { num_predict: 2 }, stream: chance(r, 0.5) }),
+  "/api/generate": (r) => ({ model: "tiny", prompt: "hi", options: { num_predict: 2 }, stream: chance(r, 0.5) }),
   "/tokenize": () => ({ model: "tiny", content: "hi" }),
   "/detokenize": () => ({ model: "tiny", tokens: [1, 2, 3] }),
   "/v1/conversations": () => ({ title: "t", messages: [{ role: "user", content: "hi" }] }),
@@ -153,6 +161,24 @@ const FIELDS: Record<string, (r: Rng) => [string, unknown]> = {
   "/v1/embeddings": (r) => pick(r, [["input", nastyValue(r)], ["input", [[pick(r, [-1, 0, 256, 2 ** 31])]]], ["encoding_format", nastyValue(r)], ["dimensions", pick(r, EDGE_NUMBERS)], ["user", nastyString(r)], ["model", nastyString(r)]] as [string, unknown][]),
   "/v1/rerank": (r) => pick(r, [["query", nastyValue(r)], ["query", nastyString(r)], ["documents", nastyValue(r)], ["documents", [nastyString(r), { text: nastyValue(r) }]],
     ["documents", Array.from({ length: pick(r, [0, 1, 1000, 1001]) }, () => "d")], ["top_n", pick(r, EDGE_NUMBERS)], ["return_documents", nastyValue(r)], ["model", nastyString(r)]] as [string, unknown][]),
+  "/v1/responses": (r) => pick(r, [
+    ["input", nastyValue(r)], ["input", [{ type: pick(r, ["message", "function_call", "function_call_output", "reasoning", "item_reference", "", "x"]), role: pick(r, ["user", "assistant", "tool", ""]), content: chance(r, 0.5) ? nastyString(r) : [{ type: pick(r, ["input_text", "input_image", "output_text", ""]), text: nastyValue(r) }], call_id: nastyValue(r), name: nastyValue(r), arguments: nastyValue(r), output: nastyValue(r) }]],
+    ["instructions", nastyValue(r)], ["tools", [{ type: pick(r, ["function", "web_search", ""]), name: pick(r, ["f", nastyString(r)]), parameters: nastySchema(r) }]], ["tool_choice", nastyValue(r)],
+    ["text", { format: { type: pick(r, ["json_schema", "json_object", "text", "x"]), name: "s", schema: nastySchema(r) } }], ["previous_response_id", nastyString(r)],
+    ["max_output_tokens", pick(r, EDGE_NUMBERS)], ["temperature", pick(r, EDGE_NUMBERS)], ["reasoning", nastyValue(r)], ["metadata", nastyValue(r)], ["background", nastyValue(r)], ["truncation", nastyValue(r)],
+  ] as [string, unknown][]),
+  "/v1/messages": (r) => pick(r, [
+    ["messages", nastyValue(r)], ["messages", [{ role: pick(r, ["user", "assistant", "system", ""]), content: chance(r, 0.5) ? nastyString(r) : [{ type: pick(r, ["text", "image", "tool_use", "tool_result", "thinking", ""]), text: nastyValue(r), id: nastyValue(r), name: nastyValue(r), input: nastyValue(r), tool_use_id: nastyValue(r) }] }]],
+    ["system", nastyValue(r)], ["max_tokens", pick(r, EDGE_NUMBERS)], ["stop_sequences", nastyValue(r)], ["tools", [{ name: pick(r, ["f", nastyString(r)]), input_schema: nastySchema(r) }]],
+    ["tool_choice", nastyValue(r)], ["thinking", nastyValue(r)], ["temperature", pick(r, EDGE_NUMBERS)], ["top_k", pick(r, EDGE_NUMBERS)], ["metadata", nastyValue(r)],
+  ] as [string, unknown][]),
+  "/v1/messages/count_tokens": (r) => pick(r, [["messages", nastyValue(r)], ["system", nastyValue(r)], ["tools", nastyValue(r)], ["model", nastyString(r)]] as [string, unknown][]),
+  "/api/chat": (r) => pick(r, [
+    ["messages", nastyValue(r)], ["messages", [{ role: pick(r, ["user", "assistant", "tool", "system", ""]), content: nastyValue(r), images: nastyValue(r), tool_calls: nastyValue(r), thinking: nastyValue(r) }]],
+    ["options", nastyValue(r)], ["options", { num_predict: pick(r, EDGE_NUMBERS), temperature: pick(r, EDGE_NUMBERS), num_ctx: pick(r, EDGE_NUMBERS), stop: nastyValue(r) }],
+    ["format", chance(r, 0.5) ? nastySchema(r) : nastyValue(r)], ["tools", nastyTools(r)], ["think", nastyValue(r)], ["model", nastyString(r)],
+  ] as [string, unknown][]),
+  "/api/generate": (r) => pick(r, [["prompt", nastyValue(r)], ["system", nastyValue(r)], ["raw", nastyValue(r)], ["suffix", nastyValue(r)], ["context", nastyValue(r)], ["format", nastyValue(r)], ["options", nastyValue(r)], ["model", nastyString(r)]] as [string, unknown][]),
   "/tokenize": (r) => pick(r, [["content", nastyValue(r)], ["content", nastyString(r)], ["add_special", nastyValue(r)], ["with_pieces", true], ["model", nastyValue(r)]] as [string, unknown][]),
   "/detokenize": (r) => pick(r, [["tokens", nastyValue(r)], ["tokens", [pick(r, [-1, 256, 1e9, 2 ** 31 - 1, 1.5])]], ["model", nastyValue(r)]] as [string, unknown][]),
   "/v1/conversations": (r) => pick(r, [["title", nastyValue(r)], ["model", nastyValue(r)], ["system_prompt", nastyValue(r)], ["settings", nastyValue(r)], ["messages", nastyValue(r)],
@@ -168,7 +194,7 @@ function mutate(r: Rng, path: string, body: Record<string, unknown>): Record<str
     if (roll < 0.08) delete body[pick(r, Object.keys(body).concat("model"))];
     else if (roll < 0.15) body[nastyString(r).slice(0, 64) || "x"] = nastyValue(r);
     else {
-      const gen = generation && chance(r, 0.5) ? FIELDS.generation! : path.includes("chat") ? FIELDS.chat! : FIELDS[path] ?? FIELDS.generation!;
+      const gen = generation && chance(r, 0.5) ? FIELDS.generation! : FIELDS[path] ?? (path.includes("chat") ? FIELDS.chat! : FIELDS.generation!);
       const [k, v] = gen(r);
       // Never pull anything: a mutated source could name a real place.
       if (path === "/v1/models/pull" && k === "source") continue;
