@@ -31,10 +31,14 @@ test("generateText with a required tool gives parsed arguments that follow the t
       tools: { forecast: tool({ description: "The weather forecast for a city", inputSchema: Forecast }) },
       toolChoice: "required",
       maxOutputTokens: 200,
+      seed: i,
     });
-    assert.equal(result.toolCalls.length, 1);
-    assert.equal(result.toolCalls[0]!.toolName, "forecast");
-    assert.doesNotThrow(() => Forecast.parse(result.toolCalls[0]!.input));
+    // `required` with parallel calls allowed (OpenAI's default) is one call or more, as in vLLM.
+    assert.ok(result.toolCalls.length >= 1, `seed ${i}: no call`);
+    for (const call of result.toolCalls) {
+      assert.equal(call.toolName, "forecast");
+      assert.doesNotThrow(() => Forecast.parse(call.input));
+    }
     assert.equal(result.finishReason, "tool-calls");
   }
 });
@@ -46,10 +50,11 @@ test("streamText with a required tool streams a call whose arguments validate", 
     tools: { forecast: tool({ description: "The weather forecast for a city", inputSchema: Forecast }) },
     toolChoice: "required",
     maxOutputTokens: 200,
+    seed: 1,
   });
   const calls = await result.toolCalls;
-  assert.equal(calls.length, 1);
-  assert.doesNotThrow(() => Forecast.parse(calls[0]!.input));
+  assert.ok(calls.length >= 1, "no call");
+  for (const call of calls) assert.doesNotThrow(() => Forecast.parse(call.input));
 });
 
 test("generateObject returns an object that follows the schema", async () => {
