@@ -1,4 +1,6 @@
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import type { FinishedRequest } from "../../src/engine/types.ts";
 
 export interface ExampleRun { code: number | null; out: string; err: string }
 
@@ -18,4 +20,11 @@ export function runExample(name: string, env: Record<string, string>, opts: { ar
     child.once("close", (code) => resolve({ code, out, err }));
     child.stdin.end(opts.stdin ?? "");
   });
+}
+
+/** A chat example's two turns, as the engine saw them: the second turn's prompt holds the first turn and its reply. */
+export function assertConversationKept(finished: readonly FinishedRequest[]): void {
+  assert.equal(finished.length, 2);
+  const [first, second] = finished;
+  assert.ok(second!.usage.promptTokens > first!.usage.promptTokens + first!.usage.completionTokens, "the second turn's prompt holds the first turn and its reply");
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { FinishedRequest } from "../../src/engine/types.ts";
-import { runExample } from "../helpers/runExample.ts";
+import { assertConversationKept, runExample } from "../helpers/runExample.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 /** The Anthropic SDK examples, run as a user runs them (`node examples/x.ts`) against a real server. */
@@ -22,9 +22,7 @@ test("anthropic-chat: one reply per line of stdin, the conversation kept from tu
   const lines = out.split("\n").filter(Boolean);
   assert.equal(lines.length, 2, out);
   for (const line of lines) assert.match(line, /^assistant: /);
-  assert.equal(finished.length, 2);
-  const [first, second] = finished;
-  assert.ok(second!.usage.promptTokens > first!.usage.promptTokens + first!.usage.completionTokens, "the second turn's prompt holds the first turn and its reply");
+  assertConversationKept(finished);
 });
 
 test("anthropic-stream: the reply's text, then how it ended", async () => {
